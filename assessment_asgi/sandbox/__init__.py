@@ -1,0 +1,14 @@
+"""The embedded SmartAI sandbox: the platform's wire contract, in memory, for development.
+
+::
+
+    from assessment_asgi.sandbox import SandboxApp
+
+    sandbox = SandboxApp()     # test keys generated: sandbox.credentials
+"""
+
+from __future__ import annotations
+
+from ._app import SandboxApp, generate_test_credentials
+
+__all__ = ["SandboxApp", "generate_test_credentials"]
