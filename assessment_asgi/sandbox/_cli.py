@@ -1,0 +1,108 @@
+"""``python -m assessment_asgi sandbox [--host H] [--port N]``: run the sandbox alone."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from ..platform._credentials import TEST_KEY_PREFIX, TEST_SECRET_PREFIX, Credentials
+from ._app import SandboxApp, generate_test_credentials
+
+_API_KEY = "ASSESSMENT_API_KEY"
+_SECRET_KEY = "ASSESSMENT_SECRET_KEY"  # noqa: S105 - a variable name
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m assessment_asgi sandbox",
+        description=(
+            "Run the embedded SmartAI sandbox: the platform's API, a portal and a results "
+            "queue, in memory. Uses ASSESSMENT_API_KEY/ASSESSMENT_SECRET_KEY when set (test "
+            "keys only), else generates a test pair and prints it."
+        ),
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8001, help="port (default 8001)")
+    parser.add_argument(
+        "--min-poll-interval", type=float, default=0.0, metavar="SECONDS",
+        help="answer 429 to event polls closer together than this (default 0: off; "
+        "the platform rate-limits below 5)",
+    )
+    parser.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
+    )
+    return parser
+
+
+def _credentials_from_env() -> tuple[Credentials | None, str | None]:
+    """The pair from the environment, or an error message naming the variable."""
+    api_key = os.environ.get(_API_KEY, "").strip()
+    secret_key = os.environ.get(_SECRET_KEY, "").strip()
+    if not api_key and not secret_key:
+        return None, None
+    if not api_key or not secret_key:
+        missing = _API_KEY if not api_key else _SECRET_KEY
+        return None, f"{missing} is not set: set both keys, or neither to generate a test pair"
+    if not api_key.startswith(TEST_KEY_PREFIX):
+        return None, (
+            f"{_API_KEY} looks like a live key: the sandbox accepts test keys only "
+            f"({TEST_KEY_PREFIX}…). Unset it to generate a test pair."
+        )
+    if not secret_key.startswith(TEST_SECRET_PREFIX):
+        return None, (
+            f"{_SECRET_KEY} looks like a live key: the sandbox accepts test keys only "
+            f"({TEST_SECRET_PREFIX}…). Unset it to generate a test pair."
+        )
+    return Credentials(api_key, secret_key), None
+
+
+def main(argv: Sequence[str]) -> int:
+    args = _parser().parse_args(list(argv))
+    if not 0 < args.port < 65536:
+        print(f"error: --port must be 1-65535, got {args.port}", file=sys.stderr)
+        return 2
+    credentials, problem = _credentials_from_env()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    generated = credentials is None
+    if credentials is None:
+        credentials = generate_test_credentials()
+    try:
+        import uvicorn
+    except ImportError:
+        print(
+            "error: running the sandbox needs uvicorn: pip install 'assessment-asgi[server]'",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        app = SandboxApp(credentials=credentials, min_poll_interval=args.min_poll_interval)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    shown_host = "127.0.0.1" if args.host in {"0.0.0.0", "::"} else args.host  # noqa: S104
+    if ":" in shown_host:
+        shown_host = f"[{shown_host}]"
+    url = f"http://{shown_host}:{args.port}"
+    lines = [
+        f"SmartAI sandbox (in memory, no network) on {url}",
+        f"  ASSESSMENT_BASE_URL={SandboxApp.platform_url(url)}",
+        f"  portal script: {SandboxApp.portal_script_url(url)}",
+    ]
+    if generated:
+        # Generated *test* keys are printed on purpose: they exist only in this process and
+        # the developer needs them to configure a client. Keys from the environment are not.
+        lines += [
+            "  generated test keys (valid until this process stops):",
+            f"  {_API_KEY}={credentials.api_key.get_secret_value()}",
+            f"  {_SECRET_KEY}={credentials.secret_key.get_secret_value()}",
+        ]
+    else:
+        lines.append(f"  using the test keys from {_API_KEY} / {_SECRET_KEY}")
+    print("\n".join(lines), flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
