@@ -45,7 +45,8 @@ def test_every_method_of_the_node_sdk(sandbox: Running) -> None:
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
 
-    assert out["bulk"]["token"].count(".") == 2 and out["bulk"]["expiresAt"].endswith("Z")
+    assert out["bulk"]["token"].count(".") == 2
+    assert out["bulk"]["expiresAt"].endswith("Z")
     assert out["single"]["token"] != out["bulk"]["token"]
     assert [c["email"] for c in out["opened"]["candidates"]] == [
         "node1@example.com", "node2@example.com"]

@@ -30,7 +30,8 @@ def _client(sandbox: Running, **overrides: str) -> AssessmentClient:
 
 def _jwt_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     def part(segment: str) -> dict[str, Any]:
-        decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+        padded = segment + "=" * (-len(segment) % 4)
+        decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(padded))
         return decoded
 
     header, payload, _ = token.split(".")
@@ -38,7 +39,8 @@ def _jwt_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _expires(value: str) -> datetime:
-    assert value.endswith("Z") and len(value) == len("2026-11-28T10:15:00.000Z")
+    assert value.endswith("Z")
+    assert len(value) == len("2026-11-28T10:15:00.000Z")
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
@@ -91,7 +93,8 @@ def test_create_campaign_answers_the_documented_fields_and_queues_campaign_gener
     client = _client(sandbox)
     campaign = client.create_campaign(
         workflow_id="wf_123", method="programming",
-        users=[{"name": "A One", "email": "a@example.com"}, {"name": "B Two", "email": "b@example.com"}],
+        users=[{"name": "A One", "email": "a@example.com"},
+               {"name": "B Two", "email": "b@example.com"}],
         job_title="Backend Engineer", experience="3", level="2-5",
     )
     assert campaign["workflowId"] == "wf_123"
@@ -155,7 +158,8 @@ def test_results_flow_poll_and_acknowledge(sandbox: Running) -> None:
     event = results["events"][0]
     assert event["event"] == "assessment.completed"
     assert event["candidateEmail"] == "priya@example.com"
-    assert event["score"] == 78 and event["passed"] is True
+    assert event["score"] == 78
+    assert event["passed"] is True
 
     everything = client.get_webhook_events()
     assert [e["eventId"] for e in everything["events"]] == [event["eventId"]]
@@ -172,10 +176,12 @@ def test_limit_and_pending_count_drain_the_queue(sandbox: Running) -> None:
             workflow_id="wf_1", method="knowledge", name=f"C {n}", email=f"c{n}@example.com"
         )
     first = client.get_webhook_events(limit=2)
-    assert len(first["events"]) == 2 and first["pendingCount"] == 3
+    assert len(first["events"]) == 2
+    assert first["pendingCount"] == 3
     client.acknowledge_webhook_events([e["eventId"] for e in first["events"]])
     rest = client.get_webhook_events(limit=10)
-    assert len(rest["events"]) == 3 and rest["pendingCount"] == 0
+    assert len(rest["events"]) == 3
+    assert rest["pendingCount"] == 0
 
 
 def test_since_returns_only_newer_events(sandbox: Running) -> None:
