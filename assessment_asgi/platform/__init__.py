@@ -2,6 +2,40 @@
 
 from __future__ import annotations
 
+from ._client import SmartAIClient
+from ._config import RetryPolicy, Timeout
 from ._credentials import Credentials
+from ._errors import (
+    SmartAIAuthError,
+    SmartAIConnectionError,
+    SmartAIError,
+    SmartAIRateLimitError,
+    SmartAIResponseError,
+    SmartAIServerError,
+    SmartAIStatusError,
+    SmartAITimeoutError,
+    SmartAIValidationError,
+)
+from ._models import AckResult, Assessment, Campaign, Event, EventBatch, SessionToken
 
-__all__ = ["Credentials"]
+__all__ = [
+    "AckResult",
+    "Assessment",
+    "Campaign",
+    "Credentials",
+    "Event",
+    "EventBatch",
+    "RetryPolicy",
+    "SessionToken",
+    "SmartAIAuthError",
+    "SmartAIClient",
+    "SmartAIConnectionError",
+    "SmartAIError",
+    "SmartAIRateLimitError",
+    "SmartAIResponseError",
+    "SmartAIServerError",
+    "SmartAIStatusError",
+    "SmartAITimeoutError",
+    "SmartAIValidationError",
+    "Timeout",
+]

@@ -1,0 +1,832 @@
+"""The async SmartAI client: every operation of the wire contract, resilient and quiet."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import importlib
+import json
+import logging
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlencode, urlsplit
+
+import anyio
+import httpx2
+from pydantic import BaseModel, ValidationError
+
+from .._exceptions import ConfigurationError
+from ._config import (
+    DEFAULT_CAMPAIGN_TIMEOUT,
+    DEFAULT_TIMEOUT,
+    RetryPolicy,
+    Timeout,
+    parse_retry_after,
+)
+from ._credentials import Credentials
+from ._errors import (
+    SmartAIAuthError,
+    SmartAIConnectionError,
+    SmartAIError,
+    SmartAIRateLimitError,
+    SmartAIResponseError,
+    SmartAIServerError,
+    SmartAIStatusError,
+    SmartAITimeoutError,
+    SmartAIValidationError,
+)
+from ._models import AckResult, Assessment, Campaign, Event, EventBatch, SessionToken
+from ._pool import LoopBoundPool
+from ._signing import canonical_json, signature
+
+logger = logging.getLogger("assessment_asgi.platform")
+
+DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+ACK_CHUNK = 100
+_USER_AGENT = "assessment-asgi (python; +SmartAIClient)"
+_REQUEST_ID_HEADERS = (
+    "x-request-id",
+    "x-correlation-id",
+    "request-id",
+    "x-amzn-requestid",
+    "x-cloud-trace-context",
+)
+_SAFE_ID = re.compile(r"[^A-Za-z0-9._:/;=+-]")
+_EMAIL = re.compile(r"[^\s@\"'<>]+@[^\s@\"'<>]+")
+_JWT = re.compile(r"eyJ[\w-]+\.[\w-]+(\.[\w-]*)?")
+_RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+_M = TypeVar("_M", bound=BaseModel)
+Auth = Literal["secret", "signed", "key"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Op:
+    name: str
+    method: str
+    path: str
+    auth: Auth
+    #: Safe to repeat after it may have reached the platform (reads and the idempotent ack).
+    repeatable: bool
+    queue: bool = False
+
+
+_CREATE_SESSION = _Op("create_session", "POST", "/sessions", "secret", repeatable=False)
+_CREATE_CAMPAIGN = _Op("create_campaign", "POST", "/campaigns", "secret", repeatable=False)
+_LIST_ASSESSMENTS = _Op("list_assessments", "GET", "/assessments", "signed", repeatable=True)
+_POLL_EVENTS = _Op("poll_events", "GET", "/webhook/events", "key", repeatable=True, queue=True)
+_ACK_EVENTS = _Op(
+    "acknowledge_events", "POST", "/webhook/events/ack", "key", repeatable=True, queue=True
+)
+
+
+class _Failure(Exception):
+    """One failed attempt: the public error, and whether trying again is safe."""
+
+    def __init__(
+        self, error: SmartAIError, *, sent: bool, retry_after: float | None = None
+    ) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.sent = sent  # the request may have reached the platform
+        self.retry_after = retry_after
+        self.transient = True
+
+
+class _Borrowed(httpx2.AsyncBaseTransport):
+    """A caller's transport: used, never closed by us."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _default_transport(library: str, limits: httpx2.Limits) -> httpx2.AsyncBaseTransport | None:
+    """aiohttp's pool on asyncio when available (measured faster), else httpx2's own."""
+    if library != "asyncio":
+        return None
+    try:
+        importlib.import_module("aiohttp")
+        module = importlib.import_module("assessment_asgi.platform._aiohttp_transport")
+        transport_class = module.AiohttpTransport
+    except (ImportError, AttributeError):
+        return None
+    try:
+        transport = transport_class(
+            limit=limits.max_connections or 0,
+            keepalive_timeout=limits.keepalive_expiry or 4.0,
+        )
+    except TypeError:
+        transport = transport_class()
+    if not isinstance(transport, httpx2.AsyncBaseTransport):
+        return None
+    return transport
+
+
+def _validate_base_url(value: object, setting: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{setting} must be a str, got {type(value).__name__}")
+    url = value.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError(f"{setting} must be an absolute http(s) URL such as https://host/api/v1")
+    if parts.username or parts.password:
+        raise ValueError(f"{setting} must not carry credentials")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{setting} must not have a query or fragment")
+    return url
+
+
+def _text(value: object, setting: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{setting} must be a non-empty string")
+    return value
+
+
+def _optional_text(value: object, setting: str) -> str | None:
+    if value is None:
+        return None
+    return _text(value, setting)
+
+
+def _user(entry: object, index: int) -> dict[str, str]:
+    if isinstance(entry, Mapping):
+        name, email = entry.get("name"), entry.get("email")
+    else:
+        name, email = getattr(entry, "name", None), getattr(entry, "email", None)
+    return {
+        "name": _text(name, f"users[{index}].name"),
+        "email": _text(email, f"users[{index}].email"),
+    }
+
+
+def _users(users: object) -> list[dict[str, str]]:
+    if isinstance(users, str | bytes | Mapping) or not isinstance(users, Iterable):
+        raise TypeError("users must be a sequence of {name, email} entries")
+    result = [_user(entry, index) for index, entry in enumerate(users)]
+    if not result:
+        raise ValueError("users must not be empty")
+    return result
+
+
+def _request_id(headers: httpx2.Headers) -> str | None:
+    for name in _REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return _SAFE_ID.sub("", value)[:128] or None
+    return None
+
+
+class SmartAIClient:
+    """Async client for the SmartAI Assessment platform, one pooled connection set per loop.
+
+    ::
+
+        async with SmartAIClient(base_url="https://platform.example/api/v1",
+                                 credentials=Credentials(api_key, secret_key)) as client:
+            tok = await client.create_session(users=[{"name": "Ada", "email": "ada@example.com"}],
+                                              recruiter_id="r-1")
+
+    Every operation accepts ``credentials=`` (per-call keys, for rotation) and ``timeout=``.
+    Errors are the ``SmartAI*Error`` classes; ``ValueError``/``TypeError`` for bad arguments.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        queue_base_url: str | None = None,
+        credentials: Credentials | None = None,
+        timeout: Timeout | float = DEFAULT_TIMEOUT,
+        campaign_timeout: Timeout | float = DEFAULT_CAMPAIGN_TIMEOUT,
+        retry: RetryPolicy | int = RetryPolicy(),  # noqa: B008 - frozen, immutable default
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        http_client: httpx2.AsyncClient | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        limits: httpx2.Limits | None = None,
+        user_agent: str = _USER_AGENT,
+    ) -> None:
+        self._base_url = _validate_base_url(base_url, "base_url")
+        self._queue_base_url = (
+            self._base_url
+            if queue_base_url is None
+            else _validate_base_url(queue_base_url, "queue_base_url")
+        )
+        if credentials is not None and not isinstance(credentials, Credentials):
+            raise TypeError("credentials must be a Credentials instance")
+        self._credentials = credentials
+        self._timeout = Timeout.coerce(timeout, setting="timeout", base=DEFAULT_TIMEOUT)
+        self._campaign_timeout = Timeout.coerce(
+            campaign_timeout, setting="campaign_timeout", base=DEFAULT_CAMPAIGN_TIMEOUT
+        )
+        self._retry = RetryPolicy.coerce(retry)
+        if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int):
+            raise TypeError("max_response_bytes must be an int")
+        if max_response_bytes < 1024:
+            raise ValueError("max_response_bytes must be at least 1024")
+        self._max_response_bytes = max_response_bytes
+        if http_client is not None and transport is not None:
+            raise ValueError("pass http_client or transport, not both")
+        if http_client is not None and not isinstance(http_client, httpx2.AsyncClient):
+            raise TypeError("http_client must be an httpx2.AsyncClient")
+        if transport is not None and not isinstance(transport, httpx2.AsyncBaseTransport):
+            raise TypeError("transport must be an httpx2.AsyncBaseTransport")
+        self._http_client = http_client
+        self._transport = transport
+        self._limits = limits or httpx2.Limits(
+            max_connections=100, max_keepalive_connections=20, keepalive_expiry=4.0
+        )
+        self._user_agent = _text(user_agent, "user_agent")
+        self._pool = LoopBoundPool(self._build_http_client)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(base_url={self._base_url!r}, credentials={self._credentials!r})"
+        )
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    @property
+    def queue_base_url(self) -> str:
+        return self._queue_base_url
+
+    # ─── lifecycle ───────────────────────────────────────────────────────────────
+
+    async def __aenter__(self) -> SmartAIClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close this client's pool; the next call builds a new one. Never closes an
+        injected ``http_client`` or ``transport``."""
+        await self._pool.aclose()
+
+    def _build_http_client(self, library: str) -> httpx2.AsyncClient:
+        if self._transport is not None:
+            transport: httpx2.AsyncBaseTransport | None = _Borrowed(self._transport)
+        else:
+            transport = _default_transport(library, self._limits)
+        # Cookies are refused: per-call credentials must never share a platform session.
+        jar = http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        return httpx2.AsyncClient(
+            transport=transport,
+            limits=self._limits,
+            follow_redirects=False,
+            cookies=jar,
+            headers={"user-agent": self._user_agent, "accept": "application/json"},
+        )
+
+    def _http(self) -> httpx2.AsyncClient:
+        if self._http_client is not None:
+            return self._http_client
+        return self._pool.get()
+
+    # ─── operations ──────────────────────────────────────────────────────────────
+
+    async def create_session(
+        self,
+        *,
+        users: Sequence[Any] | None = None,
+        name: str | None = None,
+        email: str | None = None,
+        candidate_id: str | None = None,
+        recruiter_id: str | None = None,
+        recruiter_email: str | None = None,
+        workflow_id: str | None = None,
+        credentials: Credentials | None = None,
+        timeout: Timeout | float | None = None,  # noqa: ASYNC109 - phases, not one deadline
+    ) -> SessionToken:
+        """Create a portal session: bulk (``users``) or single (``name`` + ``email``).
+
+        Never retried once the request may have reached the platform (a duplicate session
+        is worse than an error); fields left as ``None`` are not sent at all.
+        """
+        body: dict[str, Any] = self._candidates(users, name, email)
+        if candidate_id is not None:
+            if users is not None:
+                raise ValueError("candidate_id is for single mode: pass name and email")
+            body["candidateId"] = _text(candidate_id, "candidate_id")
+        recruiter_id = _optional_text(recruiter_id, "recruiter_id")
+        recruiter_email = _optional_text(recruiter_email, "recruiter_email")
+        if recruiter_id is None and recruiter_email is None:
+            raise ValueError("recruiter_id or recruiter_email is required")
+        if recruiter_id is not None:
+            body["recruiterId"] = recruiter_id
+        if recruiter_email is not None:
+            body["recruiterEmail"] = recruiter_email
+        if workflow_id is not None:
+            body["workflowId"] = _text(workflow_id, "workflow_id")
+        data = await self._call(
+            _CREATE_SESSION, body=body, credentials=credentials, timeout=timeout
+        )
+        return self._model(SessionToken, data, _CREATE_SESSION)
+
+    async def create_campaign(
+        self,
+        *,
+        workflow_id: str,
+        method: Literal["programming", "knowledge"],
+        users: Sequence[Any] | None = None,
+        name: str | None = None,
+        email: str | None = None,
+        job_title: str | None = None,
+        job_description: str | None = None,
+        experience: str | None = None,
+        level: str | None = None,
+        credentials: Credentials | None = None,
+        timeout: Timeout | float | None = None,  # noqa: ASYNC109 - phases, not one deadline
+    ) -> Campaign:
+        """Create a campaign and generate its assessment (slow: its own long timeout).
+
+        Never retried once the request may have reached the platform.
+        """
+        if method not in ("programming", "knowledge"):
+            raise ValueError('method must be "programming" or "knowledge"')
+        body: dict[str, Any] = {"workflowId": _text(workflow_id, "workflow_id"), "method": method}
+        body.update(self._candidates(users, name, email))
+        for key, value, setting in (
+            ("jobTitle", job_title, "job_title"),
+            ("jobDescription", job_description, "job_description"),
+            ("experience", experience, "experience"),
+            ("level", level, "level"),
+        ):
+            if value is not None:
+                body[key] = _text(value, setting)
+        data = await self._call(
+            _CREATE_CAMPAIGN,
+            body=body,
+            credentials=credentials,
+            timeout=timeout,
+            default_timeout=self._campaign_timeout,
+        )
+        return self._model(Campaign, data, _CREATE_CAMPAIGN)
+
+    async def list_assessments(
+        self,
+        *,
+        credentials: Credentials | None = None,
+        timeout: Timeout | float | None = None,  # noqa: ASYNC109 - phases, not one deadline
+    ) -> list[Assessment]:
+        """The organisation's assessments (a signed ``GET``; retried when safe)."""
+        data = await self._call(_LIST_ASSESSMENTS, credentials=credentials, timeout=timeout)
+        if isinstance(data, Mapping):
+            for key in ("assessments", "items", "results"):
+                if isinstance(data.get(key), list):
+                    data = data[key]
+                    break
+        if not isinstance(data, list):
+            raise SmartAIResponseError(
+                "list_assessments: the platform's data is not a list",
+                operation=_LIST_ASSESSMENTS.name,
+            )
+        return [self._model(Assessment, item, _LIST_ASSESSMENTS) for item in data]
+
+    async def poll_events(
+        self,
+        *,
+        limit: int = 50,
+        since: int | datetime | None = None,
+        credentials: Credentials | None = None,
+        timeout: Timeout | float | None = None,  # noqa: ASYNC109 - phases, not one deadline
+    ) -> EventBatch:
+        """Pull up to ``limit`` (1-100) pending events; ``since`` is Unix ms or a datetime.
+
+        Every event type is returned, and ``pending_count`` is the platform's own count.
+        """
+        if isinstance(limit, bool) or not isinstance(limit, int):
+            raise TypeError("limit must be an int")
+        if not 1 <= limit <= 100:
+            raise ValueError("limit must be between 1 and 100")
+        query: dict[str, str] = {"limit": str(limit)}
+        if since is not None:
+            if isinstance(since, datetime):
+                if since.tzinfo is None:
+                    raise ValueError("since must be timezone-aware")
+                since = int(since.timestamp() * 1000)
+            if isinstance(since, bool) or not isinstance(since, int) or since < 0:
+                raise ValueError("since must be Unix milliseconds >= 0 or a datetime")
+            query["since"] = str(since)
+        data = await self._call(_POLL_EVENTS, query=query, credentials=credentials, timeout=timeout)
+        if not isinstance(data, Mapping) or not isinstance(data.get("events", []), list):
+            raise SmartAIResponseError(
+                "poll_events: the platform's data has no events list",
+                operation=_POLL_EVENTS.name,
+            )
+        events: list[Event] = []
+        for raw in data.get("events", []):
+            if not isinstance(raw, Mapping) or not isinstance(raw.get("eventId"), str):
+                # It could never be acknowledged: skipping it keeps the queue moving.
+                logger.warning("skipped a queued event without an eventId")
+                continue
+            events.append(self._model(Event, raw, _POLL_EVENTS))
+        pending = data.get("pendingCount", 0)
+        if isinstance(pending, bool) or not isinstance(pending, int) or pending < 0:
+            pending = 0
+        return EventBatch(events=events, pending_count=pending)
+
+    async def acknowledge_events(
+        self,
+        event_ids: Iterable[str | Event],
+        *,
+        credentials: Credentials | None = None,
+        timeout: Timeout | float | None = None,  # noqa: ASYNC109 - phases, not one deadline
+    ) -> AckResult:
+        """Remove events from the queue, 100 ids per request; duplicates are sent once.
+
+        Acknowledging is idempotent on the platform, so each chunk is retried when safe.
+        An empty list sends nothing.
+        """
+        if isinstance(event_ids, str | bytes):
+            raise TypeError("event_ids must be a collection of ids, not one string")
+        ids: list[str] = []
+        seen: set[str] = set()
+        for index, item in enumerate(event_ids):
+            value = item.event_id if isinstance(item, Event) else item
+            value = _text(value, f"event_ids[{index}]")
+            if value not in seen:
+                seen.add(value)
+                ids.append(value)
+        total = 0
+        for start in range(0, len(ids), ACK_CHUNK):
+            chunk = ids[start : start + ACK_CHUNK]
+            data = await self._call(
+                _ACK_EVENTS, body={"eventIds": chunk}, credentials=credentials, timeout=timeout
+            )
+            total += self._model(
+                AckResult, data if data is not None else {}, _ACK_EVENTS
+            ).acknowledged
+        return AckResult(acknowledged=total)
+
+    # ─── machinery ───────────────────────────────────────────────────────────────
+
+    @staticmethod
+    def _candidates(
+        users: Sequence[Any] | None, name: str | None, email: str | None
+    ) -> dict[str, Any]:
+        if users is not None:
+            if name is not None or email is not None:
+                raise ValueError("pass users (bulk mode) or name and email, not both")
+            return {"users": _users(users)}
+        return {"name": _text(name, "name"), "email": _text(email, "email")}
+
+    def _model(self, model: type[_M], data: Any, op: _Op) -> _M:
+        try:
+            return model.model_validate(data)
+        except ValidationError:
+            # No ``from``: a validation error quotes the input, which may be a token.
+            raise SmartAIResponseError(
+                f"{op.name}: the platform's data does not match {model.__name__}",
+                operation=op.name,
+            ) from None
+
+    def _resolve_credentials(self, credentials: Credentials | None) -> Credentials:
+        if credentials is None:
+            credentials = self._credentials
+        if credentials is None:
+            raise ConfigurationError(
+                "no platform credentials: pass credentials= to SmartAIClient or to the call",
+                setting="credentials",
+            )
+        if not isinstance(credentials, Credentials):
+            raise TypeError("credentials must be a Credentials instance")
+        return credentials
+
+    def _url(self, op: _Op, query: Mapping[str, str] | None) -> tuple[str, str]:
+        base = self._queue_base_url if op.queue else self._base_url
+        path = urlsplit(base).path + op.path
+        url = base + op.path
+        if query:
+            url += "?" + urlencode(query)
+        return url, path
+
+    async def _call(
+        self,
+        op: _Op,
+        *,
+        body: Mapping[str, Any] | None = None,
+        query: Mapping[str, str] | None = None,
+        credentials: Credentials | None,
+        timeout: Timeout | float | None,  # noqa: ASYNC109
+        default_timeout: Timeout | None = None,
+    ) -> Any:
+        base_timeout = default_timeout or self._timeout
+        limits = (
+            base_timeout
+            if timeout is None
+            else Timeout.coerce(timeout, setting="timeout", base=base_timeout)
+        )
+        creds = self._resolve_credentials(credentials)
+        content = canonical_json(body) if body is not None else b""
+        url, path = self._url(op, query)
+        deadline_at = anyio.current_time() + limits.deadline
+        with anyio.move_on_after(limits.deadline):
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    return await self._attempt(op, url, path, content, creds, limits, attempt)
+                except _Failure as failure:
+                    retry_safe = not failure.sent or (op.repeatable and failure.transient)
+                    if attempt >= self._retry.attempts or not retry_safe:
+                        raise failure.error from failure.__cause__
+                    delay = self._retry.delay(attempt, failure.retry_after)
+                    if anyio.current_time() + delay >= deadline_at:
+                        raise failure.error from failure.__cause__
+                    logger.warning(
+                        "smartai %s failed (%s), retrying in %.2fs (attempt %d of %d)",
+                        op.name,
+                        type(failure.error).__name__,
+                        delay,
+                        attempt,
+                        self._retry.attempts,
+                        extra={
+                            "operation": op.name,
+                            "attempt": attempt,
+                            "request_id": failure.error.request_id,
+                        },
+                    )
+                    await anyio.sleep(delay)
+        logger.warning(
+            "smartai %s gave up: no answer within the %.1fs deadline",
+            op.name,
+            limits.deadline,
+            extra={"operation": op.name},
+        )
+        raise SmartAITimeoutError(
+            f"{op.name}: no answer within the {limits.deadline:g}s deadline", operation=op.name
+        )
+
+    def _headers(self, op: _Op, path: str, content: bytes, creds: Credentials) -> dict[str, str]:
+        headers = {
+            "content-type": "application/json",
+            "x-api-key": creds.api_key.get_secret_value(),
+        }
+        if op.auth == "secret":
+            headers["x-secret-key"] = creds.secret_key.get_secret_value()
+        elif op.auth == "signed":
+            timestamp = str(int(time.time() * 1000))
+            headers["x-timestamp"] = timestamp
+            headers["x-signature"] = signature(
+                creds.secret_key.get_secret_value(), op.method, path, timestamp, content
+            )
+        return headers
+
+    async def _attempt(
+        self,
+        op: _Op,
+        url: str,
+        path: str,
+        content: bytes,
+        creds: Credentials,
+        limits: Timeout,
+        attempt: int,
+    ) -> Any:
+        http_client = self._http()
+        request = http_client.build_request(
+            op.method,
+            url,
+            content=content or None,
+            headers=self._headers(op, path, content, creds),
+            timeout=httpx2.Timeout(
+                connect=limits.connect, read=limits.read, write=limits.read, pool=limits.connect
+            ),
+        )
+        started = anyio.current_time()
+        log_extra: dict[str, Any] = {"operation": op.name, "path": path, "attempt": attempt}
+        try:
+            response = await http_client.send(request, stream=True, follow_redirects=False)
+        except (httpx2.ConnectTimeout, httpx2.PoolTimeout) as exc:
+            self._log_failure(op, path, attempt, started, type(exc).__name__)
+            raise _Failure(
+                SmartAITimeoutError(f"{op.name}: could not connect in time", operation=op.name),
+                sent=False,
+            ) from exc
+        except httpx2.ConnectError as exc:
+            self._log_failure(op, path, attempt, started, type(exc).__name__)
+            raise _Failure(
+                SmartAIConnectionError(f"{op.name}: could not connect", operation=op.name),
+                sent=False,
+            ) from exc
+        except httpx2.TimeoutException as exc:
+            self._log_failure(op, path, attempt, started, type(exc).__name__)
+            raise _Failure(
+                SmartAITimeoutError(
+                    f"{op.name}: the platform did not answer in time", operation=op.name
+                ),
+                sent=True,
+            ) from exc
+        except (httpx2.TransportError, OSError) as exc:
+            self._log_failure(op, path, attempt, started, type(exc).__name__)
+            raise _Failure(
+                SmartAIConnectionError(
+                    f"{op.name}: the connection dropped before an answer", operation=op.name
+                ),
+                sent=True,
+            ) from exc
+        status = response.status_code
+        request_id = _request_id(response.headers)
+        log_extra.update(status=status, request_id=request_id)
+        try:
+            if 300 <= status < 400:
+                failure = _Failure(
+                    SmartAIResponseError(
+                        f"{op.name}: the platform answered a redirect ({status}), not followed",
+                        operation=op.name,
+                        status_code=status,
+                        request_id=request_id,
+                    ),
+                    sent=True,
+                )
+                failure.transient = False
+                raise failure
+            raw = await self._read_capped(response, op, request_id)
+        finally:
+            try:
+                await response.aclose()
+            except (httpx2.HTTPError, OSError):
+                logger.debug("closing a response failed", exc_info=True)
+        latency_ms = (anyio.current_time() - started) * 1000
+        log_extra["latency_ms"] = round(latency_ms, 1)
+        logger.debug(
+            "smartai %s %s -> %d in %.0f ms (attempt %d, request id %s)",
+            op.name,
+            path,
+            status,
+            latency_ms,
+            attempt,
+            request_id,
+            extra=log_extra,
+        )
+        if 200 <= status < 300:
+            return self._unwrap(raw, op, status, request_id, creds)
+        raise self._status_failure(op, response, raw, request_id, creds)
+
+    def _log_failure(self, op: _Op, path: str, attempt: int, started: float, reason: str) -> None:
+        latency_ms = (anyio.current_time() - started) * 1000
+        logger.debug(
+            "smartai %s %s failed after %.0f ms: %s (attempt %d)",
+            op.name,
+            path,
+            latency_ms,
+            reason,
+            attempt,
+            extra={
+                "operation": op.name,
+                "path": path,
+                "attempt": attempt,
+                "latency_ms": round(latency_ms, 1),
+            },
+        )
+
+    async def _read_capped(
+        self, response: httpx2.Response, op: _Op, request_id: str | None
+    ) -> bytes:
+        cap = self._max_response_bytes
+        too_large = SmartAIResponseError(
+            f"{op.name}: the answer is larger than {cap} bytes",
+            operation=op.name,
+            status_code=response.status_code,
+            request_id=request_id,
+        )
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise _Failure(too_large, sent=True)
+        buffer = bytearray()
+        try:
+            async for chunk in response.aiter_bytes():
+                buffer += chunk
+                if len(buffer) > cap:
+                    failure = _Failure(too_large, sent=True)
+                    failure.transient = False
+                    raise failure
+        except httpx2.TimeoutException as exc:
+            raise _Failure(
+                SmartAITimeoutError(
+                    f"{op.name}: the answer stalled",
+                    operation=op.name,
+                    status_code=response.status_code,
+                    request_id=request_id,
+                ),
+                sent=True,
+            ) from exc
+        except (httpx2.TransportError, httpx2.DecodingError, OSError) as exc:
+            raise _Failure(
+                SmartAIResponseError(
+                    f"{op.name}: the answer was cut off",
+                    operation=op.name,
+                    status_code=response.status_code,
+                    request_id=request_id,
+                ),
+                sent=True,
+            ) from exc
+        return bytes(buffer)
+
+    @staticmethod
+    def _json(raw: bytes) -> Any:
+        try:
+            return json.loads(raw)
+        except (ValueError, RecursionError):
+            return _NOT_JSON
+
+    def _unwrap(
+        self, raw: bytes, op: _Op, status: int, request_id: str | None, creds: Credentials
+    ) -> Any:
+        payload = self._json(raw)
+        context: dict[str, Any] = {
+            "operation": op.name,
+            "status_code": status,
+            "request_id": request_id,
+        }
+        if payload is _NOT_JSON:
+            raise SmartAIResponseError(f"{op.name}: the answer is not JSON", **context)
+        if not isinstance(payload, Mapping):
+            raise SmartAIResponseError(f"{op.name}: the answer is not a JSON object", **context)
+        if payload.get("success") is False or payload.get("status") in {"error", "fail", False}:
+            raise SmartAIResponseError(
+                f"{op.name}: the platform reported a failure",
+                platform_message=_platform_message(payload, creds),
+                **context,
+            )
+        if "data" not in payload:
+            raise SmartAIResponseError(f"{op.name}: the answer has no data", **context)
+        return payload["data"]
+
+    def _status_failure(
+        self,
+        op: _Op,
+        response: httpx2.Response,
+        raw: bytes,
+        request_id: str | None,
+        creds: Credentials,
+    ) -> _Failure:
+        status = response.status_code
+        payload = self._json(raw)
+        message = _platform_message(payload, creds) if isinstance(payload, Mapping) else None
+        context: dict[str, Any] = {
+            "operation": op.name,
+            "status_code": status,
+            "platform_message": message,
+            "request_id": request_id,
+        }
+        suffix = f" (request id {request_id})" if request_id else ""
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        error: SmartAIError
+        if status in {401, 403}:
+            error = SmartAIAuthError(
+                f"{op.name}: the platform refused our credentials ({status}){suffix}", **context
+            )
+        elif status == 429:
+            error = SmartAIRateLimitError(
+                f"{op.name}: rate limited by the platform (429){suffix}",
+                retry_after=retry_after,
+                **context,
+            )
+        elif status >= 500:
+            error = SmartAIServerError(
+                f"{op.name}: the platform failed ({status}){suffix}", **context
+            )
+        elif status in {400, 404, 409, 422}:
+            error = SmartAIValidationError(
+                f"{op.name}: the platform refused the request ({status}){suffix}", **context
+            )
+        else:
+            error = SmartAIStatusError(f"{op.name}: unexpected status {status}{suffix}", **context)
+        failure = _Failure(error, sent=True, retry_after=retry_after)
+        failure.transient = status in _RETRY_STATUSES
+        return failure
+
+
+_NOT_JSON = object()
+
+
+def _platform_message(payload: Mapping[str, Any], creds: Credentials) -> str | None:
+    """The platform's own error text, with anything that looks secret or personal removed."""
+    for key in ("error", "message"):
+        value = payload.get(key)
+        if isinstance(value, Mapping):
+            value = value.get("message")
+        if isinstance(value, str) and value.strip():
+            text = value.strip()[:300]
+            for secret in (creds.api_key.get_secret_value(), creds.secret_key.get_secret_value()):
+                text = text.replace(secret, "[redacted]")
+            text = _JWT.sub("[token]", text)
+            return _EMAIL.sub("[email]", text)
+    return None

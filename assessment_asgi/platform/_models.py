@@ -1,0 +1,110 @@
+"""Typed results of the SmartAI operations.
+
+Every model keeps fields it does not know (``extra="allow"``), so a platform that adds a
+field never breaks a caller; ``model_extra`` holds them under their wire names.
+``repr()`` shows identifiers only: never tokens, names, emails or answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+_CONFIG = ConfigDict(
+    extra="allow",
+    populate_by_name=True,
+    alias_generator=to_camel,
+    frozen=True,
+)
+
+
+class _Result(BaseModel):
+    model_config = _CONFIG
+
+    def __repr_args__(self) -> Any:
+        # Extra fields may hold anything the platform sends (names, emails): not in repr.
+        for name, value in super().__repr_args__():
+            if name is not None and name in type(self).model_fields:
+                yield name, value
+
+
+class SessionToken(_Result):
+    """The platform's answer to create-session: a single-use portal token.
+
+    ``repr()`` hides the token::
+
+        tok = await client.create_session(users=[...], recruiter_id="r1")
+        portal_payload = {"token": tok.token, "expiresAt": tok.expires_at}
+    """
+
+    token: str = Field(repr=False)
+    expires_at: str
+
+
+class Campaign(_Result):
+    """A generated campaign (SDK 1.0.0 platforms send ``campaign_id`` instead of totals)."""
+
+    workflow_id: str | None = None
+    assessment_id: str | None = None
+    assessment_link: str | None = None
+    method: str | None = None
+    total_questions: int | None = None
+    total_marks: float | None = None
+    total_candidates: int | None = None
+    campaign_id: str | None = None
+
+
+class Assessment(_Result):
+    """One assessment of ``list_assessments`` (shape undocumented: identifiers typed only)."""
+
+    id: str | None = Field(default=None, validation_alias=AliasChoices("id", "_id"))
+    assessment_id: str | None = None
+
+
+class Event(_Result):
+    """One queued event (``assessment.completed``, ``assessment.sent``, ...).
+
+    Typed fields cover the documented ones; everything else is in ``model_extra``.
+    Candidate data is left out of ``repr()``.
+    """
+
+    event_id: str
+    event: str = ""
+    stored_at: str | int | float | None = None
+    assessment_id: str | None = None
+    key_id: str | None = Field(default=None, repr=False)
+    org_id: str | None = Field(default=None, repr=False)
+    candidate_id: str | None = Field(default=None, repr=False)
+    candidate_name: str | None = Field(default=None, repr=False)
+    candidate_email: str | None = Field(default=None, repr=False)
+    score: float | None = Field(default=None, repr=False)
+    total_marks: float | None = Field(default=None, repr=False)
+    pass_marks: float | None = Field(default=None, repr=False)
+    passed: bool | None = Field(default=None, repr=False)
+    status: str | None = None
+    submitted_at: str | None = Field(default=None, repr=False)
+    report_url: str | None = Field(default=None, repr=False)
+
+    @property
+    def type(self) -> str:
+        """The event's type, e.g. ``"assessment.completed"``."""
+        return self.event
+
+    def payload(self) -> dict[str, Any]:
+        """The event as the platform sent it (camelCase keys, unknown fields included)."""
+        return self.model_dump(by_alias=True, exclude_unset=True)
+
+
+class EventBatch(_Result):
+    """One poll of the queue: up to ``limit`` events and how many are still pending."""
+
+    events: list[Event] = Field(default_factory=list)
+    pending_count: int = 0
+
+
+class AckResult(_Result):
+    """How many events the platform removed (already-acknowledged ids count as 0)."""
+
+    acknowledged: int = 0

@@ -1,0 +1,127 @@
+"""One pooled ``httpx2.AsyncClient`` per event loop, closed when its loop shuts down.
+
+Test suites (and some hosts) run a fresh event loop per test. Connections belong to the
+loop that opened them, so when the running loop (or trio run) changes, a new pool is
+built; the old one is closed on its own loop by a small guard task that the loop's
+shutdown cancels (asyncio runners cancel leftover tasks, trio cancels system tasks when
+the main task ends). That way no pool is left for the garbage collector to complain about.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import httpx2
+
+logger = logging.getLogger("assessment_asgi.platform")
+
+
+def _current_loop() -> tuple[str, Any]:
+    try:
+        return "asyncio", asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    try:
+        import trio
+
+        return "trio", trio.lowlevel.current_trio_token()
+    except (ImportError, RuntimeError) as exc:
+        raise RuntimeError("SmartAIClient needs a running asyncio or trio event loop") from exc
+
+
+class _Guard:
+    """Closes one pool when its loop shuts down, or when told to from any thread."""
+
+    def __init__(self, library: str, loop: Any, client: httpx2.AsyncClient) -> None:
+        self.library = library
+        self.loop = loop
+        self.client = client
+        self._task: asyncio.Task[None] | None = None
+        self._scope: Any = None
+        if library == "asyncio":
+            self._task = loop.create_task(self._asyncio_main(), name="smartai-pool-guard")
+        else:
+            import trio
+
+            self._scope = trio.CancelScope()
+            trio.lowlevel.spawn_system_task(self._trio_main, name="smartai-pool-guard")
+
+    async def _asyncio_main(self) -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self._close_quietly()
+
+    async def _trio_main(self) -> None:
+        import trio
+
+        try:
+            with self._scope:
+                await trio.sleep_forever()
+        finally:  # our own cancel, or the run's shutdown cancelling system tasks
+            with trio.CancelScope(shield=True):
+                await self._close_quietly()
+
+    async def _close_quietly(self) -> None:
+        try:
+            await self.client.aclose()
+        except Exception:  # a system task must never raise; the pool is gone either way
+            logger.debug("closing a connection pool failed", exc_info=True)
+
+    def stop(self) -> None:
+        """Ask the guard to close its pool on its own loop (safe from any loop or thread)."""
+        with contextlib.suppress(RuntimeError):  # that loop or run has already finished
+            if self._task is not None:
+                self.loop.call_soon_threadsafe(self._task.cancel)
+            elif self._scope is not None:
+                self.loop.run_sync_soon(self._scope.cancel)
+
+    async def aclose_here(self) -> None:
+        """Close the pool now, from a task on the pool's own loop."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.wait({self._task})
+            # A guard cancelled before its first step never ran its ``finally``.
+            await self._close_quietly()
+        else:
+            self._scope.cancel()
+            await self._close_quietly()
+
+
+class LoopBoundPool:
+    """Builds ``httpx2.AsyncClient`` objects lazily, one per running loop."""
+
+    def __init__(self, factory: Callable[[str], httpx2.AsyncClient]) -> None:
+        self._factory = factory
+        self._guard: _Guard | None = None
+
+    @property
+    def active(self) -> bool:
+        return self._guard is not None
+
+    def get(self) -> httpx2.AsyncClient:
+        library, loop = _current_loop()
+        guard = self._guard
+        if guard is not None and guard.loop is loop and not guard.client.is_closed:
+            return guard.client
+        if guard is not None:
+            self._guard = None
+            guard.stop()
+        client = self._factory(library)
+        self._guard = _Guard(library, loop, client)
+        logger.debug("built a connection pool", extra={"async_library": library})
+        return client
+
+    async def aclose(self) -> None:
+        guard, self._guard = self._guard, None
+        if guard is None:
+            return
+        _, loop = _current_loop()
+        if guard.loop is loop:
+            await guard.aclose_here()
+        else:
+            guard.stop()
