@@ -1,0 +1,1 @@
+"""Benchmarks: the session endpoint served five ways, driven by wrk on loopback."""

@@ -1,0 +1,205 @@
+"""The benchmark variants, each an ASGI app factory for ``uvicorn --factory``.
+
+Every variant serves ``POST /assessment/session`` from a Starlette host, verifies the same
+HS256 recruiter JWT and validates the same body; they differ in how they call the platform.
+
+- ``package``: this package, ``AssessmentApp`` mounted at ``/assessment`` (its defaults:
+  the pooled SmartAIClient over AiohttpTransport on asyncio).
+- ``package_httpx2``: the same, with SmartAIClient on httpx2's own connection pool.
+- ``sdk``: the official sync SDK ``record_assessment_backend`` 2.0.4 in Starlette's threadpool.
+- ``httpx2``: hand-written, one pooled ``httpx2.AsyncClient``.
+- ``httpx2_aiohttp``: hand-written, one ``httpx2.AsyncClient`` over this package's
+  ``AiohttpTransport``.
+- ``aiohttp``: hand-written, one pooled raw ``aiohttp.ClientSession``.
+- ``ceiling``: auth and validation only, no platform call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from benchmarks._common import (
+    API_KEY,
+    JWT_SECRET,
+    SECRET_KEY,
+    STAND_IN_EXPIRES,
+    STAND_IN_TOKEN,
+    SessionBody,
+    upstream_base_url,
+    verify_recruiter,
+)
+
+Call = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+_NO_STORE = {"cache-control": "no-store"}
+
+
+def _platform_payload(body: SessionBody, claims: dict[str, Any]) -> dict[str, Any]:
+    payload: dict[str, Any] = {"users": [u.model_dump() for u in body.users]}
+    payload["recruiterId"] = body.recruiterId or claims.get("sub")
+    if body.recruiterEmail:
+        payload["recruiterEmail"] = body.recruiterEmail
+    return payload
+
+
+def _closing(close: Callable[[], Awaitable[None]]) -> Any:
+    """A Starlette lifespan that runs ``close`` at shutdown."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        await close()
+
+    return lifespan
+
+
+def _hand_written(call: Call, **starlette: Any) -> Starlette:
+    """The endpoint a user writes by hand, with ``call`` doing the platform request."""
+
+    async def session(request: Request) -> Response:
+        claims = verify_recruiter(request.headers.get("authorization"))
+        if claims is None:
+            return JSONResponse({"success": False, "error": "Unauthorized"}, 401)
+        try:
+            body = SessionBody.model_validate_json(await request.body())
+        except ValidationError:
+            return JSONResponse({"success": False, "error": "Invalid body"}, 400)
+        try:
+            data = await call(_platform_payload(body, claims))
+        except Exception:
+            return JSONResponse({"success": False, "error": "Platform error"}, 502)
+        return JSONResponse(
+            {"success": True, "data": {"token": data["token"], "expiresAt": data["expiresAt"]}},
+            headers=_NO_STORE,
+        )
+
+    return Starlette(routes=[Route("/assessment/session", session, methods=["POST"])], **starlette)
+
+
+def _headers() -> dict[str, str]:
+    return {"content-type": "application/json", "x-api-key": API_KEY, "x-secret-key": SECRET_KEY}
+
+
+def ceiling() -> Starlette:
+    async def call(payload: dict[str, Any]) -> dict[str, Any]:
+        return {"token": STAND_IN_TOKEN, "expiresAt": STAND_IN_EXPIRES}
+
+    return _hand_written(call)
+
+
+def sdk() -> Starlette:
+    from record_assessment_backend import AssessmentClient
+
+    client = AssessmentClient(api_key=API_KEY, secret_key=SECRET_KEY, base_url=upstream_base_url())
+
+    async def call(payload: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await run_in_threadpool(
+            client.create_session, users=payload["users"], recruiter_id=payload["recruiterId"]
+        )
+        return result
+
+    return _hand_written(call)
+
+
+def httpx2() -> Starlette:
+    import httpx2 as httpx2_lib
+
+    client = httpx2_lib.AsyncClient(
+        base_url=upstream_base_url(), limits=httpx2_lib.Limits(max_connections=100)
+    )
+    return _hand_written(_httpx_call(client), lifespan=_closing(client.aclose))
+
+
+def httpx2_aiohttp() -> Starlette:
+    import httpx2 as httpx2_lib
+
+    from assessment_asgi.platform._aiohttp_transport import AiohttpTransport
+
+    client = httpx2_lib.AsyncClient(base_url=upstream_base_url(), transport=AiohttpTransport())
+    return _hand_written(_httpx_call(client), lifespan=_closing(client.aclose))
+
+
+def _httpx_call(client: Any) -> Call:
+    headers = _headers()
+
+    async def call(payload: dict[str, Any]) -> dict[str, Any]:
+        response = await client.post("/sessions", content=json.dumps(payload), headers=headers)
+        response.raise_for_status()
+        data: dict[str, Any] = response.json()["data"]
+        return data
+
+    return call
+
+
+def aiohttp() -> Starlette:
+    import aiohttp as aiohttp_lib
+
+    url = upstream_base_url() + "/sessions"
+    headers = _headers()
+    holder: dict[str, aiohttp_lib.ClientSession] = {}
+
+    async def call(payload: dict[str, Any]) -> dict[str, Any]:
+        session = holder.get("session")
+        if session is None:  # created inside the server's loop
+            session = holder["session"] = aiohttp_lib.ClientSession()
+        async with session.post(url, data=json.dumps(payload), headers=headers) as response:
+            response.raise_for_status()
+            data: dict[str, Any] = (await response.json())["data"]
+            return data
+
+    async def close() -> None:
+        if "session" in holder:
+            await holder["session"].close()
+
+    return _hand_written(call, lifespan=_closing(close))
+
+
+def _package_env() -> None:
+    os.environ.setdefault("ASSESSMENT_API_KEY", API_KEY)
+    os.environ.setdefault("ASSESSMENT_SECRET_KEY", SECRET_KEY)
+    os.environ.setdefault("ASSESSMENT_JWT_SECRET", JWT_SECRET)
+    os.environ["ASSESSMENT_BASE_URL"] = upstream_base_url()
+
+
+def package() -> Starlette:
+    from starlette.routing import Mount
+
+    from assessment_asgi import AssessmentApp
+
+    _package_env()
+    return Starlette(routes=[Mount("/assessment", AssessmentApp())])
+
+
+def package_httpx2() -> Starlette:
+    import httpx2 as httpx2_lib
+    from starlette.routing import Mount
+
+    from assessment_asgi import AssessmentApp, SmartAIClient
+
+    _package_env()
+    client = SmartAIClient(
+        base_url=upstream_base_url(),
+        transport=httpx2_lib.AsyncHTTPTransport(limits=httpx2_lib.Limits(max_connections=100)),
+    )
+    return Starlette(routes=[Mount("/assessment", AssessmentApp(client=client))])
+
+
+VARIANTS: dict[str, Callable[[], Starlette]] = {
+    "package": package,
+    "package_httpx2": package_httpx2,
+    "sdk": sdk,
+    "httpx2": httpx2,
+    "httpx2_aiohttp": httpx2_aiohttp,
+    "aiohttp": aiohttp,
+    "ceiling": ceiling,
+}
