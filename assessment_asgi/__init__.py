@@ -1,3 +1,45 @@
-"""The SmartAI Assessment session endpoint as a mountable ASGI sub-application."""
+"""The SmartAI Assessment session endpoint as a mountable ASGI sub-application.
+
+::
+
+    from starlette.applications import Starlette
+    from assessment_asgi import AssessmentApp
+
+    app = Starlette()
+    app.mount("/assessment", AssessmentApp())   # → POST /assessment/session
+"""
 
 from __future__ import annotations
+
+from ._app import AssessmentApp
+from ._auth import JWTAuthenticator
+from ._exceptions import AssessmentError, AuthError, ConfigurationError, PermissionDenied
+from ._keys import EnvironmentKeys, StaticKeys
+from ._models import Candidate, Recruiter, SessionRequest
+from ._recruiter import ClaimsRecruiterResolver
+from ._responses import ERROR_CODES
+from ._settings import AssessmentSettings
+from .platform import Credentials, SmartAIClient, SmartAIError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ERROR_CODES",
+    "AssessmentApp",
+    "AssessmentError",
+    "AssessmentSettings",
+    "AuthError",
+    "Candidate",
+    "ClaimsRecruiterResolver",
+    "ConfigurationError",
+    "Credentials",
+    "EnvironmentKeys",
+    "JWTAuthenticator",
+    "PermissionDenied",
+    "Recruiter",
+    "SessionRequest",
+    "SmartAIClient",
+    "SmartAIError",
+    "StaticKeys",
+    "__version__",
+]

@@ -1,0 +1,154 @@
+"""The default ``authenticate`` hook: a Bearer JWT verified with joserfc."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.jwk import KeySet, OctKey
+from joserfc.jws import JWSRegistry
+from pydantic import SecretStr
+from starlette.requests import Request
+
+from ._exceptions import AuthError, ConfigurationError
+from ._jwks import JWKSCache, KeySourceUnavailable
+from ._responses import HTTPProblem
+
+logger = logging.getLogger("assessment_asgi.auth")
+
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"}
+)
+MAX_TOKEN_LENGTH = 8192
+MIN_SECRET_BYTES = 32
+
+
+class JWTAuthenticator:
+    """Verifies ``Authorization: Bearer <JWT>`` and returns the token's claims.
+
+    One key source: an HS256 shared ``secret``, a ``jwks_url``, or an ``oidc_issuer`` whose
+    discovery document names the JWKS. ``exp`` is required; ``iss`` and ``aud`` are checked
+    when configured; ``algorithms`` is an allow-list (HMAC and public-key algorithms never
+    mix, so a public key can never be used as an HMAC secret)::
+
+        AssessmentApp(authenticate=JWTAuthenticator(secret="…32+ random bytes…"))
+    """
+
+    def __init__(
+        self,
+        *,
+        secret: str | SecretStr | None = None,
+        jwks_url: str | None = None,
+        oidc_issuer: str | None = None,
+        issuer: str | None = None,
+        audience: str | None = None,
+        algorithms: Collection[str] | None = None,
+        leeway: float = 30.0,
+        jwks: JWKSCache | None = None,
+    ) -> None:
+        sources = [s for s in (secret, jwks_url, oidc_issuer, jwks) if s is not None]
+        if len(sources) != 1:
+            raise ConfigurationError(
+                "configure exactly one recruiter token key source: ASSESSMENT_JWT_SECRET, "
+                "ASSESSMENT_JWKS_URL or ASSESSMENT_OIDC_ISSUER",
+                setting="ASSESSMENT_JWT_SECRET",
+            )
+        self._key: OctKey | None = None
+        allowed: frozenset[str]
+        default: tuple[str, ...]
+        self._jwks: JWKSCache | None = jwks
+        if secret is not None:
+            raw = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+            if len(raw.encode()) < MIN_SECRET_BYTES:
+                raise ConfigurationError(
+                    f"ASSESSMENT_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes",
+                    setting="ASSESSMENT_JWT_SECRET",
+                )
+            self._key = OctKey.import_key(raw.encode())
+            allowed, default = HMAC_ALGORITHMS, ("HS256",)
+        else:
+            if self._jwks is None:
+                self._jwks = JWKSCache(jwks_url=jwks_url, oidc_issuer=oidc_issuer)
+            allowed, default = ASYMMETRIC_ALGORITHMS, ("RS256", "PS256", "ES256", "EdDSA")
+        algs = tuple(algorithms) if algorithms else default
+        wrong = [a for a in algs if a not in allowed]
+        if wrong:
+            raise ConfigurationError(
+                f"ASSESSMENT_JWT_ALGORITHMS: {', '.join(wrong)} cannot be used with this key source "
+                f"(allowed: {', '.join(sorted(allowed))})",
+                setting="ASSESSMENT_JWT_ALGORITHMS",
+            )
+        self.algorithms = algs
+        # The allow-list lives in the registry: joserfc ignores ``algorithms=`` once a
+        # registry is passed.
+        self._registry = JWSRegistry(algorithms=list(algs))
+        if issuer is None and oidc_issuer is not None:
+            issuer = oidc_issuer
+        claims: dict[str, Any] = {"exp": {"essential": True}}
+        if issuer is not None:
+            claims["iss"] = {"essential": True, "value": issuer}
+        if audience is not None:
+            claims["aud"] = {"essential": True, "value": audience}
+        self._claims = jwt.JWTClaimsRegistry(leeway=int(leeway), **claims)
+        self.issuer = issuer
+        self.audience = audience
+
+    def __repr__(self) -> str:
+        source = "secret" if self._key is not None else repr(self._jwks)
+        return f"JWTAuthenticator(source={source}, algorithms={list(self.algorithms)!r})"
+
+    async def __call__(self, request: Request) -> dict[str, Any]:
+        token = bearer_token(request.headers.get("authorization"))
+        if self._key is not None:
+            return self._verify(token, self._key)
+        assert self._jwks is not None
+        try:
+            keys = await self._jwks.get()
+            try:
+                return self._verify(token, keys)
+            except _UnknownKey:
+                # Maybe the issuer rotated its keys: refetch (rate-limited) and try once more.
+                keys = await self._jwks.get(refresh=True)
+                return self._verify(token, keys)
+        except _UnknownKey:
+            raise AuthError("Invalid token") from None
+        except KeySourceUnavailable:
+            raise HTTPProblem(
+                "service_unavailable", "Recruiter sign-in keys are unavailable; try again shortly",
+                headers={"Retry-After": "30"},
+            ) from None
+
+    def _verify(self, token: str, key: OctKey | KeySet) -> dict[str, Any]:
+        try:
+            decoded = jwt.decode(token, key, registry=self._registry)
+            self._claims.validate(decoded.claims)
+        except InvalidKeyIdError:
+            raise _UnknownKey from None
+        except JoseError:
+            raise AuthError("Invalid token") from None
+        except Exception:
+            # Junk that trips joserfc outside its own error tree (a header that decodes to a
+            # JSON string, bad base64, odd types) is still just an invalid token.
+            raise AuthError("Invalid token") from None
+        return dict(decoded.claims)
+
+
+class _UnknownKey(Exception):
+    pass
+
+
+def bearer_token(header: str | None) -> str:
+    """The token of an ``Authorization: Bearer …`` header, or ``AuthError``."""
+    if not header:
+        raise AuthError("Missing bearer token")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise AuthError("Missing bearer token")
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise AuthError("Invalid token")
+    return token

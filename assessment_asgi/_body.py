@@ -1,0 +1,87 @@
+"""The guard: the checks every request passes before any hook runs.
+
+Method 405 · content type 415 · body size 413 (before and while reading) · slow body 408 ·
+JSON 400. Nothing here needs to know who is calling, so it runs first and cheaply.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+from pydantic_core import from_json
+
+from ._responses import HTTPProblem
+from ._types import Receive, Scope
+
+ALLOWED_METHODS = "POST, OPTIONS"
+
+
+class ClientDisconnected(Exception):
+    """The client went away before its body arrived: nothing to answer."""
+
+
+def header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+def check_content_type(scope: Scope) -> None:
+    raw = header(scope, b"content-type")
+    if raw is None:
+        raise HTTPProblem("unsupported_media_type")
+    media_type, _, params = raw.decode("latin-1").partition(";")
+    if media_type.strip().lower() != "application/json":
+        raise HTTPProblem("unsupported_media_type")
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in {
+            "utf-8",
+            "utf8",
+        }:
+            raise HTTPProblem("unsupported_media_type", "Only UTF-8 JSON is accepted")
+
+
+async def read_body(scope: Scope, receive: Receive, *, max_bytes: int, timeout: float) -> bytes:
+    """Read the whole body, refusing it as soon as it is known to be too large or too slow."""
+    declared = header(scope, b"content-length")
+    if declared is not None:
+        try:
+            length = int(declared)
+        except ValueError:
+            raise HTTPProblem("invalid_body", "Invalid Content-Length") from None
+        if length > max_bytes:
+            raise HTTPProblem("payload_too_large", f"The request body exceeds {max_bytes} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        with anyio.fail_after(timeout):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientDisconnected
+                chunk = message.get("body", b"")
+                if chunk:
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise HTTPProblem(
+                            "payload_too_large", f"The request body exceeds {max_bytes} bytes"
+                        )
+                    chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+    except TimeoutError:
+        raise HTTPProblem("request_timeout", headers={"Connection": "close"}) from None
+    return b"".join(chunks)
+
+
+def parse_json(body: bytes) -> Any:
+    if not body:
+        raise HTTPProblem("invalid_json", "The request body is empty")
+    try:
+        # NaN/Infinity are not JSON; pydantic-core's parser refuses them with this flag.
+        return from_json(body, allow_inf_nan=False)
+    except ValueError:
+        raise HTTPProblem("invalid_json") from None

@@ -1,0 +1,164 @@
+"""Fetching and caching the recruiter tokens' public keys (JWKS, OIDC discovery).
+
+Rules, each one a defence:
+- URLs must be https, except loopback hosts (development and tests).
+- Redirects are not followed and answers are size-capped.
+- An unknown ``kid`` triggers at most one refetch per ``min_refresh_interval``, so a flood of
+  forged ``kid`` values cannot turn the app into a request amplifier.
+- When the key server is down, cached keys keep serving for ``max_stale`` seconds; with no
+  keys at all (cold start) the app fails closed with 503.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import anyio
+import httpx2
+from joserfc.jwk import KeySet
+
+from ._compat import current_loop_token
+from ._exceptions import ConfigurationError
+
+logger = logging.getLogger("assessment_asgi.auth")
+
+MAX_DOCUMENT_BYTES = 512 * 1024
+
+
+class KeySourceUnavailable(Exception):
+    """No usable keys: the key server could not be reached and nothing is cached."""
+
+
+def check_key_url(url: str, setting: str) -> str:
+    """Refuse anything but https (or http on a loopback host)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme == "https" and host:
+        return url
+    if parts.scheme == "http" and _is_loopback(host):
+        return url
+    raise ConfigurationError(
+        f"{setting} must be an https:// URL (http:// is allowed only for loopback hosts)",
+        setting=setting,
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class JWKSCache:
+    """The key set behind ``jwks_url`` (or found through ``oidc_issuer``), cached."""
+
+    def __init__(
+        self,
+        *,
+        jwks_url: str | None = None,
+        oidc_issuer: str | None = None,
+        max_age: float = 3600.0,
+        max_stale: float = 6 * 3600.0,
+        min_refresh_interval: float = 30.0,
+        timeout: float = 5.0,
+        transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
+        if (jwks_url is None) == (oidc_issuer is None):
+            raise ConfigurationError(
+                "give exactly one of ASSESSMENT_JWKS_URL or ASSESSMENT_OIDC_ISSUER",
+                setting="ASSESSMENT_JWKS_URL",
+            )
+        self._jwks_url = check_key_url(jwks_url, "ASSESSMENT_JWKS_URL") if jwks_url else None
+        self._issuer = check_key_url(oidc_issuer, "ASSESSMENT_OIDC_ISSUER") if oidc_issuer else None
+        self.max_age = max_age
+        self.max_stale = max_stale
+        self.min_refresh_interval = min_refresh_interval
+        self._timeout = timeout
+        self._transport = transport
+        self._keys: KeySet | None = None
+        self._fetched_at = 0.0
+        self._last_attempt = -float("inf")
+        self._lock: anyio.Lock | None = None
+        self._lock_loop: object = None
+
+    def __repr__(self) -> str:
+        source = self._jwks_url or f"{self._issuer} (OIDC discovery)"
+        return f"JWKSCache({source!r})"
+
+    async def get(self, *, refresh: bool = False) -> KeySet:
+        """The cached key set; fetched when missing, old, or when ``refresh`` asks for it."""
+        now = time.monotonic()
+        keys = self._keys
+        fresh = keys is not None and now - self._fetched_at < self.max_age
+        if fresh and not refresh:
+            assert keys is not None
+            return keys
+        if now - self._last_attempt < self.min_refresh_interval:
+            # Too soon to ask the key server again: serve what we have (or fail closed).
+            return self._cached_or_raise(now)
+        async with self._get_lock():
+            if self._keys is not None and self._fetched_at > now:
+                return self._keys  # another request refreshed while we waited
+            self._last_attempt = time.monotonic()
+            try:
+                self._keys = await self._fetch()
+                self._fetched_at = time.monotonic()
+            except Exception as exc:  # any fetch failure: keep serving the cache, bounded
+                logger.warning("could not fetch the recruiter token keys: %s", type(exc).__name__)
+                return self._cached_or_raise(time.monotonic())
+            return self._keys
+
+    def _cached_or_raise(self, now: float) -> KeySet:
+        if self._keys is not None and now - self._fetched_at < self.max_stale:
+            return self._keys
+        raise KeySourceUnavailable("no recruiter token keys available")
+
+    def _get_lock(self) -> anyio.Lock:
+        loop = current_loop_token()
+        if self._lock is None or self._lock_loop is not loop:
+            self._lock = anyio.Lock()
+            self._lock_loop = loop
+        return self._lock
+
+    async def _fetch(self) -> KeySet:
+        async with httpx2.AsyncClient(
+            timeout=self._timeout, follow_redirects=False, transport=self._transport
+        ) as client:
+            url = self._jwks_url
+            if url is None:
+                assert self._issuer is not None
+                meta = await self._get_json(client, f"{self._issuer}/.well-known/openid-configuration")
+                jwks_uri = meta.get("jwks_uri")
+                if not isinstance(jwks_uri, str):
+                    raise ValueError("discovery document has no jwks_uri")
+                url = check_key_url(jwks_uri, "ASSESSMENT_OIDC_ISSUER (its jwks_uri)")
+            document = await self._get_json(client, url)
+        keys = KeySet.import_key_set(document)  # type: ignore[arg-type]
+        # Public keys only: a symmetric or private key in a JWKS is a misconfiguration.
+        usable = [k for k in keys.keys if k.key_type in {"RSA", "EC", "OKP"} and not k.is_private]
+        if not usable:
+            raise ValueError("the JWKS holds no public signing keys")
+        return KeySet(usable)
+
+    async def _get_json(self, client: httpx2.AsyncClient, url: str) -> dict[str, Any]:
+        async with client.stream("GET", url, headers={"accept": "application/json"}) as response:
+            if response.status_code != 200:
+                raise ValueError(f"key server answered {response.status_code}")
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_DOCUMENT_BYTES:
+                    raise ValueError("key document too large")
+        import json
+
+        data = json.loads(body)
+        if not isinstance(data, dict):
+            raise ValueError("key document is not a JSON object")
+        return data

@@ -1,0 +1,33 @@
+"""ASGI aliases and the hook signatures, declared in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+    from ._models import Recruiter, SessionRequest
+    from .platform import Credentials
+
+Scope: TypeAlias = MutableMapping[str, Any]
+Message: TypeAlias = MutableMapping[str, Any]
+Receive: TypeAlias = Callable[[], Awaitable[Message]]
+Send: TypeAlias = Callable[[Message], Awaitable[None]]
+ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: Who is calling. Return a principal (any object: the default returns the JWT's claims as a
+#: mapping), or raise ``AuthError`` / ``PermissionDenied``; returning ``None`` refuses with 401.
+Authenticate: TypeAlias = "Callable[[Request], Any | Awaitable[Any]]"
+
+#: On whose behalf. Takes the principal and the validated body; returns a ``Recruiter``,
+#: or raises ``AuthError``/``PermissionDenied``.
+ResolveRecruiter: TypeAlias = (
+    "Callable[[Any, SessionRequest], Recruiter | Awaitable[Recruiter | None] | None]"
+)
+
+#: The platform credentials, asked for on every request so that rotation needs no restart.
+KeyProvider: TypeAlias = "Callable[[], Credentials | Awaitable[Credentials | None] | None]"
+
+Claims: TypeAlias = Mapping[str, Any]

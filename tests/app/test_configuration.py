@@ -1,0 +1,105 @@
+"""Configuration: environment, .env, keyword overrides, and clear errors naming the setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assessment_asgi import (
+    AssessmentApp,
+    AssessmentSettings,
+    ConfigurationError,
+    Credentials,
+    JWTAuthenticator,
+)
+
+from .conftest import API_KEY, JWT_SECRET, SECRET_KEY, USERS, auth
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSESSMENT_BASE_URL", "http://127.0.0.1:9/api/v1/")
+    monkeypatch.setenv("ASSESSMENT_JWT_SECRET", JWT_SECRET)
+    monkeypatch.setenv("ASSESSMENT_JWT_ALGORITHMS", "HS256, HS512")
+    monkeypatch.setenv("ASSESSMENT_MAX_USERS", "7")
+    settings = AssessmentSettings()
+    assert settings.base_url == "http://127.0.0.1:9/api/v1"
+    assert settings.jwt_algorithms == ("HS256", "HS512")
+    assert settings.max_users == 7
+    assert settings.jwt_secret is not None
+    assert settings.jwt_secret.get_secret_value() == JWT_SECRET
+
+
+def test_settings_come_from_a_dotenv_file(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        f"ASSESSMENT_API_KEY={API_KEY}\nASSESSMENT_SECRET_KEY={SECRET_KEY}\n"
+        f"ASSESSMENT_JWT_SECRET={JWT_SECRET}\nOTHER_APP_SETTING=ignored\n"
+    )
+    app = AssessmentApp()
+    assert app.keys() == Credentials(API_KEY, SECRET_KEY)
+    assert isinstance(app.authenticate, JWTAuthenticator)
+
+
+def test_served_from_dotenv_end_to_end(
+    tmp_path: Path, served: Any, platform: Any, platform_url: str
+) -> None:
+    (tmp_path / ".env").write_text(
+        f"ASSESSMENT_API_KEY={API_KEY}\nASSESSMENT_SECRET_KEY={SECRET_KEY}\n"
+        f"ASSESSMENT_JWT_SECRET={JWT_SECRET}\nASSESSMENT_BASE_URL={platform_url}\n"
+    )
+    with served(AssessmentApp()) as (client, url):
+        response = client.post(url, json={"users": USERS}, headers=auth())
+    assert response.status_code == 200
+    assert platform.calls[0]["headers"]["x-api-key"] == API_KEY
+
+
+def test_keyword_overrides_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSESSMENT_MAX_USERS", "7")
+    app = AssessmentApp(max_users=3, jwt_secret=JWT_SECRET)
+    assert app.settings.max_users == 3
+
+
+def test_unknown_keyword_is_a_type_error_naming_it() -> None:
+    with pytest.raises(TypeError, match="max_userz"):
+        AssessmentApp(max_userz=3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "setting"),
+    [
+        ({"jwt_secret": "short"}, "ASSESSMENT_JWT_SECRET"),
+        ({"jwt_secret": JWT_SECRET, "jwt_algorithms": ("RS256",)}, "ASSESSMENT_JWT_ALGORITHMS"),
+        ({"jwks_url": "http://keys.example.com/jwks.json"}, "ASSESSMENT_JWKS_URL"),
+        ({"oidc_issuer": "ftp://issuer.example.com"}, "ASSESSMENT_OIDC_ISSUER"),
+        ({"jwt_secret": JWT_SECRET, "jwks_url": "https://keys.example.com/jwks"},
+         "ASSESSMENT_JWT_SECRET"),
+        ({"api_key": API_KEY}, "ASSESSMENT_API_KEY"),
+    ],
+)
+def test_bad_configuration_names_the_setting(kwargs: dict[str, Any], setting: str) -> None:
+    with pytest.raises(ConfigurationError, match=setting) as info:
+        AssessmentApp(**kwargs)
+    assert info.value.setting == setting
+
+
+def test_invalid_setting_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSESSMENT_MAX_USERS", "0")
+    with pytest.raises(ValueError, match="max_users"):
+        AssessmentSettings()
+
+
+@pytest.mark.parametrize("hook", ["authenticate", "resolve_recruiter", "keys"])
+def test_hooks_must_be_callable(hook: str) -> None:
+    with pytest.raises(TypeError, match=hook):
+        AssessmentApp(**{hook: 42})
+
+
+def test_missing_base_url_is_a_500_naming_the_setting(
+    served: Any, env_keys: None
+) -> None:
+    with served(AssessmentApp(jwt_secret=JWT_SECRET)) as (client, url):
+        response = client.post(url, json={"users": USERS}, headers=auth())
+    assert response.status_code == 500
+    assert response.json()["code"] == "not_configured"
+    assert "ASSESSMENT_BASE_URL" in response.json()["error"]
