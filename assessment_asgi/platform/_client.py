@@ -79,22 +79,25 @@ _CREATE_SESSION = _Op("create_session", "POST", "/sessions", "secret", repeatabl
 _CREATE_CAMPAIGN = _Op("create_campaign", "POST", "/campaigns", "secret", repeatable=False)
 _LIST_ASSESSMENTS = _Op("list_assessments", "GET", "/assessments", "signed", repeatable=True)
 _POLL_EVENTS = _Op("poll_events", "GET", "/webhook/events", "key", repeatable=True, queue=True)
-_ACK_EVENTS = _Op(
-    "acknowledge_events", "POST", "/webhook/events/ack", "key", repeatable=True, queue=True
-)
+_ACK_EVENTS = _Op("acknowledge_events", "POST", "/webhook/events/ack", "key", repeatable=True, queue=True)
 
 
 class _Failure(Exception):
     """One failed attempt: the public error, and whether trying again is safe."""
 
     def __init__(
-        self, error: SmartAIError, *, sent: bool, retry_after: float | None = None
+        self,
+        error: SmartAIError,
+        *,
+        sent: bool,
+        retry_after: float | None = None,
+        transient: bool = True,
     ) -> None:
         super().__init__(error.message)
         self.error = error
         self.sent = sent  # the request may have reached the platform
         self.retry_after = retry_after
-        self.transient = True
+        self.transient = transient  # worth repeating, if repeating is safe
 
 
 class _Borrowed(httpx2.AsyncBaseTransport):
@@ -217,9 +220,7 @@ class SmartAIClient:
     ) -> None:
         self._base_url = _validate_base_url(base_url, "base_url")
         self._queue_base_url = (
-            self._base_url
-            if queue_base_url is None
-            else _validate_base_url(queue_base_url, "queue_base_url")
+            self._base_url if queue_base_url is None else _validate_base_url(queue_base_url, "queue_base_url")
         )
         if credentials is not None and not isinstance(credentials, Credentials):
             raise TypeError("credentials must be a Credentials instance")
@@ -249,9 +250,7 @@ class SmartAIClient:
         self._pool = LoopBoundPool(self._build_http_client)
 
     def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(base_url={self._base_url!r}, credentials={self._credentials!r})"
-        )
+        return f"{type(self).__name__}(base_url={self._base_url!r}, credentials={self._credentials!r})"
 
     @property
     def base_url(self) -> str:
@@ -312,7 +311,7 @@ class SmartAIClient:
         recruiter_email: str | None = None,
         workflow_id: str | None = None,
         credentials: Credentials | None = None,
-        timeout: Timeout | float | None = None,  # noqa: ASYNC109 - phases, not one deadline
+        timeout: Timeout | float | None = None,
     ) -> SessionToken:
         """Create a portal session: bulk (``users``) or single (``name`` + ``email``).
 
@@ -334,9 +333,7 @@ class SmartAIClient:
             body["recruiterEmail"] = recruiter_email
         if workflow_id is not None:
             body["workflowId"] = _text(workflow_id, "workflow_id")
-        data = await self._call(
-            _CREATE_SESSION, body=body, credentials=credentials, timeout=timeout
-        )
+        data = await self._call(_CREATE_SESSION, body=body, credentials=credentials, timeout=timeout)
         return self._model(SessionToken, data, _CREATE_SESSION)
 
     async def create_campaign(
@@ -352,7 +349,7 @@ class SmartAIClient:
         experience: str | None = None,
         level: str | None = None,
         credentials: Credentials | None = None,
-        timeout: Timeout | float | None = None,  # noqa: ASYNC109 - phases, not one deadline
+        timeout: Timeout | float | None = None,
     ) -> Campaign:
         """Create a campaign and generate its assessment (slow: its own long timeout).
 
@@ -383,7 +380,7 @@ class SmartAIClient:
         self,
         *,
         credentials: Credentials | None = None,
-        timeout: Timeout | float | None = None,  # noqa: ASYNC109 - phases, not one deadline
+        timeout: Timeout | float | None = None,
     ) -> list[Assessment]:
         """The organisation's assessments (a signed ``GET``; retried when safe)."""
         data = await self._call(_LIST_ASSESSMENTS, credentials=credentials, timeout=timeout)
@@ -405,7 +402,7 @@ class SmartAIClient:
         limit: int = 50,
         since: int | datetime | None = None,
         credentials: Credentials | None = None,
-        timeout: Timeout | float | None = None,  # noqa: ASYNC109 - phases, not one deadline
+        timeout: Timeout | float | None = None,
     ) -> EventBatch:
         """Pull up to ``limit`` (1-100) pending events; ``since`` is Unix ms or a datetime.
 
@@ -447,7 +444,7 @@ class SmartAIClient:
         event_ids: Iterable[str | Event],
         *,
         credentials: Credentials | None = None,
-        timeout: Timeout | float | None = None,  # noqa: ASYNC109 - phases, not one deadline
+        timeout: Timeout | float | None = None,
     ) -> AckResult:
         """Remove events from the queue, 100 ids per request; duplicates are sent once.
 
@@ -470,17 +467,13 @@ class SmartAIClient:
             data = await self._call(
                 _ACK_EVENTS, body={"eventIds": chunk}, credentials=credentials, timeout=timeout
             )
-            total += self._model(
-                AckResult, data if data is not None else {}, _ACK_EVENTS
-            ).acknowledged
+            total += self._model(AckResult, data if data is not None else {}, _ACK_EVENTS).acknowledged
         return AckResult(acknowledged=total)
 
     # ─── machinery ───────────────────────────────────────────────────────────────
 
     @staticmethod
-    def _candidates(
-        users: Sequence[Any] | None, name: str | None, email: str | None
-    ) -> dict[str, Any]:
+    def _candidates(users: Sequence[Any] | None, name: str | None, email: str | None) -> dict[str, Any]:
         if users is not None:
             if name is not None or email is not None:
                 raise ValueError("pass users (bulk mode) or name and email, not both")
@@ -524,14 +517,12 @@ class SmartAIClient:
         body: Mapping[str, Any] | None = None,
         query: Mapping[str, str] | None = None,
         credentials: Credentials | None,
-        timeout: Timeout | float | None,  # noqa: ASYNC109
+        timeout: Timeout | float | None,
         default_timeout: Timeout | None = None,
     ) -> Any:
         base_timeout = default_timeout or self._timeout
         limits = (
-            base_timeout
-            if timeout is None
-            else Timeout.coerce(timeout, setting="timeout", base=base_timeout)
+            base_timeout if timeout is None else Timeout.coerce(timeout, setting="timeout", base=base_timeout)
         )
         creds = self._resolve_credentials(credentials)
         content = canonical_json(body) if body is not None else b""
@@ -548,7 +539,7 @@ class SmartAIClient:
                     if attempt >= self._retry.attempts or not retry_safe:
                         raise failure.error from failure.__cause__
                     delay = self._retry.delay(attempt, failure.retry_after)
-                    if anyio.current_time() + delay >= deadline_at:
+                    if delay is None or anyio.current_time() + delay >= deadline_at:
                         raise failure.error from failure.__cause__
                     logger.warning(
                         "smartai %s failed (%s), retrying in %.2fs (attempt %d of %d)",
@@ -628,9 +619,7 @@ class SmartAIClient:
         except httpx2.TimeoutException as exc:
             self._log_failure(op, path, attempt, started, type(exc).__name__)
             raise _Failure(
-                SmartAITimeoutError(
-                    f"{op.name}: the platform did not answer in time", operation=op.name
-                ),
+                SmartAITimeoutError(f"{op.name}: the platform did not answer in time", operation=op.name),
                 sent=True,
             ) from exc
         except (httpx2.TransportError, OSError) as exc:
@@ -654,8 +643,8 @@ class SmartAIClient:
                         request_id=request_id,
                     ),
                     sent=True,
+                    transient=False,
                 )
-                failure.transient = False
                 raise failure
             raw = await self._read_capped(response, op, request_id)
         finally:
@@ -696,9 +685,7 @@ class SmartAIClient:
             },
         )
 
-    async def _read_capped(
-        self, response: httpx2.Response, op: _Op, request_id: str | None
-    ) -> bytes:
+    async def _read_capped(self, response: httpx2.Response, op: _Op, request_id: str | None) -> bytes:
         cap = self._max_response_bytes
         too_large = SmartAIResponseError(
             f"{op.name}: the answer is larger than {cap} bytes",
@@ -708,17 +695,34 @@ class SmartAIClient:
         )
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
-            raise _Failure(too_large, sent=True)
+            raise _Failure(too_large, sent=True, transient=False)
         buffer = bytearray()
+        overflow = False
         try:
             async for chunk in response.aiter_bytes():
+                if overflow:
+                    continue
                 buffer += chunk
                 if len(buffer) > cap:
-                    failure = _Failure(too_large, sent=True)
-                    failure.transient = False
-                    raise failure
-        except httpx2.TimeoutException as exc:
-            raise _Failure(
+                    # Hang up, then let the iteration end on the closed connection:
+                    # breaking out would leave httpx2's nested async generators
+                    # unfinished, which trio reports as a ResourceWarning.
+                    overflow = True
+                    await response.aclose()
+        except Exception as exc:
+            if overflow:
+                raise _Failure(too_large, sent=True, transient=False) from None
+            raise self._body_failure(exc, response, op, request_id) from exc
+        if overflow:
+            raise _Failure(too_large, sent=True, transient=False)
+        return bytes(buffer)
+
+    @staticmethod
+    def _body_failure(
+        exc: Exception, response: httpx2.Response, op: _Op, request_id: str | None
+    ) -> BaseException:
+        if isinstance(exc, httpx2.TimeoutException):
+            return _Failure(
                 SmartAITimeoutError(
                     f"{op.name}: the answer stalled",
                     operation=op.name,
@@ -726,9 +730,9 @@ class SmartAIClient:
                     request_id=request_id,
                 ),
                 sent=True,
-            ) from exc
-        except (httpx2.TransportError, httpx2.DecodingError, OSError) as exc:
-            raise _Failure(
+            )
+        if isinstance(exc, httpx2.TransportError | httpx2.DecodingError | OSError):
+            return _Failure(
                 SmartAIResponseError(
                     f"{op.name}: the answer was cut off",
                     operation=op.name,
@@ -736,8 +740,8 @@ class SmartAIClient:
                     request_id=request_id,
                 ),
                 sent=True,
-            ) from exc
-        return bytes(buffer)
+            )
+        return exc
 
     @staticmethod
     def _json(raw: bytes) -> Any:
@@ -746,9 +750,7 @@ class SmartAIClient:
         except (ValueError, RecursionError):
             return _NOT_JSON
 
-    def _unwrap(
-        self, raw: bytes, op: _Op, status: int, request_id: str | None, creds: Credentials
-    ) -> Any:
+    def _unwrap(self, raw: bytes, op: _Op, status: int, request_id: str | None, creds: Credentials) -> Any:
         payload = self._json(raw)
         context: dict[str, Any] = {
             "operation": op.name,
@@ -800,18 +802,14 @@ class SmartAIClient:
                 **context,
             )
         elif status >= 500:
-            error = SmartAIServerError(
-                f"{op.name}: the platform failed ({status}){suffix}", **context
-            )
+            error = SmartAIServerError(f"{op.name}: the platform failed ({status}){suffix}", **context)
         elif status in {400, 404, 409, 422}:
             error = SmartAIValidationError(
                 f"{op.name}: the platform refused the request ({status}){suffix}", **context
             )
         else:
             error = SmartAIStatusError(f"{op.name}: unexpected status {status}{suffix}", **context)
-        failure = _Failure(error, sent=True, retry_after=retry_after)
-        failure.transient = status in _RETRY_STATUSES
-        return failure
+        return _Failure(error, sent=True, retry_after=retry_after, transient=status in _RETRY_STATUSES)
 
 
 _NOT_JSON = object()

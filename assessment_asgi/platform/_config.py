@@ -62,7 +62,8 @@ class RetryPolicy:
     ``attempts`` counts the first try (1 = never retry). Waits grow as ``backoff * 2**n``
     up to ``max_backoff`` with full jitter; a sane ``Retry-After`` (at most
     ``max_retry_after`` seconds) replaces the computed wait. No wait ever runs past the
-    call's deadline: the last error is raised instead::
+    call's deadline, and a longer ``Retry-After`` is not waited for: the last error (with
+    its ``retry_after``) is raised instead::
 
         RetryPolicy(attempts=4, backoff=0.5)
     """
@@ -91,10 +92,14 @@ class RetryPolicy:
             raise TypeError(f"retry must be a RetryPolicy or an int, got {type(value).__name__}")
         return cls(attempts=value)
 
-    def delay(self, retry_number: int, retry_after: float | None = None) -> float:
-        """Seconds to wait before retry ``retry_number`` (1-based)."""
-        if retry_after is not None and 0 <= retry_after <= self.max_retry_after:
-            return retry_after
+    def delay(self, retry_number: int, retry_after: float | None = None) -> float | None:
+        """Seconds to wait before retry ``retry_number`` (1-based); None: do not retry.
+
+        A valid ``Retry-After`` above ``max_retry_after`` means giving up now: retrying
+        sooner than the platform asked would only be refused again.
+        """
+        if retry_after is not None:
+            return retry_after if retry_after <= self.max_retry_after else None
         ceiling = min(self.max_backoff, self.backoff * 2 ** (retry_number - 1))
         return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
 
