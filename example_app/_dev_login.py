@@ -1,0 +1,85 @@
+"""DEVELOPMENT-ONLY sign-in: anyone who can reach the app gets a recruiter token.
+
+There is no password and no user database: ``POST /login`` with a name and an email answers
+an HS256 recruiter JWT signed with the app's secret. It exists so the example runs with no
+identity provider. A real app issues these tokens from its own login (or lets an identity
+provider do it, and configures ``ASSESSMENT_JWKS_URL`` / ``ASSESSMENT_OIDC_ISSUER``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from datetime import UTC, datetime
+
+from joserfc import jwt
+from joserfc.jwk import OctKey
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+TOKEN_LIFETIME = 3600  # seconds; long enough to play with the demo
+_EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251})\.[A-Za-z]{2,63}$")
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+def recruiter_id(email: str) -> str:
+    """A stable id per email, so the same demo recruiter keeps the same ``sub``."""
+    return "rec_" + hashlib.sha256(email.lower().encode()).hexdigest()[:12]
+
+
+def _refuse(message: str, code: str) -> JSONResponse:
+    # The same envelope as AssessmentApp, so the page shows both kinds of error alike.
+    return JSONResponse(
+        {"success": False, "error": message, "code": code}, status_code=400, headers=_NO_STORE
+    )
+
+
+class DevLogin:
+    """``POST /login`` ``{name, email}`` → ``{success, data: {token, expiresAt, recruiter}}``."""
+
+    def __init__(self, *, secret: str) -> None:
+        self._key = OctKey.import_key(secret.encode())
+
+    def __repr__(self) -> str:
+        return "DevLogin(secret='**********')"
+
+    def issue(self, *, name: str, email: str, now: float | None = None) -> tuple[str, int]:
+        issued = int(time.time() if now is None else now)
+        claims = {
+            "sub": recruiter_id(email),
+            "email": email,
+            "name": name,
+            "iat": issued,
+            "exp": issued + TOKEN_LIFETIME,
+            "dev_only": True,  # marks a token from this demo login, should one ever leak
+        }
+        return jwt.encode({"alg": "HS256", "typ": "JWT"}, claims, self._key, ["HS256"]), issued
+
+    async def endpoint(self, request: Request) -> JSONResponse:
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return _refuse("The request body is not valid JSON", "invalid_json")
+        if not isinstance(body, dict):
+            return _refuse("Send {name, email}", "invalid_body")
+        name, email = body.get("name"), body.get("email")
+        if not isinstance(name, str) or not name.strip() or len(name) > 100:
+            return _refuse("Enter your name (up to 100 characters)", "invalid_name")
+        if not isinstance(email, str) or not _EMAIL.match(email.strip()):
+            return _refuse("Enter a valid email address", "invalid_email")
+        name, email = name.strip(), email.strip()
+        token, issued = self.issue(name=name, email=email)
+        expires = datetime.fromtimestamp(issued + TOKEN_LIFETIME, UTC)
+        return JSONResponse(
+            {
+                "success": True,
+                "data": {
+                    "token": token,
+                    "expiresAt": expires.isoformat(timespec="seconds").replace("+00:00", "Z"),
+                    "recruiter": {"id": recruiter_id(email), "name": name, "email": email},
+                },
+            },
+            headers=_NO_STORE,
+        )
