@@ -80,9 +80,7 @@ class RetryPolicy:
             raise ValueError(f"retry.attempts must be between 1 and 20, got {self.attempts}")
         object.__setattr__(self, "backoff", _positive("retry.backoff", self.backoff))
         object.__setattr__(self, "max_backoff", _positive("retry.max_backoff", self.max_backoff))
-        object.__setattr__(
-            self, "max_retry_after", _positive("retry.max_retry_after", self.max_retry_after)
-        )
+        object.__setattr__(self, "max_retry_after", _positive("retry.max_retry_after", self.max_retry_after))
 
     @classmethod
     def coerce(cls, value: RetryPolicy | int) -> RetryPolicy:

@@ -10,9 +10,9 @@ from typing import Any
 
 def canonical_json(body: Any) -> bytes:
     """Compact JSON, keys sorted at every depth, ASCII only: the bytes we sign *and* send."""
-    return json.dumps(
-        body, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-    ).encode("ascii")
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode(
+        "ascii"
+    )
 
 
 def signature(secret: str, method: str, path: str, timestamp: str, body: bytes) -> str:

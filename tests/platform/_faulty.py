@@ -139,9 +139,7 @@ def stall(conn: socket.socket, server: FaultServer) -> None:
 
 def drip(conn: socket.socket, server: FaultServer) -> None:
     """Headers at once, then one body byte every 0.2 s: no single read ever times out."""
-    conn.sendall(
-        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
-    )
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
     while not server.stop.wait(0.2):
         conn.sendall(b" ")
 
@@ -156,9 +154,7 @@ def truncate(conn: socket.socket, server: FaultServer) -> None:
 
 def huge_chunked(conn: socket.socket, server: FaultServer) -> None:
     """An endless chunked JSON body without Content-Length."""
-    conn.sendall(
-        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-    )
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
     chunk = b'{"success": true, "data": ["' + b"x" * 65536
     with contextlib.suppress(OSError):
         for _ in range(4096):  # 256 MiB at most; the client must hang up long before

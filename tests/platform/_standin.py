@@ -162,9 +162,7 @@ def build_app(state: StandIn, prefix: str = "/api/v1") -> Starlette:
         ids = json.loads(await request.body())["eventIds"]
         if not 1 <= len(ids) <= 100:
             return JSONResponse({"status": "error", "code": 400, "message": "1-100 ids"}, 400)
-        fresh = [
-            i for i in ids if i not in state.acked and any(e["eventId"] == i for e in state.queue)
-        ]
+        fresh = [i for i in ids if i not in state.acked and any(e["eventId"] == i for e in state.queue)]
         state.acked.extend(fresh)
         return JSONResponse(
             {

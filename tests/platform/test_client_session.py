@@ -124,9 +124,7 @@ async def test_per_call_credentials_override_the_default(state: StandIn, base_ur
 
 
 @pytest.mark.anyio
-async def test_validation_error_carries_status_message_and_request_id(
-    state: StandIn, base_url: str
-) -> None:
+async def test_validation_error_carries_status_message_and_request_id(state: StandIn, base_url: str) -> None:
     state.script["/sessions"] = [
         (400, {"success": False, "error": "users must not be empty"}, {"x-request-id": "abc-123"})
     ]
@@ -149,9 +147,7 @@ async def test_bad_arguments_fail_before_any_request(state: StandIn, base_url: s
     with pytest.raises(ValueError, match=r"users\[0\]\.email"):
         await client.create_session(users=[{"name": "A", "email": ""}], recruiter_id="r")
     with pytest.raises(ValueError, match="not both"):
-        await client.create_session(
-            users=[{"name": "A", "email": "a@x.io"}], name="A", recruiter_id="r"
-        )
+        await client.create_session(users=[{"name": "A", "email": "a@x.io"}], name="A", recruiter_id="r")
     no_keys = SmartAIClient(base_url=base_url)
     with pytest.raises(_exceptions.ConfigurationError) as caught:
         await no_keys.create_session(users=[{"name": "A", "email": "a@x.io"}], recruiter_id="r")
@@ -181,9 +177,7 @@ def test_one_client_serves_many_event_loops_without_leaks(state: StandIn, base_u
     client = SmartAIClient(base_url=base_url, credentials=CREDS)
 
     async def one() -> str:
-        tok = await client.create_session(
-            users=[{"name": "A", "email": "a@x.io"}], recruiter_id="r"
-        )
+        tok = await client.create_session(users=[{"name": "A", "email": "a@x.io"}], recruiter_id="r")
         return tok.token
 
     with warnings.catch_warnings():

@@ -73,9 +73,7 @@ async def test_refused_connections_are_a_connection_error(op: str) -> None:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(("op", "attempts"), [("create_session", 1), ("poll_events", 3)])
-async def test_a_stalled_server_times_out_and_only_reads_are_retried(
-    op: str, attempts: int
-) -> None:
+async def test_a_stalled_server_times_out_and_only_reads_are_retried(op: str, attempts: int) -> None:
     with FaultServer(_faulty.stall) as server, pytest.raises(SmartAITimeoutError):
         await call(server.base_url, OPS[op])
     assert len(server.requests) == attempts
@@ -96,9 +94,9 @@ async def test_a_dripping_server_hits_the_overall_deadline(op: str) -> None:
 @pytest.mark.parametrize("op", OPS)
 async def test_500_is_a_server_error_and_never_retried(op: str) -> None:
     body = b'{"success": false, "error": "boom"}'
-    with FaultServer(answer(500, body, {"X-Request-Id": "rid-500"})) as server:
-        with pytest.raises(SmartAIServerError) as caught:
-            await call(server.base_url, OPS[op])
+    server = FaultServer(answer(500, body, {"X-Request-Id": "rid-500"}))
+    with server, pytest.raises(SmartAIServerError) as caught:
+        await call(server.base_url, OPS[op])
     assert (caught.value.status_code, caught.value.request_id) == (500, "rid-500")
     assert caught.value.platform_message == "boom"
     assert len(server.requests) == 1
@@ -107,14 +105,12 @@ async def test_500_is_a_server_error_and_never_retried(op: str) -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("status", [502, 503, 504])
 @pytest.mark.parametrize(("op", "attempts"), [("create_session", 1), ("poll_events", 3)])
-async def test_gateway_errors_are_retried_for_reads_only(
-    op: str, attempts: int, status: int
-) -> None:
-    with FaultServer(
-        answer(status, b"<html>bad gateway</html>", {"Content-Type": "text/html"})
-    ) as server:
-        with pytest.raises(SmartAIServerError) as caught:
-            await call(server.base_url, OPS[op])
+async def test_gateway_errors_are_retried_for_reads_only(op: str, attempts: int, status: int) -> None:
+    with (
+        FaultServer(answer(status, b"<html>bad gateway</html>", {"Content-Type": "text/html"})) as server,
+        pytest.raises(SmartAIServerError) as caught,
+    ):
+        await call(server.base_url, OPS[op])
     assert caught.value.status_code == status
     assert caught.value.platform_message is None
     assert len(server.requests) == attempts
@@ -145,9 +141,9 @@ async def test_429_on_a_read_waits_then_retries(retry_after: str) -> None:
 
 @pytest.mark.anyio
 async def test_429_beyond_the_cap_is_raised_at_once_with_its_delay() -> None:
-    with FaultServer(answer(429, b'{"message": "slow down"}', {"Retry-After": "3600"})) as server:
-        with pytest.raises(SmartAIRateLimitError) as caught:
-            await call(server.base_url, poll)
+    server = FaultServer(answer(429, b'{"message": "slow down"}', {"Retry-After": "3600"}))
+    with server, pytest.raises(SmartAIRateLimitError) as caught:
+        await call(server.base_url, poll)
     assert caught.value.retry_after == 3600
     assert caught.value.platform_message == "slow down"
     assert len(server.requests) == 1
@@ -155,18 +151,16 @@ async def test_429_beyond_the_cap_is_raised_at_once_with_its_delay() -> None:
 
 @pytest.mark.anyio
 async def test_429_on_a_create_is_not_retried() -> None:
-    with FaultServer(answer(429, b"{}", {"Retry-After": "1"})) as server:
-        with pytest.raises(SmartAIRateLimitError) as caught:
-            await call(server.base_url, create)
+    server = FaultServer(answer(429, b"{}", {"Retry-After": "1"}))
+    with server, pytest.raises(SmartAIRateLimitError) as caught:
+        await call(server.base_url, create)
     assert caught.value.retry_after == 1
     assert len(server.requests) == 1
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(("op", "attempts"), [("create_session", 1), ("poll_events", 3)])
-async def test_a_connection_reset_after_sending_is_retried_for_reads_only(
-    op: str, attempts: int
-) -> None:
+async def test_a_connection_reset_after_sending_is_retried_for_reads_only(op: str, attempts: int) -> None:
     def reset(conn: socket.socket, server: FaultServer) -> None:
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
 
@@ -194,18 +188,18 @@ async def test_a_connection_reset_after_sending_is_retried_for_reads_only(
 async def test_a_2xx_that_breaks_the_contract_is_a_response_error(
     op: str, body: bytes, content_type: str
 ) -> None:
-    with FaultServer(answer(200, body, {"Content-Type": content_type})) as server:
-        with pytest.raises(SmartAIResponseError) as caught:
-            await call(server.base_url, OPS[op])
+    server = FaultServer(answer(200, body, {"Content-Type": content_type}))
+    with server, pytest.raises(SmartAIResponseError) as caught:
+        await call(server.base_url, OPS[op])
     assert caught.value.status_code == 200
     assert len(server.requests) == 1
 
 
 @pytest.mark.anyio
 async def test_a_create_whose_token_is_missing_is_a_response_error() -> None:
-    with FaultServer(answer(200, b'{"success": true, "data": {"expiresAt": "x"}}')) as server:
-        with pytest.raises(SmartAIResponseError, match="SessionToken"):
-            await call(server.base_url, create)
+    server = FaultServer(answer(200, b'{"success": true, "data": {"expiresAt": "x"}}'))
+    with server, pytest.raises(SmartAIResponseError, match="SessionToken"):
+        await call(server.base_url, create)
 
 
 @pytest.mark.anyio
@@ -242,9 +236,9 @@ async def test_redirects_are_not_followed(op: str) -> None:
     target = StandIn()
     with serve(build_app(target)) as elsewhere:
         location = {"Location": f"{elsewhere}/api/v1/sessions"}
-        with FaultServer(answer(307, b"", location)) as server:
-            with pytest.raises(SmartAIResponseError, match="redirect") as caught:
-                await call(server.base_url, OPS[op])
+        server = FaultServer(answer(307, b"", location))
+        with server, pytest.raises(SmartAIResponseError, match="redirect") as caught:
+            await call(server.base_url, OPS[op])
     assert caught.value.status_code == 307
     assert target.seen == []  # our keys never went to the redirect target
 
