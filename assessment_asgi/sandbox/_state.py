@@ -100,14 +100,16 @@ class SandboxState:
     # ── assessments ──────────────────────────────────────────────────────────────
 
     def _prune_assessments(self, now: float) -> None:
-        stale = [
-            key
-            for key, item in self._assessments.items()
-            if (not item.open and now >= item.expires_at)
-            or now >= item.created_at + self._retention
-        ]
-        for key in stale:
-            del self._assessments[key]
+        # Insertion order is creation order and both horizons are fixed offsets from creation,
+        # so expired entries gather at the front: O(1) amortised per request. An opened session
+        # at the front may shelter younger expired ones until its retention ends; max_sessions
+        # bounds them meanwhile, and open_session() re-checks expiry anyway.
+        while self._assessments:
+            first = next(iter(self._assessments.values()))
+            expired = not first.open and now >= first.expires_at
+            if not expired and now < first.created_at + self._retention:
+                break
+            self._assessments.popitem(last=False)
         while len(self._assessments) > self._max_sessions:
             self._assessments.popitem(last=False)
 

@@ -1,12 +1,6 @@
 /* The sandbox portal page: a Finish button per candidate queues assessment.completed. */
 (function () {
   "use strict";
-  var root = document.getElementById("assessment-portal");
-  if (!root) { return; }
-  var base = root.getAttribute("data-base-url");
-  var assessmentId = root.getAttribute("data-assessment-id");
-  var message = document.getElementById("portal-message");
-
   function tell(type, extra) {
     if (window.parent && window.parent !== window) {
       var data = { source: "assessment-portal", type: type };
@@ -14,6 +8,17 @@
       window.parent.postMessage(data, "*");
     }
   }
+
+  var error = document.getElementById("portal-error");
+  if (error) {
+    tell("error", { message: error.textContent });
+    return;
+  }
+  var root = document.getElementById("assessment-portal");
+  if (!root) { return; }
+  var base = root.getAttribute("data-base-url");
+  var assessmentId = root.getAttribute("data-assessment-id");
+  var message = document.getElementById("portal-message");
 
   function show(text, isError) {
     if (!message) { return; }
@@ -36,11 +41,6 @@
     });
   }
 
-  var error = document.getElementById("portal-error");
-  if (error) {
-    tell("error", { message: error.textContent });
-    return;
-  }
   tell("opened", { detail: { assessmentId: assessmentId } });
 
   Array.prototype.forEach.call(document.querySelectorAll("[data-testid=finish-button]"), function (button) {
