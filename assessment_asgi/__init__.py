@@ -15,7 +15,9 @@ from ._app import AssessmentApp
 from ._auth import JWTAuthenticator
 from ._exceptions import AssessmentError, AuthError, ConfigurationError, PermissionDenied
 from ._keys import EnvironmentKeys, StaticKeys
+from ._middleware import AssessmentMiddleware
 from ._models import Candidate, Recruiter, SessionRequest
+from ._openapi import openapi_document
 from ._recruiter import ClaimsRecruiterResolver
 from ._responses import ERROR_CODES
 from ._settings import AssessmentSettings
@@ -27,6 +29,7 @@ __all__ = [
     "ERROR_CODES",
     "AssessmentApp",
     "AssessmentError",
+    "AssessmentMiddleware",
     "AssessmentSettings",
     "AuthError",
     "Candidate",
@@ -42,4 +45,5 @@ __all__ = [
     "SmartAIError",
     "StaticKeys",
     "__version__",
+    "openapi_document",
 ]

@@ -24,6 +24,7 @@ from ._compat import call_hook
 from ._exceptions import AuthError, ConfigurationError
 from ._keys import EnvironmentKeys, StaticKeys
 from ._models import Recruiter, SessionRequest
+from ._openapi import openapi_document
 from ._recruiter import ClaimsRecruiterResolver
 from ._responses import HTTPProblem, send_json, send_problem
 from ._settings import AssessmentSettings
@@ -91,6 +92,7 @@ class AssessmentApp:
         self._client = client
         self._owns_client = client is None
         self._routes: dict[str, Handler] = {"/session": self._session}
+        self._routes["/openapi.json"] = self._openapi
 
     # -- configuration -------------------------------------------------------------------
 
@@ -206,6 +208,17 @@ class AssessmentApp:
                 await self.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    # -- GET /openapi.json ---------------------------------------------------------------
+
+    async def _openapi(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] not in {"GET", "HEAD"}:
+            raise HTTPProblem("method_not_allowed", headers={"Allow": "GET, HEAD"})
+        # The server URL is where this request came through: the host's mount point.
+        document = openapi_document(
+            server_url=scope.get("root_path", ""), max_users=self.settings.max_users
+        )
+        await send_json(send, 200, document)
 
     # -- POST /session -------------------------------------------------------------------
 
