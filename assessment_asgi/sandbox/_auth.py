@@ -51,9 +51,9 @@ def body_variants(raw: bytes) -> Iterable[str]:
         return
     if isinstance(parsed, dict) and not parsed:
         yield ""  # both SDKs sign an empty object as the empty string
-    compact = {"sort_keys": True, "separators": (",", ":")}
-    yield json.dumps(parsed, **compact)  # type: ignore[arg-type]
-    yield json.dumps(parsed, ensure_ascii=False, **compact)  # type: ignore[arg-type]
+    # Python SDK: sorted keys at every depth, compact, ASCII-escaped (json.dumps defaults).
+    yield json.dumps(parsed, sort_keys=True, separators=(",", ":"))
+    yield json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     if isinstance(parsed, dict):
         allowed = sorted(parsed)
         yield json.dumps(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import secrets
 import threading
 import uuid
@@ -207,7 +208,7 @@ class SandboxState:
     def pending(self) -> list[dict[str, Any]]:
         with self._lock:
             self._prune_events(self.now())
-            return [dict(e.payload) for e in self._events.values()]
+            return [copy.deepcopy(e.payload) for e in self._events.values()]
 
     def report(self, event_id: str) -> dict[str, Any] | None:
         with self._lock:

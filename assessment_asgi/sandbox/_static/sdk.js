@@ -78,7 +78,8 @@
     panel.appendChild(button);
     panel.appendChild(frame);
     overlay.appendChild(panel);
-    document.body.appendChild(overlay);
+    var host = document.body || document.documentElement;
+    host.appendChild(overlay);
 
     var listener = function (event) {
       if (event.origin !== baseOrigin || event.source !== frame.contentWindow) { return; }
@@ -104,9 +105,9 @@
     input.name = "token";
     input.value = options.token;
     form.appendChild(input);
-    document.body.appendChild(form);
+    host.appendChild(form);
     form.submit();
-    document.body.removeChild(form);
+    host.removeChild(form);
 
     return { close: close };
   }
