@@ -16,7 +16,8 @@
   function showError(message, code, status) {
     var box = byId("error");
     var detail = [code ? "code: " + code : "", status ? "HTTP " + status : ""].filter(Boolean);
-    box.textContent = message + (detail.length ? " (" + detail.join(", ") + ")" : "");
+    var hint = status === 401 ? " Sign in to get a recruiter token." : "";
+    box.textContent = message + (detail.length ? " (" + detail.join(", ") + ")" : "") + hint;
     box.setAttribute("data-code", code || "");
     box.hidden = false;
   }
