@@ -21,10 +21,12 @@ from ._body import (
     read_body,
 )
 from ._compat import call_hook
+from ._cors import CORSPolicy
 from ._exceptions import AuthError, ConfigurationError
 from ._keys import EnvironmentKeys, StaticKeys
 from ._models import Recruiter, SessionRequest
 from ._openapi import openapi_document
+from ._ratelimit import PlatformCallLimiter, RecruiterRateLimiter
 from ._recruiter import ClaimsRecruiterResolver
 from ._responses import HTTPProblem, send_json, send_problem
 from ._settings import AssessmentSettings
@@ -92,6 +94,26 @@ class AssessmentApp:
         self._client = client
         self._owns_client = client is None
         self._routes: dict[str, Handler] = {"/session": self._session}
+        # Abuse limits and CORS (see _ratelimit.py, _cors.py), all from settings.
+        self.rate_limiter: RecruiterRateLimiter | None = (
+            RecruiterRateLimiter(
+                limit=settings.rate_limit, strategy=settings.rate_limit_strategy,
+                storage_uri=settings.redis_url,
+            )
+            if settings.rate_limit.strip()
+            else None
+        )
+        self.call_limiter = PlatformCallLimiter(
+            max_concurrent=settings.max_concurrent_calls, queue_timeout=settings.queue_timeout
+        )
+        self.cors: CORSPolicy | None = (
+            CORSPolicy(
+                origins=settings.cors_origins, allow_credentials=settings.cors_allow_credentials,
+                max_age=settings.cors_max_age,
+            )
+            if settings.cors_origins
+            else None
+        )
         self._routes["/openapi.json"] = self._openapi
 
     # -- configuration -------------------------------------------------------------------
@@ -114,6 +136,9 @@ class AssessmentApp:
             audience=s.jwt_audience,
             algorithms=s.jwt_algorithms or None,
             leeway=s.jwt_leeway,
+            key_cache_max_age=s.jwks_max_age,
+            key_cache_max_stale=s.jwks_max_stale,
+            key_refresh_interval=s.jwks_refresh_interval,
         )
 
     def _key_provider(
@@ -185,6 +210,8 @@ class AssessmentApp:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1000})
             return
+        if self.cors is not None:
+            send = self.cors.wrap_send(scope, send)
         handler = self._routes.get(_route_path(scope).rstrip("/") or "/")
         try:
             if handler is None:
@@ -225,8 +252,9 @@ class AssessmentApp:
     async def _session(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
         if method == "OPTIONS":
+            cors = self.cors.preflight_headers(scope) if self.cors is not None else []
             await send({"type": "http.response.start", "status": 204,
-                        "headers": [(b"allow", ALLOWED_METHODS.encode())]})
+                        "headers": [(b"allow", ALLOWED_METHODS.encode()), *cors]})
             await send({"type": "http.response.body", "body": b""})
             return
         if method != "POST":
@@ -239,15 +267,18 @@ class AssessmentApp:
         principal = await self._authenticate(scope, body)
         request = self._validate(data)
         recruiter = await self._resolve(principal, request)
+        if self.rate_limiter is not None:
+            await self.rate_limiter.check(recruiter)
         credentials = await self._credentials()
         started = time.perf_counter()
         try:
-            result = await self.client.create_session(
-                users=[{"name": u.name, "email": u.email} for u in request.users],
-                recruiter_id=recruiter.id,
-                recruiter_email=recruiter.email,
-                credentials=credentials,
-            )
+            async with self.call_limiter.slot():
+                result = await self.client.create_session(
+                    users=[{"name": u.name, "email": u.email} for u in request.users],
+                    recruiter_id=recruiter.id,
+                    recruiter_email=recruiter.email,
+                    credentials=credentials,
+                )
         except SmartAIError as exc:
             raise _platform_problem(exc) from None
         logger.debug(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Collection
 from typing import Any
 
@@ -24,6 +25,9 @@ ASYMMETRIC_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"}
 )
 MAX_TOKEN_LENGTH = 8192
+# A compact JWS and nothing else: three base64url segments. JWE (five segments, possibly
+# compressed), JSON serialisations and stray characters are refused before any parsing.
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 MIN_SECRET_BYTES = 32
 
 
@@ -49,6 +53,9 @@ class JWTAuthenticator:
         algorithms: Collection[str] | None = None,
         leeway: float = 30.0,
         jwks: JWKSCache | None = None,
+        key_cache_max_age: float = 3600.0,
+        key_cache_max_stale: float = 6 * 3600.0,
+        key_refresh_interval: float = 30.0,
     ) -> None:
         sources = [s for s in (secret, jwks_url, oidc_issuer, jwks) if s is not None]
         if len(sources) != 1:
@@ -72,7 +79,10 @@ class JWTAuthenticator:
             allowed, default = HMAC_ALGORITHMS, ("HS256",)
         else:
             if self._jwks is None:
-                self._jwks = JWKSCache(jwks_url=jwks_url, oidc_issuer=oidc_issuer)
+                self._jwks = JWKSCache(
+                    jwks_url=jwks_url, oidc_issuer=oidc_issuer, max_age=key_cache_max_age,
+                    max_stale=key_cache_max_stale, min_refresh_interval=key_refresh_interval,
+                )
             allowed, default = ASYMMETRIC_ALGORITHMS, ("RS256", "PS256", "ES256", "EdDSA")
         algs = tuple(algorithms) if algorithms else default
         wrong = [a for a in algs if a not in allowed]
@@ -149,6 +159,6 @@ def bearer_token(header: str | None) -> str:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise AuthError("Missing bearer token")
-    if len(token) > MAX_TOKEN_LENGTH:
+    if len(token) > MAX_TOKEN_LENGTH or not _COMPACT_JWS.fullmatch(token):
         raise AuthError("Invalid token")
     return token

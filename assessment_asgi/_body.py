@@ -6,6 +6,7 @@ JSON 400. Nothing here needs to know who is calling, so it runs first and cheapl
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import anyio
@@ -48,10 +49,9 @@ async def read_body(scope: Scope, receive: Receive, *, max_bytes: int, timeout: 
     """Read the whole body, refusing it as soon as it is known to be too large or too slow."""
     declared = header(scope, b"content-length")
     if declared is not None:
-        try:
-            length = int(declared)
-        except ValueError:
-            raise HTTPProblem("invalid_body", "Invalid Content-Length") from None
+        if not declared.isdigit() or len(declared) > 19:
+            raise HTTPProblem("invalid_body", "Invalid Content-Length")
+        length = int(declared)
         if length > max_bytes:
             raise HTTPProblem("payload_too_large", f"The request body exceeds {max_bytes} bytes")
     chunks: list[bytes] = []
@@ -81,7 +81,29 @@ def parse_json(body: bytes) -> Any:
     if not body:
         raise HTTPProblem("invalid_json", "The request body is empty")
     try:
-        # NaN/Infinity are not JSON; pydantic-core's parser refuses them with this flag.
-        return from_json(body, allow_inf_nan=False)
+        # NaN/Infinity are not JSON; pydantic-core's parser refuses them with this flag, and
+        # lone surrogates and nesting deeper than its recursion limit too.
+        data = from_json(body, allow_inf_nan=False)
     except ValueError:
         raise HTTPProblem("invalid_json") from None
+    if b'"' in body:
+        # Duplicate keys are refused: parsers disagree on which one wins, which is how
+        # checks get smuggled past ("recruiterId" checked once, forwarded twice).
+        try:
+            json.loads(body, object_pairs_hook=_no_duplicates)
+        except _DuplicateKey:
+            raise HTTPProblem("invalid_json", "Duplicate keys in a JSON object") from None
+        except (ValueError, RecursionError):
+            raise HTTPProblem("invalid_json") from None
+    return data
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise _DuplicateKey
+    return result

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -69,6 +70,7 @@ class JWKSCache:
         min_refresh_interval: float = 30.0,
         timeout: float = 5.0,
         transport: httpx2.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if (jwks_url is None) == (oidc_issuer is None):
             raise ConfigurationError(
@@ -77,6 +79,12 @@ class JWKSCache:
             )
         self._jwks_url = check_key_url(jwks_url, "ASSESSMENT_JWKS_URL") if jwks_url else None
         self._issuer = check_key_url(oidc_issuer, "ASSESSMENT_OIDC_ISSUER") if oidc_issuer else None
+        for name, value in (("max_age", max_age), ("max_stale", max_stale),
+                            ("min_refresh_interval", min_refresh_interval), ("timeout", timeout)):
+            if not value >= 0:
+                raise ConfigurationError(f"JWKSCache {name} must be zero or more seconds",
+                                         setting="ASSESSMENT_JWKS_URL")
+        self._clock = clock
         self.max_age = max_age
         self.max_stale = max_stale
         self.min_refresh_interval = min_refresh_interval
@@ -94,7 +102,7 @@ class JWKSCache:
 
     async def get(self, *, refresh: bool = False) -> KeySet:
         """The cached key set; fetched when missing, old, or when ``refresh`` asks for it."""
-        now = time.monotonic()
+        now = self._clock()
         keys = self._keys
         fresh = keys is not None and now - self._fetched_at < self.max_age
         if fresh and not refresh:
@@ -106,13 +114,16 @@ class JWKSCache:
         async with self._get_lock():
             if self._keys is not None and self._fetched_at > now:
                 return self._keys  # another request refreshed while we waited
-            self._last_attempt = time.monotonic()
+            if self._last_attempt >= now:
+                # Another request tried (and failed) while we waited: do not try again.
+                return self._cached_or_raise(self._clock())
+            self._last_attempt = self._clock()
             try:
                 self._keys = await self._fetch()
-                self._fetched_at = time.monotonic()
+                self._fetched_at = self._clock()
             except Exception as exc:  # any fetch failure: keep serving the cache, bounded
                 logger.warning("could not fetch the recruiter token keys: %s", type(exc).__name__)
-                return self._cached_or_raise(time.monotonic())
+                return self._cached_or_raise(self._clock())
             return self._keys
 
     def _cached_or_raise(self, now: float) -> KeySet:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StringConstraints
 
 # Hard ceilings of the model itself; the app's configurable limits (``max_users``,
 # ``max_body_bytes``) are lower and checked before anything is forwarded.
@@ -14,10 +15,27 @@ MAX_EMAIL_LENGTH = 254
 MAX_ID_LENGTH = 128
 HARD_MAX_USERS = 10_000
 
+# No control characters (CR/LF above all): the platform puts names into emails.
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME_LENGTH)
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=MAX_NAME_LENGTH,
+        pattern=r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]+$",
+    ),
 ]
-Email = Annotated[EmailStr, StringConstraints(max_length=MAX_EMAIL_LENGTH)]
+# A bare address only: no "Name <addr>" form, no lists, no whitespace or header breaks.
+_NOT_BARE = re.compile(r"[\s<>,;\x00-\x1f\x7f]")
+
+
+def _bare_address(value: object) -> object:
+    if isinstance(value, str) and _NOT_BARE.search(value):
+        raise ValueError("must be a bare email address (no spaces, <>, commas or line breaks)")
+    return value
+
+
+Email = Annotated[
+    EmailStr, BeforeValidator(_bare_address), StringConstraints(max_length=MAX_EMAIL_LENGTH)
+]
 Identifier = Annotated[
     str,
     StringConstraints(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -53,12 +53,30 @@ class AssessmentSettings(BaseSettings):
     max_users: int = Field(default=100, ge=1, le=10_000)
     body_timeout: float = Field(default=10.0, gt=0, le=300)
 
+    # Abuse limits (see _ratelimit.py): per-recruiter rate limit ("" turns it off), shared
+    # through Redis when ASSESSMENT_REDIS_URL is set; a cap on concurrent platform calls.
+    rate_limit: str = "30/minute"
+    rate_limit_strategy: Literal["moving-window", "fixed-window"] = "moving-window"
+    redis_url: SecretStr | None = None
+    max_concurrent_calls: int = Field(default=64, ge=1, le=10_000)
+    queue_timeout: float = Field(default=5.0, ge=0, le=60)
+
+    # Recruiter key source limits (see _jwks.py).
+    jwks_max_age: float = Field(default=3600.0, gt=0, le=7 * 86400)
+    jwks_max_stale: float = Field(default=6 * 3600.0, ge=0, le=7 * 86400)
+    jwks_refresh_interval: float = Field(default=30.0, ge=0, le=3600)
+
+    # CORS for a frontend on another origin (see _cors.py): off unless origins are listed.
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    cors_allow_credentials: bool = False
+    cors_max_age: int = Field(default=600, ge=0, le=86400)
+
     # The platform call.
     connect_timeout: float = Field(default=5.0, gt=0, le=120)
     read_timeout: float = Field(default=15.0, gt=0, le=600)
     timeout: float = Field(default=20.0, gt=0, le=600)
 
-    @field_validator("jwt_algorithms", mode="before")
+    @field_validator("jwt_algorithms", "cors_origins", mode="before")
     @classmethod
     def _split_algorithms(cls, value: object) -> object:
         return _split(value)

@@ -1,0 +1,232 @@
+"""Abuse limits: a per-recruiter rate limit and a cap on concurrent platform calls.
+
+- :class:`RecruiterRateLimiter` counts session requests per recruiter with the ``limits``
+  library: in memory for one process, or in Redis (``ASSESSMENT_REDIS_URL``) so that every
+  replica shares one count. Over the limit the app answers 429 ``rate_limited`` with
+  ``Retry-After``. If Redis cannot be reached the limiter fails closed (503): an endpoint
+  that emails candidates on a paid platform must not lose its brakes silently.
+- :class:`PlatformCallLimiter` caps concurrent calls to the platform. A request over the cap
+  waits for a free slot for at most ``queue_timeout`` seconds, then gets 503
+  ``service_unavailable`` with ``Retry-After``: a slow platform then costs the host a bounded
+  number of sockets and tasks instead of all of them.
+
+Both work on asyncio and trio: the memory storage is thread-safe and never blocks, and the
+Redis storage (a blocking client) runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import math
+import time
+from collections.abc import AsyncIterator
+from typing import Literal
+
+import anyio
+import anyio.to_thread
+from limits import RateLimitItem, parse_many
+from limits.storage import Storage, storage_from_string
+from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, RateLimiter
+from pydantic import SecretStr
+
+from ._compat import current_loop_token
+from ._exceptions import ConfigurationError
+from ._models import Recruiter
+from ._responses import HTTPProblem
+
+logger = logging.getLogger("assessment_asgi.ratelimit")
+
+Strategy = Literal["moving-window", "fixed-window"]
+STRATEGIES: dict[str, type[RateLimiter]] = {
+    "moving-window": MovingWindowRateLimiter,
+    "fixed-window": FixedWindowRateLimiter,
+}
+REDIS_TIMEOUT = 2.0
+KEY_PREFIX = "assessment_asgi"
+
+
+def parse_rate_limit(value: str, setting: str = "ASSESSMENT_RATE_LIMIT") -> list[RateLimitItem]:
+    """``"30/minute"`` or ``"30/minute;500/day"`` as ``limits`` items (``ValueError`` if bad)."""
+    try:
+        items = parse_many(value)
+    except ValueError:
+        items = []
+    if not items or any(item.amount < 1 for item in items):
+        raise ConfigurationError(
+            f"{setting} must look like '30/minute' or '30/minute;500/day', got {value!r}",
+            setting=setting,
+        )
+    return items
+
+
+class RecruiterRateLimiter:
+    """At most ``limit`` session requests per recruiter (``"30/minute"`` by default)::
+
+        limiter = RecruiterRateLimiter(limit="10/minute", storage_uri="redis://127.0.0.1:6379/0")
+        await limiter.check(Recruiter(id="rec_42"))   # raises HTTPProblem 429 when over
+    """
+
+    def __init__(
+        self,
+        *,
+        limit: str = "30/minute",
+        strategy: Strategy = "moving-window",
+        storage_uri: str | SecretStr | None = None,
+        key_prefix: str = KEY_PREFIX,
+    ) -> None:
+        self.items = parse_rate_limit(limit)
+        if strategy not in STRATEGIES:
+            raise ConfigurationError(
+                f"ASSESSMENT_RATE_LIMIT_STRATEGY must be one of {', '.join(STRATEGIES)}",
+                setting="ASSESSMENT_RATE_LIMIT_STRATEGY",
+            )
+        uri = storage_uri.get_secret_value() if isinstance(storage_uri, SecretStr) else storage_uri
+        uri = uri or "memory://"
+        scheme = uri.partition("://")[0]
+        if scheme not in {"memory", "redis", "rediss", "redis+unix"}:
+            raise ConfigurationError(
+                "ASSESSMENT_REDIS_URL must be a redis://, rediss:// or redis+unix:// URL",
+                setting="ASSESSMENT_REDIS_URL",
+            )
+        self.strategy = strategy
+        self.limit = limit
+        self.backend = "memory" if scheme == "memory" else "redis"
+        self._uri = SecretStr(uri)  # may hold a Redis password: never shown
+        self._key_prefix = key_prefix
+        self._limiter: RateLimiter | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"RecruiterRateLimiter(limit={self.limit!r}, strategy={self.strategy!r}, "
+            f"backend={self.backend!r})"
+        )
+
+    def _get_limiter(self) -> RateLimiter:
+        # Created on first use, so building the app never connects to Redis.
+        if self._limiter is None:
+            options: dict[str, float | str | bool] = {}
+            if self.backend == "redis":
+                options = {
+                    "key_prefix": self._key_prefix,
+                    "socket_timeout": REDIS_TIMEOUT,
+                    "socket_connect_timeout": REDIS_TIMEOUT,
+                }
+            storage = storage_from_string(self._uri.get_secret_value(), **options)
+            if not isinstance(storage, Storage):  # an async (limits.aio) scheme
+                raise ConfigurationError("ASSESSMENT_REDIS_URL names an unsupported storage",
+                                         setting="ASSESSMENT_REDIS_URL")
+            self._limiter = STRATEGIES[self.strategy](storage)
+        return self._limiter
+
+    async def check(self, recruiter: Recruiter) -> None:
+        """Count one request for ``recruiter``; raise 429 ``rate_limited`` when over the limit."""
+        key = recruiter_key(recruiter)
+        try:
+            if self.backend == "memory":
+                retry_after = self._hit(key)
+            else:
+                retry_after = await anyio.to_thread.run_sync(self._hit, key)
+        except Exception as exc:
+            logger.error("rate limit storage unavailable (%s): refusing the request",
+                         type(exc).__name__)
+            raise HTTPProblem(
+                "service_unavailable", headers={"Retry-After": "5"}
+            ) from None
+        if retry_after is not None:
+            logger.info("recruiter %s is over the rate limit %s", recruiter, self.limit)
+            raise HTTPProblem(
+                "rate_limited",
+                f"Too many session requests: at most {self.limit} per recruiter",
+                headers={"Retry-After": str(retry_after)},
+            )
+
+    def _hit(self, key: str) -> int | None:
+        limiter = self._get_limiter()
+        for item in self.items:
+            if not limiter.hit(item, "session", key):
+                reset = limiter.get_window_stats(item, "session", key).reset_time
+                return min(max(math.ceil(reset - time.time()), 1), item.get_expiry())
+        return None
+
+    def reset(self) -> None:
+        """Forget every count (tests and operators)."""
+        if self._limiter is not None:
+            self._limiter.storage.reset()
+
+
+def recruiter_key(recruiter: Recruiter) -> str:
+    """A stable, opaque key per recruiter: no email (personal data) ever reaches the store."""
+    ident = f"id:{recruiter.id}" if recruiter.id else f"email:{(recruiter.email or '').lower()}"
+    return hashlib.sha256(ident.encode()).hexdigest()[:32]
+
+
+class PlatformCallLimiter:
+    """At most ``max_concurrent`` platform calls at once; others wait ``queue_timeout`` seconds.
+
+    One :class:`anyio.CapacityLimiter` per event loop, since limiters are bound to their loop.
+    """
+
+    def __init__(self, *, max_concurrent: int = 64, queue_timeout: float = 5.0) -> None:
+        if not isinstance(max_concurrent, int) or max_concurrent < 1:
+            raise ConfigurationError(
+                "ASSESSMENT_MAX_CONCURRENT_CALLS must be a positive integer",
+                setting="ASSESSMENT_MAX_CONCURRENT_CALLS",
+            )
+        if queue_timeout < 0:
+            raise ConfigurationError(
+                "ASSESSMENT_QUEUE_TIMEOUT must be zero or more seconds",
+                setting="ASSESSMENT_QUEUE_TIMEOUT",
+            )
+        self.max_concurrent = max_concurrent
+        self.queue_timeout = queue_timeout
+        self._limiters: dict[int, tuple[object, anyio.CapacityLimiter]] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"PlatformCallLimiter(max_concurrent={self.max_concurrent}, "
+            f"queue_timeout={self.queue_timeout})"
+        )
+
+    def _limiter(self) -> anyio.CapacityLimiter:
+        loop = current_loop_token()
+        entry = self._limiters.get(id(loop))
+        if entry is None or entry[0] is not loop:
+            if len(self._limiters) > 16:  # old loops (tests, restarts): forget them
+                self._limiters.clear()
+            entry = (loop, anyio.CapacityLimiter(self.max_concurrent))
+            self._limiters[id(loop)] = entry
+        return entry[1]
+
+    @property
+    def in_use(self) -> int:
+        """Platform calls in flight on the current event loop."""
+        return int(self._limiter().borrowed_tokens)
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one slot for the duration of a platform call, or raise 503."""
+        limiter = self._limiter()
+        acquired = False
+        try:
+            limiter.acquire_nowait()
+            acquired = True
+        except anyio.WouldBlock:
+            with anyio.move_on_after(self.queue_timeout):
+                await limiter.acquire()
+                acquired = True
+        if not acquired:
+            logger.warning(
+                "%d platform calls already in flight: refusing a request after %.1f s in queue",
+                self.max_concurrent, self.queue_timeout,
+            )
+            raise HTTPProblem(
+                "service_unavailable",
+                "Too many requests in flight; try again shortly",
+                headers={"Retry-After": "1"},
+            )
+        try:
+            yield
+        finally:
+            limiter.release()
