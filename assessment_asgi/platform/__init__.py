@@ -5,6 +5,7 @@ from __future__ import annotations
 from ._client import SmartAIClient
 from ._config import RetryPolicy, Timeout
 from ._credentials import Credentials
+from ._dedup import DedupStore, MemoryDedupStore, RedisDedupStore
 from ._errors import (
     SmartAIAuthError,
     SmartAIConnectionError,
@@ -17,14 +18,20 @@ from ._errors import (
     SmartAIValidationError,
 )
 from ._models import AckResult, Assessment, Campaign, Event, EventBatch, SessionToken
+from ._poller import PollReport, ResultsPoller
 
 __all__ = [
     "AckResult",
     "Assessment",
     "Campaign",
     "Credentials",
+    "DedupStore",
     "Event",
     "EventBatch",
+    "MemoryDedupStore",
+    "PollReport",
+    "RedisDedupStore",
+    "ResultsPoller",
     "RetryPolicy",
     "SessionToken",
     "SmartAIAuthError",

@@ -1,0 +1,239 @@
+"""The results poller against the sandbox (candidates really finish) and the stand-in."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+
+import anyio
+import pytest
+
+from assessment_asgi.platform import (
+    Credentials,
+    Event,
+    MemoryDedupStore,
+    PollReport,
+    ResultsPoller,
+    RetryPolicy,
+    SmartAIClient,
+)
+from assessment_asgi.sandbox import SandboxApp
+from tests._servers import serve
+
+from . import _faulty
+from ._portal import candidates_finish
+from ._standin import API_KEY, SECRET, StandIn, build_app, completed_event
+
+PEOPLE = [{"name": f"Candidate {n}", "email": f"cand{n}@example.com"} for n in range(3)]
+
+
+@pytest.fixture
+def sandbox() -> Iterator[tuple[SandboxApp, str]]:
+    app = SandboxApp()
+    with serve(app) as url:
+        yield app, url
+
+
+@pytest.fixture
+async def sandbox_client(sandbox: tuple[SandboxApp, str]) -> AsyncIterator[SmartAIClient]:
+    app, url = sandbox
+    async with SmartAIClient(base_url=SandboxApp.platform_url(url), credentials=app.credentials) as client:
+        yield client
+
+
+@pytest.mark.anyio
+async def test_each_finished_candidate_reaches_the_handler_once(
+    sandbox: tuple[SandboxApp, str], sandbox_client: SmartAIClient
+) -> None:
+    app, url = sandbox
+    finished = await candidates_finish(sandbox_client, url, PEOPLE)
+    received: list[Event] = []
+
+    async def on_completed(event: Event) -> None:
+        received.append(event)
+
+    poller = ResultsPoller(sandbox_client, {"assessment.completed": on_completed})
+    first = await poller.drain()
+    second = await poller.drain()
+    assert sorted(e.candidate_email or "" for e in received) == sorted(finished)
+    assert first.handled == first.acknowledged == 3
+    assert second == PollReport()  # nothing delivered twice
+    assert app.pending_events() == []
+
+
+@pytest.mark.anyio
+async def test_a_failing_handler_gets_its_event_again(
+    sandbox: tuple[SandboxApp, str], sandbox_client: SmartAIClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    app, url = sandbox
+    await candidates_finish(sandbox_client, url, PEOPLE[:1])
+    calls: list[str] = []
+
+    async def flaky(event: Event) -> None:
+        calls.append(event.event_id)
+        if len(calls) == 1:
+            raise RuntimeError("database is down")
+
+    poller = ResultsPoller(sandbox_client, flaky)
+    with caplog.at_level(logging.ERROR, logger="assessment_asgi.platform"):
+        first = await poller.poll_once()
+    assert (first.failed, first.acknowledged) == (1, 0)
+    assert len(app.pending_events()) == 1  # not acknowledged: still queued
+    assert "stays queued" in caplog.text
+    second = await poller.poll_once()
+    assert (second.handled, second.acknowledged) == (1, 1)
+    assert calls[0] == calls[1]
+    assert app.pending_events() == []
+
+
+@pytest.mark.anyio
+async def test_background_polling_in_a_lifespan_and_a_prompt_stop(
+    sandbox: tuple[SandboxApp, str], sandbox_client: SmartAIClient
+) -> None:
+    _, url = sandbox
+    await candidates_finish(sandbox_client, url, PEOPLE)
+    got = anyio.Event()
+    received: list[str] = []
+
+    def on_any(event: Event) -> None:  # sync handlers work too
+        received.append(event.event_id)
+        if len(received) == len(PEOPLE):
+            got.set()
+
+    poller = ResultsPoller(sandbox_client, on_any, interval=30)
+    with anyio.fail_after(10):  # the 30 s interval wait is cut short by the stop
+        async with poller:
+            assert poller.running
+            await got.wait()
+    assert not poller.running
+    assert len(set(received)) == len(PEOPLE)
+
+
+@pytest.mark.anyio
+async def test_run_and_stop_without_a_context_manager(sandbox_client: SmartAIClient) -> None:
+    poller = ResultsPoller(sandbox_client, lambda event: None)
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(poller.run)
+            await anyio.sleep(0.3)
+            assert poller.running
+            poller.stop()
+    assert not poller.running
+
+
+# ── against the stand-in: draining, de-duplication, errors ─────────────────────
+
+
+@pytest.fixture
+def standin() -> Iterator[tuple[StandIn, str]]:
+    state = StandIn()
+    with serve(build_app(state)) as base:
+        yield state, f"{base}/api/v1"
+
+
+def standin_client(base_url: str) -> SmartAIClient:
+    return SmartAIClient(
+        base_url=base_url,
+        credentials=Credentials(API_KEY, SECRET),
+        retry=RetryPolicy(attempts=2, backoff=0.01),
+    )
+
+
+@pytest.mark.anyio
+async def test_draining_follows_pending_count(standin: tuple[StandIn, str]) -> None:
+    state, base_url = standin
+    state.queue = [completed_event(n) for n in range(250)]
+    seen: list[str] = []
+    async with standin_client(base_url) as client:
+        report = await ResultsPoller(client, lambda e: seen.append(e.event_id)).drain()
+    assert len(seen) == 250
+    assert report.acknowledged == 250
+    assert report.pending_count == 0
+    assert len(state.calls("/webhook/events")) == 3
+
+
+@pytest.mark.anyio
+async def test_a_lost_ack_does_not_mean_a_second_handling(standin: tuple[StandIn, str]) -> None:
+    state, base_url = standin
+    state.queue = [completed_event(1)]
+    state.script["/ack"] = [(503, {"message": "busy"}, {})] * 2  # both attempts of the first ack
+    handled: list[str] = []
+    async with standin_client(base_url) as client:
+        poller = ResultsPoller(client, lambda e: handled.append(e.event_id))
+        first = await poller.poll_once()
+        second = await poller.poll_once()
+    assert (first.handled, first.acknowledged) == (1, 0)
+    assert (second.handled, second.duplicates, second.acknowledged) == (0, 1, 1)
+    assert handled == ["evt_1"]
+    assert state.acked == ["evt_1"]
+
+
+@pytest.mark.anyio
+async def test_replicas_sharing_a_store_handle_each_event_once(standin: tuple[StandIn, str]) -> None:
+    state, base_url = standin
+    state.queue = [completed_event(n) for n in range(5)]
+    state.script["/ack"] = [(503, {}, {})] * 2  # replica A's ack is lost
+    store = MemoryDedupStore()
+    handled: list[str] = []
+    async with standin_client(base_url) as client:
+        replica_a = ResultsPoller(client, lambda e: handled.append(e.event_id), dedup=store)
+        replica_b = ResultsPoller(client, lambda e: handled.append(e.event_id), dedup=store)
+        await replica_a.poll_once()
+        report_b = await replica_b.poll_once()
+    assert sorted(handled) == [f"evt_{n}" for n in range(5)]
+    assert report_b.duplicates == 5
+    assert sorted(state.acked) == sorted(handled)
+
+
+@pytest.mark.anyio
+async def test_unhandled_types_are_acknowledged_or_left_as_configured(standin: tuple[StandIn, str]) -> None:
+    state, base_url = standin
+    state.queue = [{"eventId": "sent_1", "event": "assessment.sent"}, completed_event(1)]
+    async with standin_client(base_url) as client:
+        keep = ResultsPoller(client, {"assessment.completed": lambda e: None}, ack_unhandled=False)
+        kept = await keep.poll_once()
+        assert state.acked == ["evt_1"]
+        assert kept.skipped == 1
+        default = ResultsPoller(client, {"assessment.completed": lambda e: None})
+        await default.poll_once()
+    assert state.acked == ["evt_1", "sent_1"]
+
+
+@pytest.mark.anyio
+async def test_a_hung_handler_times_out_and_stays_queued(standin: tuple[StandIn, str]) -> None:
+    state, base_url = standin
+    state.queue = [completed_event(1)]
+
+    async def hangs(event: Event) -> None:
+        await anyio.sleep(60)
+
+    async with standin_client(base_url) as client:
+        report = await ResultsPoller(client, hangs, handler_timeout=0.2).poll_once()
+    assert report.failed == 1
+    assert state.acked == []
+
+
+@pytest.mark.anyio
+async def test_platform_errors_are_survived_and_stop_still_works(caplog: pytest.LogCaptureFixture) -> None:
+    with _faulty.refusing() as base_url:
+        client = SmartAIClient(base_url=base_url, credentials=Credentials(API_KEY, SECRET), retry=1)
+        poller = ResultsPoller(client, lambda e: None, interval=5)
+        with anyio.fail_after(10):
+            async with poller:
+                await anyio.sleep(0.5)
+        await client.aclose()
+    assert "polling failed (SmartAIConnectionError" in caplog.text
+
+
+def test_configuration_is_checked() -> None:
+    client = SmartAIClient(base_url="http://127.0.0.1:9/api/v1")
+    with pytest.raises(ValueError, match="interval must be at least 5"):
+        ResultsPoller(client, lambda e: None, interval=1)
+    with pytest.raises(TypeError, match="handlers"):
+        ResultsPoller(client, {})
+    with pytest.raises(TypeError, match="handlers"):
+        ResultsPoller(client, {"assessment.completed": "not callable"})  # type: ignore[dict-item]
+    with pytest.raises(ValueError, match="limit"):
+        ResultsPoller(client, lambda e: None, limit=500)
+    with pytest.raises(TypeError, match="dedup"):
+        ResultsPoller(client, lambda e: None, dedup="redis")  # type: ignore[arg-type]
