@@ -149,8 +149,7 @@ def run_wrk(
             result: dict[str, Any] = json.loads(line[len("BENCH_JSON ") :])
             result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
             result["errors"] = sum(
-                result[k]
-                for k in ("non2xx", "connect_errors", "read_errors", "write_errors", "timeouts")
+                result[k] for k in ("non2xx", "connect_errors", "read_errors", "write_errors", "timeouts")
             )
             return result
     raise RuntimeError(f"wrk gave no summary: {done.stdout}\n{done.stderr}")
@@ -244,9 +243,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 "1024",
             ]
             try:
-                stack.enter_context(
-                    process(pinned(cmd, server_cpus), port, env, workdir / f"{name}.log")
-                )
+                stack.enter_context(process(pinned(cmd, server_cpus), port, env, workdir / f"{name}.log"))
             except RuntimeError as exc:
                 print(f"note: {name} did not start: {exc}")
                 continue
@@ -300,7 +297,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"Run {report['when']} on {report['machine']}; {report['settings']['rounds']} round(s) of "
         f"{report['settings']['duration']} s per variant and connection count, interleaved; "
         f"uvicorn (1 worker, loop={report['settings']['loop']}, "
-        f"http={report['settings']['http']}); wrk -t1; medians over rounds.",
+        f"http={report['settings']['http']}); wrk -t1; medians over rounds. Load average "
+        f"(1 min) {report['load_average']['start'][0]:.1f} at start, "
+        f"{report['load_average']['end'][0]:.1f} at end (other work shares the machine).",
         f"Command: `{report['command']}`",
         "",
     ]
@@ -375,7 +374,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 round of 2 s: a smoke run")
     parser.add_argument("--rounds", type=int, default=None, help="rounds (default 3; quick 1)")
-    parser.add_argument("--duration", type=float, default=None, help="seconds per wrk run (4)")
+    parser.add_argument("--duration", type=float, default=None, help="seconds per wrk run (3)")
     parser.add_argument("--connections", default="1,32", help="comma-separated (default 1,32)")
     parser.add_argument("--variants", default=",".join(ORDER), help="comma-separated subset")
     parser.add_argument("--loop", default="asyncio", help="uvicorn --loop for every variant")
@@ -390,7 +389,7 @@ def main() -> None:
     parser.add_argument("--no-wrk", action="store_true", help="only the in-process measurements")
     args = parser.parse_args()
     args.rounds = args.rounds or (1 if args.quick else 3)
-    args.duration = args.duration or (2.0 if args.quick else 4.0)
+    args.duration = args.duration or (2.0 if args.quick else 3.0)
     args.connections = [int(c) for c in args.connections.split(",")]
     args.variants = [v for v in args.variants.split(",") if v]
     unknown = set(args.variants) - set(ORDER)
@@ -398,10 +397,10 @@ def main() -> None:
         parser.error(f"unknown variant(s): {', '.join(sorted(unknown))}")
 
     started = time.monotonic()
+    load_start = os.getloadavg()
     report: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
-        f"{platform.python_version()}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "command": "python benchmarks/run.py " + " ".join(sys.argv[1:]),
         "settings": {
             "rounds": args.rounds,
@@ -425,6 +424,7 @@ def main() -> None:
         else:
             print(f"note: micro-benchmarks failed:\n{done.stderr[-2000:]}")
     report["elapsed_s"] = round(time.monotonic() - started, 1)
+    report["load_average"] = {"start": load_start, "end": os.getloadavg()}
 
     RESULTS.mkdir(exist_ok=True)
     markdown = render_markdown(report)

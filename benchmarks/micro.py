@@ -1,0 +1,444 @@
+"""In-process measurements: the package's own per-request work, big bodies, clients, memory.
+
+    python benchmarks/micro.py            # prints a table
+    python benchmarks/micro.py --quick    # fewer iterations, 10,000-request memory check
+
+1. The package's own work per request, platform call excluded: ``AssessmentApp`` driven
+   through ASGI directly (and through a Starlette ``Mount``) with a ``SmartAIClient`` whose
+   ``create_session`` returns at once. Target: <= 100 us.
+2. The same with the real ``SmartAIClient`` over ``httpx2.MockTransport``: adds the client
+   and httpx2's request/response machinery, still no socket.
+3. A 1,000-candidate body: model validation alone, and the whole endpoint. Target: <= 10 ms.
+4. Clients against the platform stand-in over loopback, the endpoint's platform call alone:
+   raw aiohttp, httpx2 over AiohttpTransport, httpx2's own pool, and ``SmartAIClient`` on
+   each transport; sequential (us per call) and 32 concurrent (calls/s).
+5. Memory: resident set growth of the whole endpoint (default client, real sockets to the
+   stand-in) over 50,000 requests after a warm-up. Target: < 10 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks._common import (  # noqa: E402
+    API_KEY,
+    JWT_SECRET,
+    SECRET_KEY,
+    STAND_IN_EXPIRES,
+    STAND_IN_TOKEN,
+    recruiter_token,
+    session_body,
+)
+
+Scope = dict[str, Any]
+App = Callable[[Scope, Any, Any], Awaitable[None]]
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def stand_in() -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "benchmarks" / "stand_in.py"), "--port", str(port)],
+        cwd=ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/api/v1"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def asgi_call(path: str, root_path: str, token: str, body: bytes) -> Callable[[App], Awaitable[int]]:
+    """One request through an ASGI app, in process; returns the response status."""
+    headers = [
+        (b"host", b"testserver"),
+        (b"content-type", b"application/json"),
+        (b"authorization", f"Bearer {token}".encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    message = {"type": "http.request", "body": body, "more_body": False}
+
+    async def call(app: App) -> int:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "root_path": root_path,
+            "query_string": b"",
+            "headers": headers,
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 8000),
+        }
+        sent = False
+        status = 0
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return message
+
+        async def send(msg: dict[str, Any]) -> None:
+            nonlocal status
+            if msg["type"] == "http.response.start":
+                status = msg["status"]
+
+        await app(scope, receive, send)
+        return status
+
+    return call
+
+
+async def time_calls(
+    call: Callable[[], Awaitable[Any]], iterations: int, warmup: int = 200
+) -> dict[str, float]:
+    for _ in range(warmup):
+        await call()
+    samples = []
+    perf = time.perf_counter_ns
+    for _ in range(iterations):
+        t0 = perf()
+        await call()
+        samples.append(perf() - t0)
+    samples.sort()
+    return {
+        "mean_us": statistics.fmean(samples) / 1000,
+        "p50_us": samples[len(samples) // 2] / 1000,
+        "p99_us": samples[int(len(samples) * 0.99)] / 1000,
+    }
+
+
+async def throughput(call: Callable[[], Awaitable[Any]], total: int, concurrency: int) -> float:
+    remaining = total
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            await call()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return total / (time.perf_counter() - t0)
+
+
+def package_env(upstream: str = "http://127.0.0.1:9/api/v1") -> None:
+    os.environ.update(
+        ASSESSMENT_API_KEY=API_KEY,
+        ASSESSMENT_SECRET_KEY=SECRET_KEY,
+        ASSESSMENT_JWT_SECRET=JWT_SECRET,
+        ASSESSMENT_BASE_URL=upstream,
+    )
+
+
+def stub_client() -> Any:
+    """A SmartAIClient whose platform call answers at once: only the package's own work."""
+    from assessment_asgi.platform import SessionToken, SmartAIClient
+
+    answer = SessionToken(token=STAND_IN_TOKEN, expires_at=STAND_IN_EXPIRES)
+
+    class NoPlatform(SmartAIClient):
+        async def create_session(self, **kwargs: Any) -> SessionToken:  # type: ignore[override]
+            return answer
+
+    return NoPlatform(base_url="http://127.0.0.1:9/api/v1")
+
+
+def mock_transport_client() -> Any:
+    import httpx2
+
+    from assessment_asgi.platform import SmartAIClient
+
+    payload = json.dumps(
+        {"success": True, "data": {"token": STAND_IN_TOKEN, "expiresAt": STAND_IN_EXPIRES}}
+    ).encode()
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, content=payload, headers={"content-type": "application/json"})
+
+    return SmartAIClient(base_url="http://platform.invalid/api/v1", transport=httpx2.MockTransport(handler))
+
+
+async def measure_package(quick: bool) -> dict[str, Any]:
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from assessment_asgi import AssessmentApp
+    from assessment_asgi._models import SessionRequest
+
+    n = 1000 if quick else 3000
+    token = recruiter_token()
+    body3 = session_body(3)
+    out: dict[str, Any] = {}
+
+    app = AssessmentApp(client=stub_client())
+    direct = asgi_call("/session", "", token, body3)
+    assert await direct(app) == 200, "the stubbed package endpoint did not answer 200"
+    out["package_stub"] = await time_calls(lambda: direct(app), n)
+
+    host = Starlette(routes=[Mount("/assessment", AssessmentApp(client=stub_client()))])
+    mounted = asgi_call("/assessment/session", "", token, body3)
+    assert await mounted(host) == 200
+    out["package_stub_mounted"] = await time_calls(lambda: mounted(host), n)
+
+    mock_app = AssessmentApp(client=mock_transport_client())
+    assert await direct(mock_app) == 200
+    out["package_mock_transport"] = await time_calls(lambda: direct(mock_app), n)
+
+    from benchmarks.apps import ceiling
+
+    hand = ceiling()
+    assert await mounted(hand) == 200
+    out["hand_written_ceiling"] = await time_calls(lambda: mounted(hand), n)
+
+    # 1,000 candidates: validation alone, then the whole endpoint (limits raised to allow it).
+    body1000 = session_body(1000)
+    data1000 = json.loads(body1000)
+    out["validate_1000"] = await time_calls(
+        _sync(lambda: SessionRequest.model_validate(data1000)), 30 if quick else 100, warmup=5
+    )
+    out["validate_json_1000"] = await time_calls(
+        _sync(lambda: SessionRequest.model_validate_json(body1000)), 30 if quick else 100, warmup=5
+    )
+    big_app = AssessmentApp(client=stub_client(), max_users=1000, max_body_bytes=1024 * 1024)
+    big = asgi_call("/session", "", token, body1000)
+    assert await big(big_app) == 200
+    out["endpoint_1000"] = await time_calls(lambda: big(big_app), 30 if quick else 100, warmup=5)
+    out["body_1000_bytes"] = len(body1000)
+    # Injected clients are the caller's to close (AssessmentApp.aclose leaves them open).
+    for each in (app, mock_app, big_app, host.router.routes[0].app):  # type: ignore[attr-defined]
+        await each.client.aclose()
+    return out
+
+
+def _sync(fn: Callable[[], Any]) -> Callable[[], Awaitable[Any]]:
+    async def call() -> Any:
+        return fn()
+
+    return call
+
+
+async def measure_clients(upstream: str, quick: bool) -> dict[str, Any]:
+    import aiohttp
+    import httpx2
+
+    from assessment_asgi.platform import Credentials, SmartAIClient
+    from assessment_asgi.platform._aiohttp_transport import AiohttpTransport
+
+    n = 500 if quick else 1500
+    total = 1000 if quick else 4000
+    payload = json.loads(session_body(3))
+    raw = json.dumps(payload)
+    headers = {"content-type": "application/json", "x-api-key": API_KEY, "x-secret-key": SECRET_KEY}
+    creds = Credentials(API_KEY, SECRET_KEY)
+    out: dict[str, Any] = {}
+
+    session = aiohttp.ClientSession()
+
+    async def raw_aiohttp() -> Any:
+        async with session.post(upstream + "/sessions", data=raw, headers=headers) as r:
+            return (await r.json())["data"]
+
+    clients: dict[str, Callable[[], Awaitable[Any]]] = {"aiohttp_raw": raw_aiohttp}
+    closers: list[Callable[[], Awaitable[None]]] = [session.close]
+    for name, transport in (
+        ("httpx2_aiohttp_transport", AiohttpTransport()),
+        ("httpx2_own_pool", httpx2.AsyncHTTPTransport(limits=httpx2.Limits(max_connections=100))),
+    ):
+        client = httpx2.AsyncClient(base_url=upstream, transport=transport)
+        closers.append(client.aclose)
+
+        async def via_httpx2(client: httpx2.AsyncClient = client) -> Any:
+            return (await client.post("/sessions", content=raw, headers=headers)).json()["data"]
+
+        clients[name] = via_httpx2
+    for name, transport in (
+        ("smartai_default", None),
+        ("smartai_httpx2_pool", httpx2.AsyncHTTPTransport(limits=httpx2.Limits(max_connections=100))),
+    ):
+        smart = SmartAIClient(base_url=upstream, credentials=creds, transport=transport)
+        closers.append(smart.aclose)
+        if transport is not None:
+            closers.append(transport.aclose)
+
+        async def via_smart(smart: SmartAIClient = smart) -> Any:
+            return await smart.create_session(users=payload["users"], recruiter_id="recruiter-42")
+
+        clients[name] = via_smart
+    try:
+        for name, call in clients.items():
+            out[name] = await time_calls(call, n)
+            out[name]["calls_per_s_32"] = await throughput(call, total, 32)
+    finally:
+        for close in closers:
+            await close()
+    return out
+
+
+async def measure_memory(upstream: str, requests: int) -> dict[str, float]:
+    from assessment_asgi import AssessmentApp
+
+    package_env(upstream)
+    app = AssessmentApp()
+    call = asgi_call("/session", "", recruiter_token(), session_body(3))
+    assert await call(app) == 200, "the package endpoint did not answer 200 through the stand-in"
+    statuses: dict[int, int] = {}
+
+    async def one() -> None:
+        status = await call(app)
+        statuses[status] = statuses.get(status, 0) + 1
+
+    await throughput(one, 5000, 16)  # warm-up: pools, caches, interned strings
+    gc.collect()
+    before = rss_mb()
+    await throughput(one, requests, 16)
+    gc.collect()
+    after = rss_mb()
+    await app.aclose()
+    return {
+        "requests": requests,
+        "rss_before_mb": before,
+        "rss_after_mb": after,
+        "growth_mb": after - before,
+        "non_200": sum(v for k, v in statuses.items() if k != 200),
+    }
+
+
+def rows(result: dict[str, Any]) -> list[dict[str, str]]:
+    p = result["package"]
+    c = result["clients"]
+    m = result["memory"]
+
+    def us(d: dict[str, float]) -> str:
+        return f"{d['mean_us']:.0f} us mean, {d['p50_us']:.0f} us p50"
+
+    table = [
+        {
+            "name": "package's own work per request (platform call stubbed, direct ASGI)",
+            "value": us(p["package_stub"]),
+            "target": "<= 100 us",
+        },
+        {
+            "name": "same, through a Starlette host's Mount",
+            "value": us(p["package_stub_mounted"]),
+            "target": "",
+        },
+        {
+            "name": "same + SmartAIClient + httpx2 over MockTransport (no socket)",
+            "value": us(p["package_mock_transport"]),
+            "target": "",
+        },
+        {
+            "name": "hand-written ceiling endpoint (Starlette route, same auth + validation)",
+            "value": us(p["hand_written_ceiling"]),
+            "target": "",
+        },
+        {
+            "name": f"1,000-candidate body ({p['body_1000_bytes'] / 1024:.0f} KiB): model validation",
+            "value": f"{p['validate_1000']['p50_us'] / 1000:.2f} ms p50 "
+            f"(from JSON bytes: {p['validate_json_1000']['p50_us'] / 1000:.2f} ms)",
+            "target": "<= 10 ms",
+        },
+        {
+            "name": "1,000-candidate body: whole endpoint (platform stubbed)",
+            "value": f"{p['endpoint_1000']['p50_us'] / 1000:.2f} ms p50",
+            "target": "",
+        },
+    ]
+    labels = {
+        "aiohttp_raw": "raw aiohttp.ClientSession",
+        "httpx2_aiohttp_transport": "httpx2.AsyncClient + AiohttpTransport",
+        "httpx2_own_pool": "httpx2.AsyncClient, own pool",
+        "smartai_default": "SmartAIClient.create_session, default (AiohttpTransport)",
+        "smartai_httpx2_pool": "SmartAIClient.create_session, httpx2's own pool",
+    }
+    for key, label in labels.items():
+        if key in c:
+            table.append(
+                {
+                    "name": f"platform call over loopback: {label}",
+                    "value": f"{c[key]['mean_us']:.0f} us/call sequential, "
+                    f"{c[key]['calls_per_s_32']:.0f} calls/s at 32 concurrent",
+                    "target": "",
+                }
+            )
+    table.append(
+        {
+            "name": f"RSS growth over {m['requests']:,} requests (whole endpoint, real sockets)",
+            "value": f"{m['growth_mb']:+.1f} MB ({m['rss_before_mb']:.0f} -> {m['rss_after_mb']:.0f} MB"
+            f", {m['non_200']} non-200)",
+            "target": "< 10 MB",
+        }
+    )
+    return table
+
+
+async def main_async(quick: bool) -> dict[str, Any]:
+    package_env()
+    result: dict[str, Any] = {"package": await measure_package(quick)}
+    with stand_in() as upstream:
+        result["clients"] = await measure_clients(upstream, quick)
+        result["memory"] = await measure_memory(upstream, 10_000 if quick else 50_000)
+    result["rows"] = rows(result)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print one JSON line (for run.py)")
+    args = parser.parse_args()
+    for key in list(os.environ):
+        if key.startswith("ASSESSMENT_"):
+            del os.environ[key]
+    result = asyncio.run(main_async(args.quick))
+    if args.json:
+        print(json.dumps(result))
+        return
+    width = max(len(r["name"]) for r in result["rows"])
+    for row in result["rows"]:
+        print(f"{row['name']:<{width}}  {row['value']}  {row['target']}")
+
+
+if __name__ == "__main__":
+    main()
