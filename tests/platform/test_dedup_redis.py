@@ -1,0 +1,117 @@
+"""The Redis de-duplication store against a real redis-server on loopback."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis.asyncio as redis_asyncio
+
+from assessment_asgi.platform import Credentials, RedisDedupStore, ResultsPoller, RetryPolicy, SmartAIClient
+from tests._servers import free_port, serve
+
+from ._standin import API_KEY, SECRET, StandIn, build_app, completed_event
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """redis.asyncio runs on asyncio only."""
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.fail("redis-server is not installed (apt-get install -y redis-server)")
+    port = free_port()
+    process = subprocess.Popen(
+        [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.mark.anyio
+async def test_claims_are_shared_between_stores(redis_url: str) -> None:
+    one = RedisDedupStore(redis_url, prefix="t1:", claim_ttl=30)
+    two = RedisDedupStore(redis_url, prefix="t1:", claim_ttl=30)
+    try:
+        assert await one.claim("evt") == "claimed"
+        assert await two.claim("evt") == "busy"
+        await two.release("evt")  # not its claim: must not free it
+        assert await two.claim("evt") == "busy"
+        await one.release("evt")
+        assert await two.claim("evt") == "claimed"
+        await two.complete("evt")
+        assert await one.claim("evt") == "done"
+    finally:
+        await one.aclose()
+        await two.aclose()
+    assert "redis://" not in repr(one)
+
+
+@pytest.mark.anyio
+async def test_an_abandoned_claim_expires(redis_url: str) -> None:
+    store = RedisDedupStore(redis_url, prefix="t2:", claim_ttl=0.2)
+    try:
+        assert await store.claim("evt") == "claimed"
+        time.sleep(0.3)  # noqa: ASYNC251 - a crashed worker: nothing runs
+        assert await store.claim("evt") == "claimed"
+    finally:
+        await store.aclose()
+
+
+@pytest.mark.anyio
+async def test_two_replicas_handle_each_event_once_through_redis(redis_url: str) -> None:
+    state = StandIn(queue=[completed_event(n) for n in range(4)])
+    state.script["/ack"] = [(503, {}, {})] * 2  # replica A's acknowledgement is lost
+    handled: list[tuple[str, str]] = []
+    connection = redis_asyncio.Redis.from_url(redis_url)
+    with serve(build_app(state)) as base:
+        async with SmartAIClient(
+            base_url=f"{base}/api/v1", credentials=Credentials(API_KEY, SECRET), retry=RetryPolicy(attempts=2)
+        ) as client:
+            replica_a = ResultsPoller(
+                client,
+                lambda e: handled.append(("a", e.event_id)),
+                dedup=RedisDedupStore(connection, prefix="t3:"),
+            )
+            replica_b = ResultsPoller(
+                client,
+                lambda e: handled.append(("b", e.event_id)),
+                dedup=RedisDedupStore(connection, prefix="t3:"),
+            )
+            await replica_a.poll_once()
+            report = await replica_b.poll_once()
+    await connection.aclose()
+    assert [who for who, _ in handled] == ["a"] * 4
+    assert report.duplicates == 4
+    assert sorted(state.acked) == sorted(event_id for _, event_id in handled)
+
+
+def test_bad_redis_arguments_are_refused() -> None:
+    with pytest.raises(ValueError, match="redis"):
+        RedisDedupStore("http://127.0.0.1:6379")
+    with pytest.raises(TypeError, match="redis"):
+        RedisDedupStore(42)
