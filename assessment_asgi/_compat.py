@@ -18,6 +18,9 @@ async def call_hook(hook: Callable[..., Any], *args: Any) -> Any:
     """
     if _is_async_callable(hook):
         return await hook(*args)
+    if getattr(hook, "_inline_hook", False):
+        # The package's own sync hooks only read memory: a thread hop would cost more.
+        return hook(*args)
     result = await anyio.to_thread.run_sync(hook, *args)
     if inspect.isawaitable(result):
         return await result

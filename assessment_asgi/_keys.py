@@ -19,6 +19,8 @@ class EnvironmentKeys:
         AssessmentApp(keys=EnvironmentKeys())
     """
 
+    _inline_hook = True
+
     def __init__(
         self,
         *,
@@ -59,6 +61,8 @@ class StaticKeys:
 
     AssessmentApp(keys=StaticKeys("wc_ak_test_…", "wc_sk_test_…"))
     """
+
+    _inline_hook = True
 
     def __init__(self, api_key: str | SecretStr, secret_key: str | SecretStr) -> None:
         self._credentials = Credentials(api_key, secret_key)

@@ -20,6 +20,8 @@ class ClaimsRecruiterResolver:
         AssessmentApp(resolve_recruiter=ClaimsRecruiterResolver(id_claim="recruiter_id"))
     """
 
+    _inline_hook = True
+
     def __init__(self, *, id_claim: str = "sub", email_claim: str = "email") -> None:
         if not id_claim or not email_claim:
             raise ValueError("id_claim and email_claim must be non-empty claim names")
