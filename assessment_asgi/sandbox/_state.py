@@ -61,16 +61,6 @@ class StoredEvent:
     payload: dict[str, Any]
 
 
-class OpenResult:
-    """Why a token could not open its session (or the session it opened)."""
-
-    __slots__ = ("assessment", "reason")
-
-    def __init__(self, assessment: Assessment | None, reason: str | None) -> None:
-        self.assessment = assessment
-        self.reason = reason
-
-
 class SandboxState:
     """Every mutation runs under one lock, so the sandbox is safe on any event loop and
     when tests read it from another thread; nothing awaits while holding it."""

@@ -1,0 +1,58 @@
+"""What every sandbox route shares: settings, state, keys, the token key, the clock."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from joserfc import jwt
+from joserfc.jwk import OctKey
+
+from ..platform._credentials import Credentials
+from ._state import SandboxState
+
+_ISSUER = "smartai-sandbox"
+
+
+@dataclass(slots=True)
+class SandboxContext:
+    credentials: Credentials
+    state: SandboxState
+    clock: Callable[[], float]
+    key_id: str
+    token_ttl: float
+    min_poll_interval: float
+    signature_window: float
+    campaign_delay: float
+    max_body_bytes: int
+    # Per sandbox: tokens of one sandbox never open another's portal.
+    _token_key: OctKey = field(
+        default_factory=lambda: OctKey.import_key(secrets.token_bytes(32)), repr=False
+    )
+    last_poll: float | None = None
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def issue_token(self, assessment_id: str, token_id: str, *, iat: int, exp: int) -> str:
+        """A session token: an HS256 JWT naming its session, with an expiry."""
+        claims = {"iss": _ISSUER, "sub": assessment_id, "jti": token_id, "iat": iat, "exp": exp}
+        return jwt.encode({"alg": "HS256", "typ": "JWT"}, claims, self._token_key, ["HS256"])
+
+    def read_token(self, token: object) -> tuple[str, str] | None:
+        """``(session id, token id)`` of a genuine, unexpired token, else None."""
+        if not isinstance(token, str) or not token or len(token) > 4096:
+            return None
+        try:
+            decoded = jwt.decode(token, self._token_key, algorithms=["HS256"])
+            jwt.JWTClaimsRegistry(
+                now=int(self.clock()),
+                iss={"essential": True, "value": _ISSUER},
+                sub={"essential": True},
+                jti={"essential": True},
+                exp={"essential": True},
+            ).validate(decoded.claims)
+            return str(decoded.claims["sub"]), str(decoded.claims["jti"])
+        except Exception:  # malformed, forged or expired: all "Token expired" to the portal
+            return None

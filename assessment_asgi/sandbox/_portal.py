@@ -1,0 +1,225 @@
+"""The portal: ``AssessmentPortal.open({ token })``, single-use tokens, finishing candidates."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from . import _pages, _payloads
+from ._context import SandboxContext
+from ._http import NO_STORE, TooLarge, base_url, cors, fail, ok, parse_json, read_body
+from ._state import Assessment, iso_ms, new_event_id
+from ._validation import BodyError
+
+logger = logging.getLogger("assessment_asgi.sandbox")
+
+TOKEN_EXPIRED = "Token expired"  # noqa: S105 - the docs' message, not a secret
+_PAGE_HEADERS = {**NO_STORE, "Referrer-Policy": "no-referrer"}
+
+
+class Portal:
+    """The hosted portal's stand-in and the script that opens it."""
+
+    def __init__(self, ctx: SandboxContext) -> None:
+        self._ctx = ctx
+
+    def routes(self) -> list[Route]:
+        both = ["POST", "OPTIONS"]
+        return [
+            Route("/portal/sdk.js", self.sdk_js, methods=["GET"]),
+            Route("/portal/portal.js", self.portal_js, methods=["GET"]),
+            Route("/portal/view", self.view, methods=["GET", "POST"]),
+            Route("/portal/open", cors(self.open), methods=both),
+            Route("/portal/complete", cors(self.complete), methods=both),
+            Route("/portal/send", cors(self.send), methods=both),
+            Route("/assessment/{assessment_id}/{key_id}", self.take, methods=["GET"]),
+            Route("/reports/{event_id}", self.report, methods=["GET"]),
+            Route("/media/{event_id}/selfie.svg", self.selfie, methods=["GET"]),
+        ]
+
+    # ── opening a session with its token ────────────────────────────────────────
+
+    def _open_token(self, token: object) -> Assessment | None:
+        found = self._ctx.read_token(token)
+        if found is None:
+            return None
+        return self._ctx.state.open_session(*found)
+
+    async def _token_from(self, request: Request) -> object:
+        raw = await read_body(request, self._ctx.max_body_bytes)
+        if "application/x-www-form-urlencoded" in request.headers.get("content-type", ""):
+            values = parse_qs(raw.decode("utf-8", errors="replace")).get("token")
+            return values[0] if values else None
+        body = parse_json(raw)
+        return body.get("token") if isinstance(body, dict) else None
+
+    async def open(self, request: Request) -> Response:
+        """``POST /portal/open {"token"}``: the session's candidates and recruiter, once."""
+        try:
+            token = await self._token_from(request)
+        except TooLarge:
+            return fail(413, "Request body too large")
+        except BodyError as exc:
+            return fail(400, exc.errors[0])
+        assessment = self._open_token(token)
+        if assessment is None:
+            logger.info("portal refused a token (reused, expired or invalid)")
+            return fail(401, TOKEN_EXPIRED, headers=NO_STORE)
+        logger.info("portal opened a session of %d candidate(s)", len(assessment.candidates))
+        base = base_url(request)
+        return ok(
+            {
+                "assessmentId": assessment.id,
+                "candidates": [c.as_dict() for c in assessment.candidates],
+                "totalCandidates": len(assessment.candidates),
+                "recruiter": {"id": assessment.recruiter_id, "email": assessment.recruiter_email},
+                "assessmentUrl": _payloads.assessment_url(base, assessment, self._ctx.key_id),
+                "expiresAt": iso_ms(int(assessment.expires_at * 1000)),
+            }
+        )
+
+    async def view(self, request: Request) -> Response:
+        """The portal page (a form POST from ``sdk.js`` into its iframe), or "Token expired"."""
+        base = base_url(request)
+        if request.method == "GET":
+            return HTMLResponse(_pages.index_page(base), headers=_PAGE_HEADERS)
+        try:
+            token = await self._token_from(request)
+        except (TooLarge, BodyError):
+            token = None
+        assessment = self._open_token(token)
+        if assessment is None:
+            logger.info("portal refused a token (reused, expired or invalid)")
+            page = _pages.error_page(TOKEN_EXPIRED, base)
+            return HTMLResponse(page, status_code=401, headers=_PAGE_HEADERS)
+        logger.info("portal opened a session of %d candidate(s)", len(assessment.candidates))
+        page = _pages.portal_page(assessment, base, title="SmartAI assessment portal")
+        return HTMLResponse(page, headers=_PAGE_HEADERS)
+
+    # ── what candidates and recruiters do in the portal ────────────────────────
+
+    async def _opened(self, request: Request) -> tuple[dict[str, Any], Assessment]:
+        try:
+            body = parse_json(await read_body(request, self._ctx.max_body_bytes))
+        except TooLarge as exc:
+            raise BodyError(["Request body too large"]) from exc
+        if not isinstance(body, dict) or not isinstance(body.get("assessmentId"), str):
+            raise BodyError(["assessmentId is required"])
+        assessment = self._ctx.state.get(body["assessmentId"])
+        if assessment is None or not assessment.open:
+            raise LookupError("Unknown assessment, or its portal was never opened")
+        return body, assessment
+
+    async def complete(self, request: Request) -> Response:
+        """``POST /portal/complete {"assessmentId", "candidateId", "outcome"?, "score"?}``."""
+        try:
+            body, assessment = await self._opened(request)
+        except BodyError as exc:
+            return fail(400, exc.errors[0])
+        except LookupError as exc:
+            return fail(404, str(exc))
+        candidate = assessment.candidate(str(body.get("candidateId", "")))
+        if candidate is None:
+            return fail(404, "Unknown candidate for this assessment")
+        outcome = body.get("outcome", "completed")
+        if outcome not in ("completed", "disqualified"):
+            return fail(400, 'outcome must be "completed" or "disqualified"')
+        score = body.get("score")
+        if score is not None and (
+            isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= 100
+        ):
+            return fail(400, "score must be an integer from 0 to 100")
+        event_id = new_event_id()
+        if not self._ctx.state.mark_finished(assessment.id, candidate.id, event_id):
+            return fail(409, "This candidate has already finished")
+        payload = _payloads.assessment_completed(
+            assessment,
+            candidate,
+            now=self._ctx.clock(),
+            base_url=base_url(request),
+            key_id=self._ctx.key_id,
+            report_id=event_id,
+            outcome=str(outcome),
+            score=score,
+        )
+        event = self._ctx.state.enqueue(payload, event_id=event_id, keep_report=True)
+        logger.info("%s queued", event["event"])
+        return ok(
+            {
+                "eventId": event_id,
+                "event": event["event"],
+                "candidateId": candidate.id,
+                "score": event["score"],
+                "passed": event["passed"],
+                "reportUrl": event["reportUrl"],
+            }
+        )
+
+    async def send(self, request: Request) -> Response:
+        """``POST /portal/send {"assessmentId"}``: queue ``assessment.sent`` once."""
+        try:
+            _, assessment = await self._opened(request)
+        except BodyError as exc:
+            return fail(400, exc.errors[0])
+        except LookupError as exc:
+            return fail(404, str(exc))
+        if not self._ctx.state.mark_sent(assessment.id):
+            return fail(409, "This assessment was already sent")
+        url = _payloads.assessment_url(base_url(request), assessment, self._ctx.key_id)
+        event = self._ctx.state.enqueue(
+            _payloads.assessment_sent(assessment, url=url, key_id=self._ctx.key_id)
+        )
+        logger.info("assessment.sent queued")
+        return ok({"eventId": event["eventId"], "event": event["event"]})
+
+    # ── pages behind the links in events ────────────────────────────────────────
+
+    async def take(self, request: Request) -> Response:
+        assessment = self._ctx.state.get(request.path_params["assessment_id"])
+        if (
+            assessment is None
+            or not assessment.open
+            or request.path_params["key_id"] != self._ctx.key_id
+        ):
+            raise HTTPException(404, "Unknown assessment")
+        title = f"{assessment.job_title} assessment"
+        page = _pages.portal_page(assessment, base_url(request), title=title)
+        return HTMLResponse(page, headers=NO_STORE)
+
+    async def report(self, request: Request) -> Response:
+        event = self._ctx.state.report(request.path_params["event_id"])
+        if event is None:
+            raise HTTPException(404, "Unknown report")
+        return HTMLResponse(_pages.report_page(event), headers=NO_STORE)
+
+    async def selfie(self, request: Request) -> Response:
+        if self._ctx.state.report(request.path_params["event_id"]) is None:
+            raise HTTPException(404, "Unknown image")
+        return Response(_pages.SELFIE_SVG, media_type="image/svg+xml")
+
+    # ── scripts ─────────────────────────────────────────────────────────────────
+
+    async def sdk_js(self, request: Request) -> Response:
+        # The script finds the sandbox from its own src; the embedded URL is the fallback.
+        script = _pages.static_text("sdk.js").replace(
+            '"__SANDBOX_BASE_URL__"', json.dumps(base_url(request))
+        )
+        return Response(
+            script,
+            media_type="text/javascript",
+            headers={"Cache-Control": "no-cache", "Access-Control-Allow-Origin": "*"},
+        )
+
+    async def portal_js(self, request: Request) -> Response:
+        return Response(
+            _pages.static_text("portal.js"),
+            media_type="text/javascript",
+            headers={"Cache-Control": "no-cache"},
+        )
