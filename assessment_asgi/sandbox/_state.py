@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import secrets
 import threading
 import uuid
@@ -11,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
+
+logger = logging.getLogger("assessment_asgi.sandbox")
 
 Kind = Literal["session", "campaign"]
 
@@ -174,6 +177,10 @@ class SandboxState:
             while len(self._events) > self._max_events:
                 self._events.popitem(last=False)
                 self.dropped_events += 1
+                logger.warning(
+                    "event queue full (max_events=%d): dropped the oldest unacknowledged event",
+                    self._max_events,
+                )
             if keep_report:
                 self._reports[event_id] = StoredEvent(stored_ms, full)
                 while len(self._reports) > self._max_events:

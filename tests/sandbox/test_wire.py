@@ -274,3 +274,11 @@ def test_unknown_paths_answer_json_404(sandbox: Running) -> None:
     response = httpx2.get(f"{sandbox.url}/api/v1/nothing-here")
     assert response.status_code == 404
     assert response.json()["success"] is False
+
+
+def test_the_root_page_names_the_platform_url_and_the_portal_script(sandbox: Running) -> None:
+    page = httpx2.get(sandbox.url)
+    assert page.status_code == 200
+    assert f"{sandbox.url}/api/v1" in page.text
+    assert f"{sandbox.url}/portal/sdk.js" in page.text
+    assert sandbox.api_key not in page.text
