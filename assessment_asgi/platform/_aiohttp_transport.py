@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -37,6 +37,12 @@ _SKIP_AUTO_HEADERS = frozenset({"Accept", "Accept-Encoding", "Content-Type", "Us
 _PoolKey = tuple[str, str, int | None]
 
 
+@functools.lru_cache(maxsize=256)
+def _url(url: str) -> URL:
+    # Already encoded (by httpx2 or the caller): yarl must not quote it again.
+    return URL(url, encoded=True)
+
+
 @functools.lru_cache(maxsize=64)
 def _client_timeout(connect: float | None, read: float | None) -> aiohttp.ClientTimeout:
     # The pool phase is timed by this module's own semaphores, so aiohttp's ``connect``
@@ -55,7 +61,7 @@ class _BodyState:
 
 
 def _map_error(
-    exc: BaseException, request: httpx2.Request, *, writing: bool = False
+    exc: BaseException, request: httpx2.Request | None, *, writing: bool = False
 ) -> httpx2.TransportError | None:
     """The httpx2 exception for an aiohttp failure (messages carry no URL, header or body)."""
     name = type(exc).__name__
@@ -154,18 +160,14 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
         client = httpx2.AsyncClient(transport=AiohttpTransport(limit=50))
     """
 
-    def __init__(
-        self, *, limit: int = 100, limit_per_host: int = 0, keepalive_timeout: float = 30.0
-    ) -> None:
+    def __init__(self, *, limit: int = 100, limit_per_host: int = 0, keepalive_timeout: float = 30.0) -> None:
         for name, value in (("limit", limit), ("limit_per_host", limit_per_host)):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{name} must be an int, got {type(value).__name__}")
             if value < 0:
                 raise ValueError(f"{name} must be >= 0 (0 means no limit), got {value}")
         if isinstance(keepalive_timeout, bool) or not isinstance(keepalive_timeout, int | float):
-            raise TypeError(
-                f"keepalive_timeout must be a number, got {type(keepalive_timeout).__name__}"
-            )
+            raise TypeError(f"keepalive_timeout must be a number, got {type(keepalive_timeout).__name__}")
         if not keepalive_timeout > 0:
             raise ValueError(f"keepalive_timeout must be > 0 seconds, got {keepalive_timeout}")
         self._limit = limit
@@ -257,9 +259,7 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
         try:
             held = await self._acquire((url.scheme, url.host, url.port), timeouts.get("pool"))
         except TimeoutError as exc:
-            raise httpx2.PoolTimeout(
-                "timed out waiting for a free connection", request=request
-            ) from exc
+            raise httpx2.PoolTimeout("timed out waiting for a free connection", request=request) from exc
         try:
             response = await self._send(session, request, timeouts)
         except BaseException:
@@ -286,7 +286,7 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
         headers = request.headers.multi_items()
         sni = request.extensions.get("sni_hostname")
         client_timeout = _client_timeout(timeouts.get("connect"), timeouts.get("read"))
-        target = URL(str(request.url), encoded=True)  # already encoded by httpx2
+        target = _url(str(request.url))
         data: Any
         try:
             content = request.content
@@ -353,6 +353,74 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
             if mapped is None:
                 raise
             raise mapped from exc
+
+    async def fetch(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Sequence[tuple[str, str]],
+        content: bytes | None = None,
+        timeout: Mapping[str, float | None] | None = None,
+        max_bytes: int | None = None,
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """One whole request on the same pool, without httpx2's Request/Response objects.
+
+        For a caller that owns this transport and wants the fastest path (httpx2's client
+        machinery costs more than the aiohttp call itself). ``url`` must be absolute and
+        already percent-encoded; ``timeout`` has httpx2's keys (connect, read, write, pool).
+        Returns (status, raw headers, body); the body is decoded per Content-Encoding, and
+        reading stops as soon as it exceeds ``max_bytes`` (the body returned is then longer
+        than ``max_bytes``: check it). Failures raise httpx2's exceptions, without URL,
+        headers or body in their text. Redirects are returned, not followed.
+        """
+        session = self._get_session()
+        timeouts = timeout or {}
+        target = _url(url)
+        try:
+            held = await self._acquire(
+                (target.scheme, target.host or "", target.explicit_port), timeouts.get("pool")
+            )
+        except TimeoutError as exc:
+            raise httpx2.PoolTimeout("timed out waiting for a free connection") from exc
+        try:
+            try:
+                response = await session.request(
+                    method,
+                    target,
+                    headers=headers,
+                    data=content or None,
+                    allow_redirects=False,
+                    auto_decompress=True,
+                    timeout=_client_timeout(timeouts.get("connect"), timeouts.get("read")),
+                )
+            except Exception as exc:
+                mapped = _map_error(exc, None)
+                if mapped is None:
+                    raise
+                raise mapped from exc
+            try:
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.content.iter_any():
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if max_bytes is not None and size > max_bytes:
+                        break
+            except Exception as exc:
+                response.close()
+                mapped = _map_error(exc, None)
+                if mapped is None:
+                    raise
+                raise mapped from exc
+            if response.content.at_eof():
+                response.release()
+            else:
+                response.close()
+            return response.status, list(response.raw_headers), b"".join(chunks)
+        finally:
+            for semaphore in held:
+                semaphore.release()
 
     async def aclose(self) -> None:
         """Close the pooled connections; the next request opens a new session."""

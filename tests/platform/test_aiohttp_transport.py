@@ -190,18 +190,14 @@ async def test_redirects_are_returned_not_followed(echo_url: str) -> None:
 @pytest.mark.anyio
 async def test_sequential_requests_reuse_one_connection(echo_url: str) -> None:
     async with httpx2.AsyncClient(transport=AiohttpTransport()) as client:
-        ports = {
-            (await client.post(f"{echo_url}/p", json={})).json()["client_port"] for _ in range(20)
-        }
+        ports = {(await client.post(f"{echo_url}/p", json={})).json()["client_port"] for _ in range(20)}
     assert len(ports) == 1
 
 
 @pytest.mark.anyio
 async def test_concurrent_requests_respect_the_connection_limit(echo_url: str) -> None:
     async with httpx2.AsyncClient(transport=AiohttpTransport(limit=3)) as client:
-        responses = await asyncio.gather(
-            *(client.post(f"{echo_url}/p", json={"i": i}) for i in range(30))
-        )
+        responses = await asyncio.gather(*(client.post(f"{echo_url}/p", json={"i": i}) for i in range(30)))
     assert [json.loads(r.json()["body"])["i"] for r in responses] == list(range(30))
     assert len({r.json()["client_port"] for r in responses}) <= 3
 
@@ -260,9 +256,7 @@ async def test_silent_server_is_read_timeout() -> None:
     with raw_server(lambda conn: (read_request_head(conn), threading.Event().wait(5))) as url:
         async with httpx2.AsyncClient(transport=AiohttpTransport()) as client:
             with pytest.raises(httpx2.ReadTimeout) as caught:
-                await client.post(
-                    url, json={}, headers={"x-api-key": API_KEY}, timeout=httpx2.Timeout(0.3)
-                )
+                await client.post(url, json={}, headers={"x-api-key": API_KEY}, timeout=httpx2.Timeout(0.3))
     assert API_KEY not in str(caught.value)
     assert caught.value.request.url == httpx2.URL(url)
 
@@ -272,9 +266,7 @@ async def test_server_that_never_reads_is_write_timeout() -> None:
     with raw_server(lambda conn: threading.Event().wait(5)) as url:
         async with httpx2.AsyncClient(transport=AiohttpTransport()) as client:
             with pytest.raises(httpx2.WriteTimeout):
-                await client.post(
-                    url, content=b"x" * 50_000_000, timeout=httpx2.Timeout(5, write=0.3)
-                )
+                await client.post(url, content=b"x" * 50_000_000, timeout=httpx2.Timeout(5, write=0.3))
 
 
 @pytest.mark.anyio
@@ -295,9 +287,7 @@ async def test_full_accept_queue_is_connect_timeout() -> None:
         await asyncio.sleep(0.1)
         async with httpx2.AsyncClient(transport=AiohttpTransport()) as client:
             with pytest.raises(httpx2.ConnectTimeout):
-                await client.get(
-                    f"http://127.0.0.1:{port}/", timeout=httpx2.Timeout(5, connect=0.3)
-                )
+                await client.get(f"http://127.0.0.1:{port}/", timeout=httpx2.Timeout(5, connect=0.3))
     finally:
         for filler in fillers:
             filler.close()
@@ -416,9 +406,7 @@ def test_repr_shows_settings_only() -> None:
         ({"keepalive_timeout": None}, TypeError, "keepalive_timeout"),
     ],
 )
-def test_bad_settings_are_refused_by_name(
-    kwargs: dict[str, Any], error: type[Exception], name: str
-) -> None:
+def test_bad_settings_are_refused_by_name(kwargs: dict[str, Any], error: type[Exception], name: str) -> None:
     with pytest.raises(error, match=name):
         AiohttpTransport(**kwargs)
 
@@ -432,3 +420,51 @@ def test_on_trio_it_says_to_use_httpx2s_own_transport(echo_url: str) -> None:
 
     with pytest.raises(RuntimeError, match="asyncio"):
         trio.run(call)
+
+
+@pytest.mark.anyio
+async def test_fetch_returns_status_headers_and_body_on_the_same_pool(echo_url: str) -> None:
+    transport = AiohttpTransport()
+    try:
+        status, headers, body = await transport.fetch(
+            "POST",
+            f"{echo_url}/api/v1/sessions",
+            headers=[("content-type", "application/json"), ("x-api-key", API_KEY)],
+            content=b'{"users": []}',
+            timeout={"connect": 5, "read": 5, "write": 5, "pool": 5},
+        )
+        again = await transport.fetch("POST", f"{echo_url}/p", headers=[], content=b"{}")
+    finally:
+        await transport.aclose()
+    assert status == 201
+    assert (b"x-reply", b"2") in headers
+    echoed = json.loads(body)
+    assert echoed["headers"]["x-api-key"] == API_KEY
+    assert echoed["body"] == '{"users": []}'
+    assert json.loads(again[2])["client_port"] == echoed["client_port"]  # connection reused
+
+
+@pytest.mark.anyio
+async def test_fetch_decodes_gzip_and_stops_reading_past_max_bytes(echo_url: str) -> None:
+    transport = AiohttpTransport()
+    try:
+        _, _, decoded = await transport.fetch("GET", f"{echo_url}/gzip", headers=[])
+        _, _, capped = await transport.fetch("GET", f"{echo_url}/big", headers=[], max_bytes=100_000)
+    finally:
+        await transport.aclose()
+    assert json.loads(decoded) == {"token": "t" * 2000}
+    assert 100_000 < len(capped) < 200 * 65536
+
+
+@pytest.mark.anyio
+async def test_fetch_raises_httpx2_errors_without_the_key() -> None:
+    transport = AiohttpTransport()
+    try:
+        silent = raw_server(lambda conn: (read_request_head(conn), threading.Event().wait(5)))
+        with silent as url, pytest.raises(httpx2.ReadTimeout) as caught:
+            await transport.fetch("POST", url, headers=[("x-api-key", API_KEY)], timeout={"read": 0.3})
+        with raw_server(_garbage) as url, pytest.raises(httpx2.RemoteProtocolError):
+            await transport.fetch("POST", url, headers=[], content=b"{}")
+    finally:
+        await transport.aclose()
+    assert API_KEY not in str(caught.value)
