@@ -279,8 +279,22 @@ async def measure_clients(upstream: str, quick: bool) -> dict[str, Any]:
         async with session.post(upstream + "/sessions", data=raw, headers=headers) as r:
             return (await r.json())["data"]
 
-    clients: dict[str, Callable[[], Awaitable[Any]]] = {"aiohttp_raw": raw_aiohttp}
-    closers: list[Callable[[], Awaitable[None]]] = [session.close]
+    direct = AiohttpTransport()
+    header_list = list(headers.items())
+    url = upstream + "/sessions"
+    timeouts = {"connect": 5.0, "read": 15.0, "write": 15.0, "pool": 5.0}
+
+    async def transport_fetch() -> Any:
+        _, _, body = await direct.fetch(
+            "POST", url, headers=header_list, content=raw.encode(), timeout=timeouts, max_bytes=1 << 20
+        )
+        return json.loads(body)["data"]
+
+    clients: dict[str, Callable[[], Awaitable[Any]]] = {
+        "aiohttp_raw": raw_aiohttp,
+        "transport_fetch": transport_fetch,
+    }
+    closers: list[Callable[[], Awaitable[None]]] = [session.close, direct.aclose]
     for name, transport in (
         ("httpx2_aiohttp_transport", AiohttpTransport()),
         ("httpx2_own_pool", httpx2.AsyncHTTPTransport(limits=httpx2.Limits(max_connections=100))),
@@ -387,6 +401,7 @@ def rows(result: dict[str, Any]) -> list[dict[str, str]]:
     ]
     labels = {
         "aiohttp_raw": "raw aiohttp.ClientSession",
+        "transport_fetch": "AiohttpTransport.fetch (httpx2 client bypassed)",
         "httpx2_aiohttp_transport": "httpx2.AsyncClient + AiohttpTransport",
         "httpx2_own_pool": "httpx2.AsyncClient, own pool",
         "smartai_default": "SmartAIClient.create_session, default (AiohttpTransport)",

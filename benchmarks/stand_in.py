@@ -22,8 +22,7 @@ except ModuleNotFoundError:  # run as a script from benchmarks/
 
 def _response(status: str, body: bytes) -> bytes:
     return (
-        f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\n"
-        f"content-length: {len(body)}\r\n\r\n"
+        f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
     ).encode() + body
 
 
