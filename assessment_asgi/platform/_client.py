@@ -526,6 +526,7 @@ class SmartAIClient:
         )
         creds = self._resolve_credentials(credentials)
         content = canonical_json(body) if body is not None else b""
+        redact = _sensitive(creds, body)
         url, path = self._url(op, query)
         deadline_at = anyio.current_time() + limits.deadline
         with anyio.move_on_after(limits.deadline):
@@ -533,7 +534,7 @@ class SmartAIClient:
             while True:
                 attempt += 1
                 try:
-                    return await self._attempt(op, url, path, content, creds, limits, attempt)
+                    return await self._attempt(op, url, path, content, creds, limits, attempt, redact)
                 except _Failure as failure:
                     retry_safe = not failure.sent or (op.repeatable and failure.transient)
                     if attempt >= self._retry.attempts or not retry_safe:
@@ -589,6 +590,7 @@ class SmartAIClient:
         creds: Credentials,
         limits: Timeout,
         attempt: int,
+        redact: tuple[str, ...],
     ) -> Any:
         http_client = self._http()
         request = http_client.build_request(
@@ -665,8 +667,8 @@ class SmartAIClient:
             extra=log_extra,
         )
         if 200 <= status < 300:
-            return self._unwrap(raw, op, status, request_id, creds)
-        raise self._status_failure(op, response, raw, request_id, creds)
+            return self._unwrap(raw, op, status, request_id, redact)
+        raise self._status_failure(op, response, raw, request_id, redact)
 
     def _log_failure(self, op: _Op, path: str, attempt: int, started: float, reason: str) -> None:
         latency_ms = (anyio.current_time() - started) * 1000
@@ -750,7 +752,9 @@ class SmartAIClient:
         except (ValueError, RecursionError):
             return _NOT_JSON
 
-    def _unwrap(self, raw: bytes, op: _Op, status: int, request_id: str | None, creds: Credentials) -> Any:
+    def _unwrap(
+        self, raw: bytes, op: _Op, status: int, request_id: str | None, redact: tuple[str, ...]
+    ) -> Any:
         payload = self._json(raw)
         context: dict[str, Any] = {
             "operation": op.name,
@@ -764,7 +768,7 @@ class SmartAIClient:
         if payload.get("success") is False or payload.get("status") in {"error", "fail", False}:
             raise SmartAIResponseError(
                 f"{op.name}: the platform reported a failure",
-                platform_message=_platform_message(payload, creds),
+                platform_message=_platform_message(payload, redact),
                 **context,
             )
         if "data" not in payload:
@@ -777,11 +781,11 @@ class SmartAIClient:
         response: httpx2.Response,
         raw: bytes,
         request_id: str | None,
-        creds: Credentials,
+        redact: tuple[str, ...],
     ) -> _Failure:
         status = response.status_code
         payload = self._json(raw)
-        message = _platform_message(payload, creds) if isinstance(payload, Mapping) else None
+        message = _platform_message(payload, redact) if isinstance(payload, Mapping) else None
         context: dict[str, Any] = {
             "operation": op.name,
             "status_code": status,
@@ -815,16 +819,32 @@ class SmartAIClient:
 _NOT_JSON = object()
 
 
-def _platform_message(payload: Mapping[str, Any], creds: Credentials) -> str | None:
-    """The platform's own error text, with anything that looks secret or personal removed."""
+def _sensitive(creds: Credentials, body: Any) -> tuple[str, ...]:
+    """Strings never to repeat: the keys and every value we sent (names, emails, ids)."""
+    found = {creds.api_key.get_secret_value(), creds.secret_key.get_secret_value()}
+    stack = [body]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if len(item) >= 3:
+                found.add(item)
+        elif isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+def _platform_message(payload: Mapping[str, Any], redact: tuple[str, ...]) -> str | None:
+    """The platform's own error text, without our secrets, what we sent, tokens or emails."""
     for key in ("error", "message"):
         value = payload.get(key)
         if isinstance(value, Mapping):
             value = value.get("message")
         if isinstance(value, str) and value.strip():
-            text = value.strip()[:300]
-            for secret in (creds.api_key.get_secret_value(), creds.secret_key.get_secret_value()):
+            text = value.strip()
+            for secret in redact:
                 text = text.replace(secret, "[redacted]")
             text = _JWT.sub("[token]", text)
-            return _EMAIL.sub("[email]", text)
+            return _EMAIL.sub("[email]", text)[:300]
     return None
