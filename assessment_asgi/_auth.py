@@ -135,6 +135,10 @@ class JWTAuthenticator:
     def _verify(self, token: str, key: OctKey | KeySet) -> dict[str, Any]:
         try:
             decoded = jwt.decode(token, key, registry=self._registry)
+            if "crit" in decoded.header:
+                # No JOSE extension is supported, so any "crit" (even the empty list that
+                # RFC 7515 forbids producers to send) means a token we cannot honour.
+                raise AuthError("Invalid token")
             self._claims.validate(decoded.claims)
         except InvalidKeyIdError:
             raise _UnknownKey from None
