@@ -1,0 +1,136 @@
+"""``python -m assessment_asgi poll``: print queued events as JSON lines.
+
+Keys come from ``ASSESSMENT_API_KEY`` / ``ASSESSMENT_SECRET_KEY``; the base URL from
+``--base-url`` or ``ASSESSMENT_BASE_URL``. Events are acknowledged once printed (at least
+once: an interrupted run may print an event again next time) unless ``--no-ack``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+import anyio
+
+from ._client import SmartAIClient
+from ._credentials import Credentials
+from ._errors import SmartAIError
+from ._models import Event
+from ._poller import MIN_INTERVAL, ResultsPoller
+
+
+def _interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= MIN_INTERVAL:
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_INTERVAL:g} seconds (platform rate limit)")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m assessment_asgi poll",
+        description="Poll the SmartAI results queue and print each event as one JSON line. "
+        "Keys are read from ASSESSMENT_API_KEY and ASSESSMENT_SECRET_KEY.",
+    )
+    parser.add_argument(
+        "--base-url",
+        default=os.environ.get("ASSESSMENT_BASE_URL"),
+        help="platform base URL, e.g. https://host/api/v1 (default: $ASSESSMENT_BASE_URL)",
+    )
+    parser.add_argument("--queue-base-url", help="queue base URL when it differs from --base-url")
+    parser.add_argument("--once", action="store_true", help="drain the queue once, then exit")
+    parser.add_argument(
+        "--no-ack", action="store_true", help="print one batch without acknowledging it (implies --once)"
+    )
+    parser.add_argument(
+        "--type",
+        action="append",
+        dest="types",
+        metavar="EVENT",
+        help="only print events of this type (repeatable); others are left queued",
+    )
+    parser.add_argument("--interval", type=_interval, default=30.0, help="seconds between polls (>= 5)")
+    parser.add_argument("--limit", type=int, default=100, choices=range(1, 101), metavar="1-100")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    return parser
+
+
+def _print(event: Event) -> None:
+    sys.stdout.write(json.dumps(event.payload(), ensure_ascii=False, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
+
+
+async def _run(args: argparse.Namespace, client: SmartAIClient) -> int:
+    if args.no_ack:
+        batch = await client.poll_events(limit=args.limit)
+        for event in batch.events:
+            if not args.types or event.type in args.types:
+                _print(event)
+        return 0
+    handlers = dict.fromkeys(args.types, _print) if args.types else _print
+    poller = ResultsPoller(
+        client, handlers, interval=args.interval, limit=args.limit, ack_unhandled=not args.types
+    )
+    if args.once:
+        await poller.drain()
+        return 0
+    async with anyio.create_task_group() as task_group:
+
+        async def watch_signals() -> None:
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    poller.stop()
+                    return
+
+        task_group.start_soon(watch_signals)
+        await poller.run()
+        task_group.cancel_scope.cancel()
+    return 0
+
+
+def main(argv: Sequence[str]) -> int:
+    args = _parser().parse_args(list(argv))
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not args.verbose:
+        logging.getLogger("httpx2").setLevel(logging.WARNING)
+    if not args.base_url:
+        print("error: pass --base-url or set ASSESSMENT_BASE_URL", file=sys.stderr)
+        return 2
+    api_key = os.environ.get("ASSESSMENT_API_KEY", "")
+    secret_key = os.environ.get("ASSESSMENT_SECRET_KEY", "")
+    if not api_key or not secret_key:
+        print("error: set ASSESSMENT_API_KEY and ASSESSMENT_SECRET_KEY", file=sys.stderr)
+        return 2
+    try:
+        client = SmartAIClient(
+            base_url=args.base_url,
+            queue_base_url=args.queue_base_url,
+            credentials=Credentials(api_key, secret_key),
+        )
+    except (TypeError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        async with client:
+            return await _run(args, client)
+
+    try:
+        return anyio.run(run)
+    except SmartAIError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
