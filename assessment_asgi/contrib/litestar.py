@@ -64,7 +64,7 @@ def assessment_route(
     if app is not None and not isinstance(app, AssessmentApp):
         raise TypeError(f"app must be an AssessmentApp, got {type(app).__name__}")
     assessment = app if app is not None else AssessmentApp()
-    for reserved in ("is_mount", "copy_scope", "path"):
+    for reserved in ("is_mount", "copy_scope"):
         if reserved in handler_options:
             raise TypeError(f"assessment_route() sets {reserved} itself")
 
@@ -75,7 +75,8 @@ def assessment_route(
         rest: str = scope["path"]
         raw_path = scope.get("raw_path")
         # Litestar always appends "/"; keep it only when the client really sent one.
-        if rest.endswith("/") and not (isinstance(raw_path, bytes) and raw_path.endswith(b"/")):
+        sent_slash = isinstance(raw_path, bytes) and raw_path.split(b"?", 1)[0].endswith(b"/")
+        if rest.endswith("/") and not sent_slash:
             rest = rest[:-1]
         # Litestar also matches "/assessmentx" against the mount "/assessment": the rebuilt
         # path is then "/assessmentx", outside root_path, and the sub-app answers 404.
