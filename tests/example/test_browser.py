@@ -127,6 +127,8 @@ def test_without_signing_in_the_page_shows_the_401_from_the_endpoint(
     )
     expect(page.get_by_test_id("assessment-portal-overlay")).to_have_count(0)
     assert example.sandbox.pending_events() == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "example-error.png"), full_page=True)
 
 
 def test_a_forged_token_and_an_empty_selection_show_their_errors_in_the_page(
