@@ -35,11 +35,26 @@ _KEY = OctKey.import_key(JWT_SECRET)
 _CLAIMS = jwt.JWTClaimsRegistry(exp={"essential": True})
 
 
-def recruiter_token(lifetime: float = 24 * 3600) -> str:
+def recruiter_token(lifetime: float = 24 * 3600, recruiter: int | None = None) -> str:
     """A recruiter JWT as the host app's login would issue it."""
     now = int(time.time())
-    claims = {"sub": RECRUITER_ID, "email": RECRUITER_EMAIL, "iat": now, "exp": now + int(lifetime)}
+    sub, email = (
+        (RECRUITER_ID, RECRUITER_EMAIL)
+        if recruiter is None
+        else (f"recruiter-{recruiter}", f"recruiter{recruiter}@example.com")
+    )
+    claims = {"sub": sub, "email": email, "iat": now, "exp": now + int(lifetime)}
     return jwt.encode({"alg": "HS256"}, claims, _KEY)
+
+
+def recruiter_tokens(count: int) -> list[str]:
+    """Tokens of ``count`` different recruiters.
+
+    The load rotates through them, as real traffic comes from many recruiters: the
+    package's per-recruiter rate limit (30/minute by default) stays on at its defaults
+    and is never hit, so every variant answers 200.
+    """
+    return [recruiter_token(recruiter=i) for i in range(count)]
 
 
 def candidates(count: int) -> list[dict[str, str]]:
@@ -47,8 +62,11 @@ def candidates(count: int) -> list[dict[str, str]]:
 
 
 def session_body(count: int = 3) -> bytes:
-    """The request body the recruiter's frontend sends: ``count`` candidates."""
-    return json.dumps({"users": candidates(count), "recruiterId": RECRUITER_ID}).encode()
+    """The request body the recruiter's frontend sends: ``count`` candidates.
+
+    The recruiter comes from the JWT (its ``sub``), as the package resolves it by default.
+    """
+    return json.dumps({"users": candidates(count)}).encode()
 
 
 def upstream_base_url() -> str:

@@ -5,6 +5,7 @@ HS256 recruiter JWT and validates the same body; they differ in how they call th
 
 - ``package``: this package, ``AssessmentApp`` mounted at ``/assessment`` (its defaults:
   the pooled SmartAIClient over AiohttpTransport on asyncio).
+- ``package_nolimit``: the same with the per-recruiter rate limit off.
 - ``package_httpx2``: the same, with SmartAIClient on httpx2's own connection pool.
 - ``sdk``: the official sync SDK ``record_assessment_backend`` 2.0.4 in Starlette's threadpool.
 - ``httpx2``: hand-written, one pooled ``httpx2.AsyncClient``.
@@ -180,6 +181,16 @@ def package() -> Starlette:
     return Starlette(routes=[Mount("/assessment", AssessmentApp())])
 
 
+def package_nolimit() -> Starlette:
+    """The package with its per-recruiter rate limit switched off (``ASSESSMENT_RATE_LIMIT=""``)."""
+    from starlette.routing import Mount
+
+    from assessment_asgi import AssessmentApp
+
+    _package_env()
+    return Starlette(routes=[Mount("/assessment", AssessmentApp(rate_limit=""))])
+
+
 def package_httpx2() -> Starlette:
     import httpx2 as httpx2_lib
     from starlette.routing import Mount
@@ -196,6 +207,7 @@ def package_httpx2() -> Starlette:
 
 VARIANTS: dict[str, Callable[[], Starlette]] = {
     "package": package,
+    "package_nolimit": package_nolimit,
     "package_httpx2": package_httpx2,
     "sdk": sdk,
     "httpx2": httpx2,

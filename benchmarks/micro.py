@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import itertools
 import json
 import os
 import socket
@@ -43,8 +44,11 @@ from benchmarks._common import (  # noqa: E402
     STAND_IN_EXPIRES,
     STAND_IN_TOKEN,
     recruiter_token,
+    recruiter_tokens,
     session_body,
 )
+
+RECRUITERS = 10_000  # as run.py: the per-recruiter rate limit stays at its default, never hit
 
 Scope = dict[str, Any]
 App = Callable[[Scope, Any, Any], Awaitable[None]]
@@ -83,17 +87,27 @@ def stand_in() -> Iterator[str]:
         proc.wait(10)
 
 
-def asgi_call(path: str, root_path: str, token: str, body: bytes) -> Callable[[App], Awaitable[int]]:
-    """One request through an ASGI app, in process; returns the response status."""
-    headers = [
-        (b"host", b"testserver"),
-        (b"content-type", b"application/json"),
-        (b"authorization", f"Bearer {token}".encode()),
-        (b"content-length", str(len(body)).encode()),
+def asgi_call(
+    path: str, root_path: str, tokens: str | list[str], body: bytes
+) -> Callable[[App], Awaitable[int]]:
+    """One request through an ASGI app, in process; returns the response status.
+
+    With a list of tokens each request takes the next one (many recruiters, as in run.py).
+    """
+    all_headers = [
+        [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"authorization", f"Bearer {token}".encode()),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        for token in ([tokens] if isinstance(tokens, str) else tokens)
     ]
     message = {"type": "http.request", "body": body, "more_body": False}
+    turn = itertools.cycle(all_headers)
 
     async def call(app: App) -> int:
+        headers = next(turn)
         scope = {
             "type": "http",
             "asgi": {"version": "3.0"},
@@ -207,7 +221,7 @@ async def measure_package(quick: bool) -> dict[str, Any]:
     from assessment_asgi._models import SessionRequest
 
     n = 1000 if quick else 3000
-    token = recruiter_token()
+    token = recruiter_tokens(RECRUITERS)
     body3 = session_body(3)
     out: dict[str, Any] = {}
 
@@ -333,7 +347,9 @@ async def measure_memory(upstream: str, requests: int) -> dict[str, float]:
     from assessment_asgi import AssessmentApp
 
     package_env(upstream)
-    app = AssessmentApp()
+    # One recruiter here, so the rate limit is raised; fixed-window keeps one counter, so
+    # what is measured is the request path, not the limiter's per-minute history.
+    app = AssessmentApp(rate_limit="1000000000/minute", rate_limit_strategy="fixed-window")
     call = asgi_call("/session", "", recruiter_token(), session_body(3))
     assert await call(app) == 200, "the package endpoint did not answer 200 through the stand-in"
     statuses: dict[int, int] = {}

@@ -1,15 +1,23 @@
--- wrk script: POST the session body with the recruiter's bearer token, then print a
--- JSON summary line (run.py parses the line starting with "BENCH_JSON ").
--- BENCH_TOKEN and BENCH_BODY_FILE come from the environment (set by run.py).
-local token = os.getenv("BENCH_TOKEN")
+-- wrk script: POST the session body, each request with the next recruiter's bearer token
+-- (rotating through many recruiters, as real traffic does), then print a JSON summary line
+-- (run.py parses the line starting with "BENCH_JSON ").
+-- BENCH_TOKENS_FILE (one JWT a line) and BENCH_BODY_FILE come from run.py.
 local file = assert(io.open(os.getenv("BENCH_BODY_FILE"), "rb"))
 local body = file:read("*a")
 file:close()
 
-wrk.method = "POST"
-wrk.body = body
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer " .. token
+local tokens = {}
+for line in io.lines(os.getenv("BENCH_TOKENS_FILE")) do
+  if #line > 0 then tokens[#tokens + 1] = "Bearer " .. line end
+end
+local headers = { ["Content-Type"] = "application/json" }
+local next_token = math.random(#tokens)
+
+request = function()
+  next_token = next_token % #tokens + 1
+  headers["Authorization"] = tokens[next_token]
+  return wrk.format("POST", nil, headers, body)
+end
 
 done = function(summary, latency, requests)
   local errors = summary.errors

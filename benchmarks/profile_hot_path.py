@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from pyinstrument import Profiler  # noqa: E402
 
-from benchmarks._common import API_KEY, SECRET_KEY, recruiter_token, session_body  # noqa: E402
+from benchmarks._common import API_KEY, SECRET_KEY, recruiter_tokens, session_body  # noqa: E402
 from benchmarks.micro import asgi_call, package_env, stand_in, stub_client  # noqa: E402
 
 
@@ -28,7 +28,7 @@ async def profile_app(requests: int) -> str:
 
     package_env()
     app = AssessmentApp(client=stub_client())
-    call = asgi_call("/session", "", recruiter_token(), session_body(3))
+    call = asgi_call("/session", "", recruiter_tokens(10_000), session_body(3))
     for _ in range(300):
         await call(app)
     profiler = Profiler(interval=0.0002, async_mode="disabled")

@@ -38,12 +38,27 @@ from benchmarks._common import (  # noqa: E402
     SESSION_PATH,
     STAND_IN_TOKEN,
     recruiter_token,
+    recruiter_tokens,
     session_body,
 )
 
-ORDER = ["package", "package_httpx2", "aiohttp", "httpx2_aiohttp", "httpx2", "sdk", "ceiling"]
+# Distinct recruiter tokens the load rotates through: at ~1,000 req/s, fewer than ~2,000
+# recruiters would exceed the package's default 30/minute each and measure 429s.
+RECRUITERS = 10_000
+
+ORDER = [
+    "package",
+    "package_nolimit",
+    "package_httpx2",
+    "aiohttp",
+    "httpx2_aiohttp",
+    "httpx2",
+    "sdk",
+    "ceiling",
+]
 LABELS = {
     "package": "assessment-asgi (AssessmentApp, defaults)",
+    "package_nolimit": "assessment-asgi, rate limit off",
     "package_httpx2": "assessment-asgi on httpx2's own pool",
     "aiohttp": "hand-written, raw aiohttp.ClientSession",
     "httpx2_aiohttp": "hand-written, httpx2 + AiohttpTransport",
@@ -191,6 +206,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     body_file = workdir / "body.json"
     body = session_body(3)
     body_file.write_bytes(body)
+    tokens_file = workdir / "tokens.txt"
+    tokens_file.write_text("\n".join(recruiter_tokens(args.recruiters)) + "\n", encoding="ascii")
     server_cpus, wrk_cpus = args.pin.split("/") if args.pin else (None, None)
 
     env = dict(os.environ)
@@ -200,7 +217,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     stand_in_port = free_port()
     env["BENCH_UPSTREAM"] = f"http://127.0.0.1:{stand_in_port}/api/v1"
     env["PYTHONPATH"] = str(ROOT)
-    wrk_env = {**env, "BENCH_TOKEN": token, "BENCH_BODY_FILE": str(body_file)}
+    wrk_env = {**env, "BENCH_TOKENS_FILE": str(tokens_file), "BENCH_BODY_FILE": str(body_file)}
 
     results: dict[str, dict[int, list[dict[str, Any]]]] = {
         v: {c: [] for c in args.connections} for v in variants
@@ -297,7 +314,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"Run {report['when']} on {report['machine']}; {report['settings']['rounds']} round(s) of "
         f"{report['settings']['duration']} s per variant and connection count, interleaved; "
         f"uvicorn (1 worker, loop={report['settings']['loop']}, "
-        f"http={report['settings']['http']}); wrk -t1; medians over rounds. Load average "
+        f"http={report['settings']['http']}); wrk -t1; load rotating through "
+        f"{report['settings']['recruiters']:,} recruiter JWTs; medians over rounds. Load average "
         f"(1 min) {report['load_average']['start'][0]:.1f} at start, "
         f"{report['load_average']['end'][0]:.1f} at end (other work shares the machine).",
         f"Command: `{report['command']}`",
@@ -385,6 +403,9 @@ def main() -> None:
         metavar="SERVERS/WRK",
         help="CPU lists for taskset, e.g. 0/1: servers and stand-in on CPU 0, wrk on CPU 1",
     )
+    parser.add_argument(
+        "--recruiters", type=int, default=RECRUITERS, help=f"distinct JWTs (default {RECRUITERS})"
+    )
     parser.add_argument("--no-micro", action="store_true", help="skip micro-benchmarks and memory")
     parser.add_argument("--no-wrk", action="store_true", help="only the in-process measurements")
     args = parser.parse_args()
@@ -409,6 +430,7 @@ def main() -> None:
             "loop": args.loop,
             "http": args.http,
             "pin": args.pin,
+            "recruiters": args.recruiters,
         },
         "wrk": {},
     }
