@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import http.cookiejar
 import importlib
-import json
 import logging
-import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, TypeVar
@@ -20,25 +17,10 @@ import httpx2
 from pydantic import BaseModel, ValidationError
 
 from .._exceptions import ConfigurationError
-from ._config import (
-    DEFAULT_CAMPAIGN_TIMEOUT,
-    DEFAULT_TIMEOUT,
-    RetryPolicy,
-    Timeout,
-    parse_retry_after,
-)
+from ._config import DEFAULT_CAMPAIGN_TIMEOUT, DEFAULT_TIMEOUT, RetryPolicy, Timeout
 from ._credentials import Credentials
-from ._errors import (
-    SmartAIAuthError,
-    SmartAIConnectionError,
-    SmartAIError,
-    SmartAIRateLimitError,
-    SmartAIResponseError,
-    SmartAIServerError,
-    SmartAIStatusError,
-    SmartAITimeoutError,
-    SmartAIValidationError,
-)
+from ._errors import SmartAIResponseError, SmartAITimeoutError
+from ._exchange import Failure, Op, exchange, sensitive
 from ._models import AckResult, Assessment, Campaign, Event, EventBatch, SessionToken
 from ._pool import LoopBoundPool
 from ._signing import canonical_json, signature
@@ -48,56 +30,14 @@ logger = logging.getLogger("assessment_asgi.platform")
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 ACK_CHUNK = 100
 _USER_AGENT = "assessment-asgi (python; +SmartAIClient)"
-_REQUEST_ID_HEADERS = (
-    "x-request-id",
-    "x-correlation-id",
-    "request-id",
-    "x-amzn-requestid",
-    "x-cloud-trace-context",
-)
-_SAFE_ID = re.compile(r"[^A-Za-z0-9._:/;=+-]")
-_EMAIL = re.compile(r"[^\s@\"'<>]+@[^\s@\"'<>]+")
-_JWT = re.compile(r"eyJ[\w-]+\.[\w-]+(\.[\w-]*)?")
-_RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 _M = TypeVar("_M", bound=BaseModel)
-Auth = Literal["secret", "signed", "key"]
 
-
-@dataclass(frozen=True, slots=True)
-class _Op:
-    name: str
-    method: str
-    path: str
-    auth: Auth
-    #: Safe to repeat after it may have reached the platform (reads and the idempotent ack).
-    repeatable: bool
-    queue: bool = False
-
-
-_CREATE_SESSION = _Op("create_session", "POST", "/sessions", "secret", repeatable=False)
-_CREATE_CAMPAIGN = _Op("create_campaign", "POST", "/campaigns", "secret", repeatable=False)
-_LIST_ASSESSMENTS = _Op("list_assessments", "GET", "/assessments", "signed", repeatable=True)
-_POLL_EVENTS = _Op("poll_events", "GET", "/webhook/events", "key", repeatable=True, queue=True)
-_ACK_EVENTS = _Op("acknowledge_events", "POST", "/webhook/events/ack", "key", repeatable=True, queue=True)
-
-
-class _Failure(Exception):
-    """One failed attempt: the public error, and whether trying again is safe."""
-
-    def __init__(
-        self,
-        error: SmartAIError,
-        *,
-        sent: bool,
-        retry_after: float | None = None,
-        transient: bool = True,
-    ) -> None:
-        super().__init__(error.message)
-        self.error = error
-        self.sent = sent  # the request may have reached the platform
-        self.retry_after = retry_after
-        self.transient = transient  # worth repeating, if repeating is safe
+_CREATE_SESSION = Op("create_session", "POST", "/sessions", "secret", repeatable=False)
+_CREATE_CAMPAIGN = Op("create_campaign", "POST", "/campaigns", "secret", repeatable=False)
+_LIST_ASSESSMENTS = Op("list_assessments", "GET", "/assessments", "signed", repeatable=True)
+_POLL_EVENTS = Op("poll_events", "GET", "/webhook/events", "key", repeatable=True, queue=True)
+_ACK_EVENTS = Op("acknowledge_events", "POST", "/webhook/events/ack", "key", repeatable=True, queue=True)
 
 
 class _Borrowed(httpx2.AsyncBaseTransport):
@@ -179,14 +119,6 @@ def _users(users: object) -> list[dict[str, str]]:
     if not result:
         raise ValueError("users must not be empty")
     return result
-
-
-def _request_id(headers: httpx2.Headers) -> str | None:
-    for name in _REQUEST_ID_HEADERS:
-        value = headers.get(name)
-        if value:
-            return _SAFE_ID.sub("", value)[:128] or None
-    return None
 
 
 class SmartAIClient:
@@ -480,7 +412,7 @@ class SmartAIClient:
             return {"users": _users(users)}
         return {"name": _text(name, "name"), "email": _text(email, "email")}
 
-    def _model(self, model: type[_M], data: Any, op: _Op) -> _M:
+    def _model(self, model: type[_M], data: Any, op: Op) -> _M:
         try:
             return model.model_validate(data)
         except ValidationError:
@@ -502,7 +434,7 @@ class SmartAIClient:
             raise TypeError("credentials must be a Credentials instance")
         return credentials
 
-    def _url(self, op: _Op, query: Mapping[str, str] | None) -> tuple[str, str]:
+    def _url(self, op: Op, query: Mapping[str, str] | None) -> tuple[str, str]:
         base = self._queue_base_url if op.queue else self._base_url
         path = urlsplit(base).path + op.path
         url = base + op.path
@@ -512,7 +444,7 @@ class SmartAIClient:
 
     async def _call(
         self,
-        op: _Op,
+        op: Op,
         *,
         body: Mapping[str, Any] | None = None,
         query: Mapping[str, str] | None = None,
@@ -526,7 +458,7 @@ class SmartAIClient:
         )
         creds = self._resolve_credentials(credentials)
         content = canonical_json(body) if body is not None else b""
-        redact = _sensitive(creds, body)
+        redact = sensitive(creds, body)
         url, path = self._url(op, query)
         deadline_at = anyio.current_time() + limits.deadline
         with anyio.move_on_after(limits.deadline):
@@ -534,8 +466,19 @@ class SmartAIClient:
             while True:
                 attempt += 1
                 try:
-                    return await self._attempt(op, url, path, content, creds, limits, attempt, redact)
-                except _Failure as failure:
+                    return await exchange(
+                        self._http(),
+                        op,
+                        url=url,
+                        path=path,
+                        headers=self._headers(op, path, content, creds),
+                        content=content,
+                        limits=limits,
+                        attempt=attempt,
+                        redact=redact,
+                        max_bytes=self._max_response_bytes,
+                    )
+                except Failure as failure:
                     retry_safe = not failure.sent or (op.repeatable and failure.transient)
                     if attempt >= self._retry.attempts or not retry_safe:
                         raise failure.error from failure.__cause__
@@ -566,7 +509,7 @@ class SmartAIClient:
             f"{op.name}: no answer within the {limits.deadline:g}s deadline", operation=op.name
         )
 
-    def _headers(self, op: _Op, path: str, content: bytes, creds: Credentials) -> dict[str, str]:
+    def _headers(self, op: Op, path: str, content: bytes, creds: Credentials) -> dict[str, str]:
         headers = {
             "content-type": "application/json",
             "x-api-key": creds.api_key.get_secret_value(),
@@ -580,271 +523,3 @@ class SmartAIClient:
                 creds.secret_key.get_secret_value(), op.method, path, timestamp, content
             )
         return headers
-
-    async def _attempt(
-        self,
-        op: _Op,
-        url: str,
-        path: str,
-        content: bytes,
-        creds: Credentials,
-        limits: Timeout,
-        attempt: int,
-        redact: tuple[str, ...],
-    ) -> Any:
-        http_client = self._http()
-        request = http_client.build_request(
-            op.method,
-            url,
-            content=content or None,
-            headers=self._headers(op, path, content, creds),
-            timeout=httpx2.Timeout(
-                connect=limits.connect, read=limits.read, write=limits.read, pool=limits.connect
-            ),
-        )
-        started = anyio.current_time()
-        log_extra: dict[str, Any] = {"operation": op.name, "path": path, "attempt": attempt}
-        try:
-            response = await http_client.send(request, stream=True, follow_redirects=False)
-        except (httpx2.ConnectTimeout, httpx2.PoolTimeout) as exc:
-            self._log_failure(op, path, attempt, started, type(exc).__name__)
-            raise _Failure(
-                SmartAITimeoutError(f"{op.name}: could not connect in time", operation=op.name),
-                sent=False,
-            ) from exc
-        except httpx2.ConnectError as exc:
-            self._log_failure(op, path, attempt, started, type(exc).__name__)
-            raise _Failure(
-                SmartAIConnectionError(f"{op.name}: could not connect", operation=op.name),
-                sent=False,
-            ) from exc
-        except httpx2.TimeoutException as exc:
-            self._log_failure(op, path, attempt, started, type(exc).__name__)
-            raise _Failure(
-                SmartAITimeoutError(f"{op.name}: the platform did not answer in time", operation=op.name),
-                sent=True,
-            ) from exc
-        except (httpx2.TransportError, OSError) as exc:
-            self._log_failure(op, path, attempt, started, type(exc).__name__)
-            raise _Failure(
-                SmartAIConnectionError(
-                    f"{op.name}: the connection dropped before an answer", operation=op.name
-                ),
-                sent=True,
-            ) from exc
-        status = response.status_code
-        request_id = _request_id(response.headers)
-        log_extra.update(status=status, request_id=request_id)
-        try:
-            if 300 <= status < 400:
-                failure = _Failure(
-                    SmartAIResponseError(
-                        f"{op.name}: the platform answered a redirect ({status}), not followed",
-                        operation=op.name,
-                        status_code=status,
-                        request_id=request_id,
-                    ),
-                    sent=True,
-                    transient=False,
-                )
-                raise failure
-            raw = await self._read_capped(response, op, request_id)
-        finally:
-            try:
-                await response.aclose()
-            except (httpx2.HTTPError, OSError):
-                logger.debug("closing a response failed", exc_info=True)
-        latency_ms = (anyio.current_time() - started) * 1000
-        log_extra["latency_ms"] = round(latency_ms, 1)
-        logger.debug(
-            "smartai %s %s -> %d in %.0f ms (attempt %d, request id %s)",
-            op.name,
-            path,
-            status,
-            latency_ms,
-            attempt,
-            request_id,
-            extra=log_extra,
-        )
-        if 200 <= status < 300:
-            return self._unwrap(raw, op, status, request_id, redact)
-        raise self._status_failure(op, response, raw, request_id, redact)
-
-    def _log_failure(self, op: _Op, path: str, attempt: int, started: float, reason: str) -> None:
-        latency_ms = (anyio.current_time() - started) * 1000
-        logger.debug(
-            "smartai %s %s failed after %.0f ms: %s (attempt %d)",
-            op.name,
-            path,
-            latency_ms,
-            reason,
-            attempt,
-            extra={
-                "operation": op.name,
-                "path": path,
-                "attempt": attempt,
-                "latency_ms": round(latency_ms, 1),
-            },
-        )
-
-    async def _read_capped(self, response: httpx2.Response, op: _Op, request_id: str | None) -> bytes:
-        cap = self._max_response_bytes
-        too_large = SmartAIResponseError(
-            f"{op.name}: the answer is larger than {cap} bytes",
-            operation=op.name,
-            status_code=response.status_code,
-            request_id=request_id,
-        )
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > cap:
-            raise _Failure(too_large, sent=True, transient=False)
-        buffer = bytearray()
-        overflow = False
-        try:
-            async for chunk in response.aiter_bytes():
-                if overflow:
-                    continue
-                buffer += chunk
-                if len(buffer) > cap:
-                    # Hang up, then let the iteration end on the closed connection:
-                    # breaking out would leave httpx2's nested async generators
-                    # unfinished, which trio reports as a ResourceWarning.
-                    overflow = True
-                    await response.aclose()
-        except Exception as exc:
-            if overflow:
-                raise _Failure(too_large, sent=True, transient=False) from None
-            raise self._body_failure(exc, response, op, request_id) from exc
-        if overflow:
-            raise _Failure(too_large, sent=True, transient=False)
-        return bytes(buffer)
-
-    @staticmethod
-    def _body_failure(
-        exc: Exception, response: httpx2.Response, op: _Op, request_id: str | None
-    ) -> BaseException:
-        if isinstance(exc, httpx2.TimeoutException):
-            return _Failure(
-                SmartAITimeoutError(
-                    f"{op.name}: the answer stalled",
-                    operation=op.name,
-                    status_code=response.status_code,
-                    request_id=request_id,
-                ),
-                sent=True,
-            )
-        if isinstance(exc, httpx2.TransportError | httpx2.DecodingError | OSError):
-            return _Failure(
-                SmartAIResponseError(
-                    f"{op.name}: the answer was cut off",
-                    operation=op.name,
-                    status_code=response.status_code,
-                    request_id=request_id,
-                ),
-                sent=True,
-            )
-        return exc
-
-    @staticmethod
-    def _json(raw: bytes) -> Any:
-        try:
-            return json.loads(raw)
-        except (ValueError, RecursionError):
-            return _NOT_JSON
-
-    def _unwrap(
-        self, raw: bytes, op: _Op, status: int, request_id: str | None, redact: tuple[str, ...]
-    ) -> Any:
-        payload = self._json(raw)
-        context: dict[str, Any] = {
-            "operation": op.name,
-            "status_code": status,
-            "request_id": request_id,
-        }
-        if payload is _NOT_JSON:
-            raise SmartAIResponseError(f"{op.name}: the answer is not JSON", **context)
-        if not isinstance(payload, Mapping):
-            raise SmartAIResponseError(f"{op.name}: the answer is not a JSON object", **context)
-        if payload.get("success") is False or payload.get("status") in {"error", "fail", False}:
-            raise SmartAIResponseError(
-                f"{op.name}: the platform reported a failure",
-                platform_message=_platform_message(payload, redact),
-                **context,
-            )
-        if "data" not in payload:
-            raise SmartAIResponseError(f"{op.name}: the answer has no data", **context)
-        return payload["data"]
-
-    def _status_failure(
-        self,
-        op: _Op,
-        response: httpx2.Response,
-        raw: bytes,
-        request_id: str | None,
-        redact: tuple[str, ...],
-    ) -> _Failure:
-        status = response.status_code
-        payload = self._json(raw)
-        message = _platform_message(payload, redact) if isinstance(payload, Mapping) else None
-        context: dict[str, Any] = {
-            "operation": op.name,
-            "status_code": status,
-            "platform_message": message,
-            "request_id": request_id,
-        }
-        suffix = f" (request id {request_id})" if request_id else ""
-        retry_after = parse_retry_after(response.headers.get("retry-after"))
-        error: SmartAIError
-        if status in {401, 403}:
-            error = SmartAIAuthError(
-                f"{op.name}: the platform refused our credentials ({status}){suffix}", **context
-            )
-        elif status == 429:
-            error = SmartAIRateLimitError(
-                f"{op.name}: rate limited by the platform (429){suffix}",
-                retry_after=retry_after,
-                **context,
-            )
-        elif status >= 500:
-            error = SmartAIServerError(f"{op.name}: the platform failed ({status}){suffix}", **context)
-        elif status in {400, 404, 409, 422}:
-            error = SmartAIValidationError(
-                f"{op.name}: the platform refused the request ({status}){suffix}", **context
-            )
-        else:
-            error = SmartAIStatusError(f"{op.name}: unexpected status {status}{suffix}", **context)
-        return _Failure(error, sent=True, retry_after=retry_after, transient=status in _RETRY_STATUSES)
-
-
-_NOT_JSON = object()
-
-
-def _sensitive(creds: Credentials, body: Any) -> tuple[str, ...]:
-    """Strings never to repeat: the keys and every value we sent (names, emails, ids)."""
-    found = {creds.api_key.get_secret_value(), creds.secret_key.get_secret_value()}
-    stack = [body]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if len(item) >= 3:
-                found.add(item)
-        elif isinstance(item, Mapping):
-            stack.extend(item.values())
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
-    return tuple(sorted(found, key=len, reverse=True))
-
-
-def _platform_message(payload: Mapping[str, Any], redact: tuple[str, ...]) -> str | None:
-    """The platform's own error text, without our secrets, what we sent, tokens or emails."""
-    for key in ("error", "message"):
-        value = payload.get(key)
-        if isinstance(value, Mapping):
-            value = value.get("message")
-        if isinstance(value, str) and value.strip():
-            text = value.strip()
-            for secret in redact:
-                text = text.replace(secret, "[redacted]")
-            text = _JWT.sub("[token]", text)
-            return _EMAIL.sub("[email]", text)[:300]
-    return None
