@@ -1,0 +1,299 @@
+"""Hostile bodies and transport abuse: each a clear 4xx, and nothing reaches the platform."""
+
+from __future__ import annotations
+
+import json
+import select
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx2
+import pytest
+
+from tests.app._platform import PlatformStandIn
+
+from .conftest import USERS, bearer, hs_token, make_app, mounted
+
+MAX_BODY = 64 * 1024
+
+
+@pytest.fixture(scope="module")
+def url(module_platform: tuple[PlatformStandIn, str]) -> Iterator[str]:
+    app = make_app(module_platform[1], rate_limit="", body_timeout=1.0, max_users=100)
+    with mounted(app) as session_url:
+        yield session_url
+
+
+@pytest.fixture
+def token() -> str:
+    return hs_token()
+
+
+def send_raw(client: httpx2.Client, url: str, token: str, content: bytes,
+             content_type: str | None = "application/json") -> httpx2.Response:
+    headers = bearer(token)
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    return client.post(url, content=content, headers=headers)
+
+
+def assert_refused(response: httpx2.Response, platform: PlatformStandIn, status: int,
+                   code: str | None = None) -> None:
+    assert response.status_code == status, response.text
+    payload = response.json()
+    assert payload["success"] is False
+    if code is not None:
+        assert payload["code"] == code
+    assert platform.calls == []
+
+
+def test_a_valid_body_is_accepted(
+    checked_client: httpx2.Client, platform: PlatformStandIn, url: str, token: str
+) -> None:
+    response = send_raw(checked_client, url, token, json.dumps({"users": USERS}).encode())
+    assert response.status_code == 200
+    assert len(platform.calls) == 1
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+     "application/json-patch+json", "application/jsonx", "application/json; charset=latin-1",
+     "application/json; charset=utf-16", "text/json"],
+)
+def test_wrong_or_missing_content_type(
+    checked_client: httpx2.Client, platform: PlatformStandIn, url: str, token: str,
+    content_type: str | None,
+) -> None:
+    response = send_raw(checked_client, url, token, json.dumps({"users": USERS}).encode(),
+                        content_type)
+    assert_refused(response, platform, 415, "unsupported_media_type")
+
+
+INVALID_JSON = {
+    "empty": b"",
+    "truncated": b'{"users": [',
+    "single quotes": b"{'users': []}",
+    "trailing comma": b'{"users": [],}',
+    "not utf-8": b'{"users": "\xff\xfe"}',
+    "utf-16": json.dumps({"users": USERS}).encode("utf-16"),
+    "NaN": b'{"users": NaN}',
+    "Infinity": b'{"users": [{"name": "A", "email": "a@b.co", "x": Infinity}]}',
+    "-Infinity": b'{"users": -Infinity}',
+    "lone high surrogate": b'{"users": [{"name": "\\ud800", "email": "ada@example.com"}]}',
+    "lone low surrogate": b'{"users": [{"name": "A\\udfff", "email": "ada@example.com"}]}',
+    "deeply nested arrays": b'{"users": ' + b"[" * 20_000 + b"]" * 20_000 + b"}",
+    "deeply nested objects": b'{"a":' * 5000 + b"1" + b"}" * 5000,
+    "duplicate top-level key": (
+        b'{"users": [{"name": "A", "email": "a@example.com"}], '
+        b'"users": [{"name": "B", "email": "b@example.com"}]}'
+    ),
+    "duplicate recruiterId": (
+        b'{"users": [{"name": "A", "email": "a@example.com"}], '
+        b'"recruiterId": "rec_42", "recruiterId": "rec_99"}'
+    ),
+    "duplicate candidate key": b'{"users": [{"name": "A", "name": "B", "email": "a@example.com"}]}',
+    "two documents": b'{"users": []} {"users": []}',
+    "comment": b'{"users": [] /* hi */}',
+    "NUL byte": b'{"users": []}\x00',
+}
+
+
+@pytest.mark.parametrize("content", list(INVALID_JSON.values()), ids=list(INVALID_JSON))
+def test_malformed_json(
+    checked_client: httpx2.Client, platform: PlatformStandIn, url: str, token: str,
+    content: bytes,
+) -> None:
+    assert_refused(send_raw(checked_client, url, token, content), platform, 400, "invalid_json")
+
+
+BAD_BODIES: dict[str, Any] = {
+    "array": [USERS],
+    "string": "users",
+    "number": 1,
+    "null": None,
+    "true": True,
+    "users missing": {"candidates": USERS},
+    "users an object": {"users": {"name": "A", "email": "a@example.com"}},
+    "users a string": {"users": "ada@example.com"},
+    "candidate a string": {"users": ["ada@example.com"]},
+    "candidate null": {"users": [None]},
+    "unknown top-level field": {"users": USERS, "callbackUrl": "https://evil.example"},
+    "unknown candidate field": {"users": [{**USERS[0], "role": "admin"}]},
+    "name missing": {"users": [{"email": "a@example.com"}]},
+    "email missing": {"users": [{"name": "A"}]},
+    "name a number": {"users": [{"name": 7, "email": "a@example.com"}]},
+    "email a list": {"users": [{"name": "A", "email": ["a@example.com"]}]},
+    "name blank": {"users": [{"name": "   ", "email": "a@example.com"}]},
+    "name with CR/LF": {"users": [{"name": "Ada\r\nBcc: all@example.com", "email": "a@example.com"}]},
+    "name with NUL": {"users": [{"name": "Ada\x00", "email": "a@example.com"}]},
+    "name with line separator": {"users": [{"name": "Ada\u2028X", "email": "a@example.com"}]},
+    "name too long": {"users": [{"name": "A" * 201, "email": "a@example.com"}]},
+    "email too long": {"users": [{"name": "A", "email": "a" * 64 + "@" + "b" * 190 + ".com"}]},
+    "recruiterId too long": {"users": USERS, "recruiterId": "r" * 129},
+    "recruiterId with newline": {"users": USERS, "recruiterId": "rec_42\nX-Admin: 1"},
+    "recruiterId a number": {"users": USERS, "recruiterId": 42},
+    "recruiterEmail invalid": {"users": USERS, "recruiterEmail": "rita"},
+}
+
+
+@pytest.mark.parametrize("payload", list(BAD_BODIES.values()), ids=list(BAD_BODIES))
+def test_invalid_bodies(
+    checked_client: httpx2.Client, platform: PlatformStandIn, url: str, token: str, payload: Any
+) -> None:
+    response = send_raw(checked_client, url, token, json.dumps(payload).encode())
+    assert_refused(response, platform, 400)
+    assert response.json()["code"] in {"invalid_body", "users_required"}
+    # Field errors never echo what was sent.
+    assert "Bcc" not in response.text
+    assert "evil.example" not in response.text
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "ada@example.com\r\nBcc: everyone@example.com",
+        "ada@example.com\nX-Injected: 1",
+        "ada@example.com\r",
+        "ada@example.com, eve@example.com",
+        "ada@example.com,eve@example.com",
+        "ada@example.com;eve@example.com",
+        "Ada <ada@example.com>",
+        "<ada@example.com>",
+        " ada@example.com",
+        "ada@example.com ",
+        "ada @example.com",
+        "ada@example.com\x00",
+        "ada@@example.com",
+        "ada",
+        "@example.com",
+        "ada@",
+        "",
+    ],
+)
+def test_emails_with_line_breaks_commas_or_display_names(
+    checked_client: httpx2.Client, platform: PlatformStandIn, url: str, token: str, email: str
+) -> None:
+    payload = {"users": [{"name": "Ada", "email": email}]}
+    response = send_raw(checked_client, url, token, json.dumps(payload).encode())
+    assert_refused(response, platform, 400, "invalid_body")
+    assert response.json()["details"][0]["loc"] == ["users", 0, "email"]
+
+
+def test_too_many_users(
+    checked_client: httpx2.Client, platform: PlatformStandIn, url: str, token: str
+) -> None:
+    users = [{"name": f"C{i}", "email": f"c{i}@example.com"} for i in range(101)]
+    response = send_raw(checked_client, url, token, json.dumps({"users": users}).encode())
+    assert_refused(response, platform, 400, "too_many_users")
+
+
+def test_empty_users(
+    checked_client: httpx2.Client, platform: PlatformStandIn, url: str, token: str
+) -> None:
+    response = send_raw(checked_client, url, token, b'{"users": []}')
+    assert_refused(response, platform, 400, "users_required")
+
+
+def test_body_over_the_cap_with_content_length(
+    checked_client: httpx2.Client, platform: PlatformStandIn, url: str, token: str
+) -> None:
+    users = [{"name": "N" * 150, "email": f"c{i}@example.com"} for i in range(500)]
+    content = json.dumps({"users": users}).encode()
+    assert len(content) > MAX_BODY
+    assert_refused(send_raw(checked_client, url, token, content), platform, 413, "payload_too_large")
+
+
+def _raw_request(url: str, token: str, head_extra: str, chunks: list[bytes]) -> bytes:
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname or "", parts.port or 80), timeout=15) as sock:
+        head = (
+            f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+            f"{head_extra}\r\n"
+        )
+        sock.sendall(head.encode())
+        answer = b""
+        try:
+            for chunk in chunks:
+                sock.sendall(chunk)
+        except OSError:
+            pass  # the server may answer and close before the whole body is sent
+        while b"\r\n\r\n" not in answer:
+            data = sock.recv(65536)
+            if not data:
+                break
+            answer += data
+        return answer
+
+
+def test_body_over_the_cap_without_content_length(
+    platform: PlatformStandIn, url: str, token: str
+) -> None:
+    chunk = b"[" + b" " * 16_000 + b"]"
+    chunks = [f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n" for _ in range(6)] + [b"0\r\n\r\n"]
+    answer = _raw_request(url, token, "Transfer-Encoding: chunked\r\n", chunks)
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert b'"code":"payload_too_large"' in answer or b"\r\n\r\n" in answer
+    assert platform.calls == []
+
+
+def test_a_lying_content_length_is_not_trusted(
+    checked_client: httpx2.Client, platform: PlatformStandIn, url: str, token: str
+) -> None:
+    # Chunked transfer that declares nothing, then streams more than the cap.
+    def stream() -> Iterator[bytes]:
+        for _ in range(10):
+            yield b" " * 10_000
+
+    try:
+        response = checked_client.post(
+            url, content=stream(),
+            headers={**bearer(token), "Content-Type": "application/json"},
+        )
+    except httpx2.TransportError:
+        pass  # the server answered 413 and closed while the client was still sending
+    else:
+        assert_refused(response, platform, 413, "payload_too_large")
+    assert platform.calls == []
+
+
+def test_a_slowly_trickled_body_is_cut_off(platform: PlatformStandIn, url: str, token: str) -> None:
+    """One byte every 0.2 s of a declared 500-byte body: 408 (or a closed connection)."""
+    parts = urlsplit(url)
+    body = json.dumps({"users": USERS}).encode().ljust(500)
+    with socket.create_connection((parts.hostname or "", parts.port or 80), timeout=15) as sock:
+        sock.sendall(
+            (
+                f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            ).encode()
+        )
+        answer = b""
+        closed = False
+        give_up = time.monotonic() + 15  # a bound on the test, not a timing assertion
+        for byte in body:
+            readable, _, _ = select.select([sock], [], [], 0.2)
+            if readable:
+                data = sock.recv(65536)
+                if not data:
+                    closed = True
+                    break
+                answer += data
+                break
+            try:
+                sock.sendall(bytes([byte]))
+            except OSError:
+                closed = True
+                break
+            assert time.monotonic() < give_up, "the server kept waiting for the trickled body"
+        else:
+            pytest.fail("the whole body was trickled in without the server cutting it off")
+    assert closed or answer.startswith(b"HTTP/1.1 408 "), answer[:100]
+    if answer:
+        assert b'"code":"request_timeout"' in answer or b"content-length" in answer.lower()
+    assert platform.calls == []
