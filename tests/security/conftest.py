@@ -113,6 +113,17 @@ def assert_clean(text: str, *, allow_session_token: bool = False) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """No ASSESSMENT_* variable from the shell, nor a stray .env, reaches a test."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("ASSESSMENT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
 def leak_guard(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     """DEBUG on everything; after the test, no canary in any record, message or traceback."""
     caplog.set_level(logging.DEBUG)

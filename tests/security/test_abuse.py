@@ -1,0 +1,234 @@
+"""Impersonation and abuse: recruiter mismatch 403, per-recruiter rate limits (memory and a
+real Redis), and the cap on concurrent platform calls."""
+
+from __future__ import annotations
+
+import concurrent.futures
+from typing import Any
+
+import httpx2
+import pytest
+from pydantic import ValidationError
+
+from assessment_asgi import AssessmentApp, ConfigurationError
+from tests._servers import free_port
+from tests.app._platform import PlatformStandIn
+
+from .conftest import USERS, assert_clean, bearer, body, hs_token, make_app, mounted
+
+# -- impersonation ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("extra", "token_claims"),
+    [
+        ({"recruiterId": "rec_99"}, {}),
+        ({"recruiterId": "REC_42"}, {}),
+        ({"recruiterId": "rec_\uff14\uff12"}, {}),  # full-width digits that look the same
+        ({"recruiterId": "rec_42 "}, {"sub": "rec_4"}),
+        ({"recruiterEmail": "ceo@hire.example"}, {}),
+        ({"recruiterEmail": "rita@hire.example.evil"}, {}),
+        ({"recruiterId": "rec_42", "recruiterEmail": "ceo@hire.example"}, {}),
+        ({"recruiterEmail": "rita@hire.example"}, {"email": None}),
+        ({"recruiterId": "rec_42"}, {"sub": None}),
+    ],
+    ids=lambda v: str(v)[:40],
+)
+def test_a_recruiter_cannot_act_in_another_recruiters_name(
+    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str,
+    extra: dict[str, str], token_claims: dict[str, Any],
+) -> None:
+    with mounted(make_app(platform_url)) as url:
+        response = checked_client.post(
+            url, json=body(**extra), headers=bearer(hs_token(**token_claims))
+        )
+    assert response.status_code == 403
+    assert response.json()["code"] == "recruiter_mismatch"
+    assert platform.calls == []
+
+
+# -- per-recruiter rate limits ----------------------------------------------------------------
+
+
+def _burst(client: httpx2.Client, url: str, token: str, count: int) -> list[httpx2.Response]:
+    return [client.post(url, json=body(), headers=bearer(token)) for _ in range(count)]
+
+
+def assert_rate_limited(response: httpx2.Response) -> None:
+    assert response.status_code == 429
+    assert response.json()["code"] == "rate_limited"
+    assert 1 <= int(response.headers["retry-after"]) <= 60
+
+
+@pytest.mark.parametrize("strategy", ["moving-window", "fixed-window"])
+def test_per_recruiter_rate_limit_in_memory(
+    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str, strategy: str
+) -> None:
+    app = make_app(platform_url, rate_limit="3/minute", rate_limit_strategy=strategy)
+    rita, bob = hs_token(), hs_token(sub="rec_7", email="bob@hire.example")
+    with mounted(app) as url:
+        responses = _burst(checked_client, url, rita, 5)
+        assert [r.status_code for r in responses[:3]] == [200, 200, 200]
+        for response in responses[3:]:
+            assert_rate_limited(response)
+        # Another recruiter has a budget of their own.
+        assert checked_client.post(url, json=body(), headers=bearer(bob)).status_code == 200
+    assert len(platform.calls) == 4  # nothing over the limit was forwarded
+
+
+def test_refused_requests_do_not_spend_the_budget(
+    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str
+) -> None:
+    app = make_app(platform_url, rate_limit="2/minute")
+    token = hs_token()
+    with mounted(app) as url:
+        for _ in range(5):
+            bad = checked_client.post(url, json={"users": []}, headers=bearer(token))
+            assert bad.status_code == 400
+        statuses = [r.status_code for r in _burst(checked_client, url, token, 3)]
+    assert statuses == [200, 200, 429]
+
+
+def test_the_default_limit_is_30_per_minute(
+    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ASSESSMENT_RATE_LIMIT", raising=False)
+    app = make_app(platform_url)
+    assert repr(app.rate_limiter) == (
+        "RecruiterRateLimiter(limit='30/minute', strategy='moving-window', backend='memory')"
+    )
+    with mounted(app) as url:
+        statuses = [r.status_code for r in _burst(checked_client, url, hs_token(), 31)]
+    assert statuses == [200] * 30 + [429]
+
+
+def test_rate_limit_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSESSMENT_RATE_LIMIT", "5/second;100/hour")
+    monkeypatch.setenv("ASSESSMENT_RATE_LIMIT_STRATEGY", "fixed-window")
+    app = AssessmentApp(jwt_secret="x" * 32)
+    assert app.rate_limiter is not None
+    assert [str(i) for i in app.rate_limiter.items] == ["5 per 1 second", "100 per 1 hour"]
+    assert app.rate_limiter.strategy == "fixed-window"
+    monkeypatch.setenv("ASSESSMENT_RATE_LIMIT", "")
+    assert AssessmentApp(jwt_secret="x" * 32).rate_limiter is None
+
+
+@pytest.mark.parametrize("limit", ["lots", "0/minute", "30/fortnight", "-1/second", "30 per"])
+def test_invalid_rate_limits_are_refused_at_construction(limit: str) -> None:
+    with pytest.raises(ConfigurationError, match="ASSESSMENT_RATE_LIMIT"):
+        AssessmentApp(jwt_secret="x" * 32, rate_limit=limit)
+
+
+def test_invalid_strategy_or_storage_is_refused_at_construction() -> None:
+    with pytest.raises(ValidationError, match="rate_limit_strategy"):
+        AssessmentApp(jwt_secret="x" * 32, rate_limit_strategy="leaky-bucket")
+    with pytest.raises(ConfigurationError, match="ASSESSMENT_REDIS_URL"):
+        AssessmentApp(jwt_secret="x" * 32, redis_url="http://127.0.0.1:6379")
+
+
+@pytest.mark.redis
+def test_replicas_share_one_budget_through_redis(
+    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str, fresh_redis: str
+) -> None:
+    import redis
+
+    replica_a = make_app(platform_url, rate_limit="3/minute", redis_url=fresh_redis)
+    replica_b = make_app(platform_url, rate_limit="3/minute", redis_url=fresh_redis)
+    assert replica_a.rate_limiter is not None
+    assert replica_a.rate_limiter.backend == "redis"
+    token = hs_token()
+    with mounted(replica_a) as url_a, mounted(replica_b) as url_b:
+        statuses = [r.status_code for r in _burst(checked_client, url_a, token, 2)]
+        statuses += [r.status_code for r in _burst(checked_client, url_b, token, 1)]
+        assert statuses == [200, 200, 200]
+        assert_rate_limited(checked_client.post(url_b, json=body(), headers=bearer(token)))
+        assert_rate_limited(checked_client.post(url_a, json=body(), headers=bearer(token)))
+        other = hs_token(sub="rec_7", email="bob@hire.example")
+        assert checked_client.post(url_b, json=body(), headers=bearer(other)).status_code == 200
+    assert len(platform.calls) == 4
+    client = redis.Redis.from_url(fresh_redis)
+    keys = [k.decode() for k in client.keys("*")]
+    client.close()
+    assert keys
+    assert all(k.startswith("assessment_asgi") for k in keys)
+    # Opaque keys: no recruiter id or email (personal data) is written to Redis.
+    assert not any("rec_42" in k or "rita" in k or "hire.example" in k for k in keys)
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("strategy", ["moving-window", "fixed-window"])
+def test_redis_strategies_limit_per_recruiter(
+    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str, fresh_redis: str,
+    strategy: str,
+) -> None:
+    app = make_app(platform_url, rate_limit="2/minute", redis_url=fresh_redis,
+                   rate_limit_strategy=strategy)
+    with mounted(app) as url:
+        responses = _burst(checked_client, url, hs_token(), 3)
+    assert [r.status_code for r in responses[:2]] == [200, 200]
+    assert_rate_limited(responses[2])
+
+
+def test_unreachable_redis_fails_closed_without_leaking_its_password(
+    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str
+) -> None:
+    password = "CANARY-REDIS-PASSWORD-5e1"
+    redis_url = f"redis://:{password}@127.0.0.1:{free_port()}/0"  # nothing listens there
+    app = make_app(platform_url, redis_url=redis_url)
+    with mounted(app) as url:
+        response = checked_client.post(url, json=body(), headers=bearer(hs_token()))
+    assert response.status_code == 503
+    assert response.json()["code"] == "service_unavailable"
+    assert platform.calls == []
+    for text in (repr(app), repr(app.rate_limiter), repr(app.settings), str(app.settings),
+                 response.text, str(response.headers)):
+        assert password not in text
+
+
+# -- the cap on concurrent platform calls -----------------------------------------------------
+
+
+def _concurrent(url: str, count: int) -> list[httpx2.Response]:
+    def one(i: int) -> httpx2.Response:
+        token = hs_token(sub=f"rec_{i}", email=f"r{i}@hire.example")
+        with httpx2.Client(timeout=30) as client:
+            return client.post(url, json={"users": USERS[:1]}, headers=bearer(token))
+
+    with concurrent.futures.ThreadPoolExecutor(count) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def test_a_slow_platform_cannot_exhaust_the_host(
+    platform: PlatformStandIn, platform_url: str
+) -> None:
+    platform.mode, platform.delay = "slow", 3.0
+    app = make_app(platform_url, max_concurrent_calls=2, queue_timeout=0.3)
+    with mounted(app) as url:
+        responses = _concurrent(url, 6)
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200, 200, 503, 503, 503, 503]
+    for response in responses:
+        assert_clean(response.text, allow_session_token=response.status_code == 200)
+        if response.status_code == 503:
+            assert response.json()["code"] == "service_unavailable"
+            assert response.headers["retry-after"] == "1"
+    assert len(platform.calls) == 2  # the refused ones never reached the platform
+
+
+def test_requests_over_the_cap_wait_their_turn_within_the_bound(
+    platform: PlatformStandIn, platform_url: str
+) -> None:
+    platform.mode, platform.delay = "slow", 0.2
+    app = make_app(platform_url, max_concurrent_calls=1, queue_timeout=20)
+    with mounted(app) as url:
+        responses = _concurrent(url, 4)
+    assert [r.status_code for r in responses] == [200] * 4
+    assert len(platform.calls) == 4
+
+
+@pytest.mark.parametrize(("setting", "value"), [("max_concurrent_calls", 0),
+                                                ("queue_timeout", -1)])
+def test_invalid_concurrency_settings_are_refused(setting: str, value: Any) -> None:
+    with pytest.raises(ValidationError, match=setting):
+        AssessmentApp(jwt_secret="x" * 32, **{setting: value})
