@@ -91,7 +91,10 @@ def quart_host(prefix: str, assessment: AssessmentApp) -> Any:
 
 def bare_host(prefix: str, assessment: AssessmentApp) -> AssessmentMiddleware:
     async def app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":  # a bare app that does not speak lifespan
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
             return
         body = b"hello from bare" if scope["path"].endswith("/hello") else b"bare 404"
         await send({"type": "http.response.start", "status": 200 if body.startswith(b"hello") else 404,
