@@ -36,10 +36,18 @@ def _current_loop() -> tuple[str, Any]:
 class _Guard:
     """Closes one pool when its loop shuts down, or when told to from any thread."""
 
-    def __init__(self, library: str, loop: Any, client: httpx2.AsyncClient) -> None:
+    def __init__(
+        self,
+        library: str,
+        loop: Any,
+        client: httpx2.AsyncClient,
+        *,
+        on_closed: Callable[[_Guard], None],
+    ) -> None:
         self.library = library
         self.loop = loop
         self.client = client
+        self._on_closed = on_closed
         self._task: asyncio.Task[None] | None = None
         self._scope: Any = None
         if library == "asyncio":
@@ -67,6 +75,7 @@ class _Guard:
                 await self._close_quietly()
 
     async def _close_quietly(self) -> None:
+        self._on_closed(self)
         try:
             await self.client.aclose()
         except Exception:  # a system task must never raise; the pool is gone either way
@@ -93,35 +102,52 @@ class _Guard:
 
 
 class LoopBoundPool:
-    """Builds ``httpx2.AsyncClient`` objects lazily, one per running loop."""
+    """Builds ``httpx2.AsyncClient`` objects lazily, one per running loop.
+
+    Loops that run at the same time (one per thread) each keep their own pool; a pool
+    leaves this map when its loop shuts down.
+    """
 
     def __init__(self, factory: Callable[[str], httpx2.AsyncClient]) -> None:
         self._factory = factory
-        self._guard: _Guard | None = None
+        self._guards: dict[int, _Guard] = {}
 
     @property
-    def active(self) -> bool:
-        return self._guard is not None
+    def active(self) -> int:
+        """How many pools are open."""
+        return len(self._guards)
 
     def get(self) -> httpx2.AsyncClient:
         library, loop = _current_loop()
-        guard = self._guard
+        key = id(loop)
+        guard = self._guards.get(key)
         if guard is not None and guard.loop is loop and not guard.client.is_closed:
             return guard.client
-        if guard is not None:
-            self._guard = None
+        if guard is not None:  # closed by the caller, or an id reused by a new loop
             guard.stop()
+        self._forget_closed_loops()
         client = self._factory(library)
-        self._guard = _Guard(library, loop, client)
+        self._guards[key] = _Guard(library, loop, client, on_closed=self._forget)
         logger.debug("built a connection pool", extra={"async_library": library})
         return client
 
+    def _forget(self, guard: _Guard) -> None:
+        key = id(guard.loop)
+        if self._guards.get(key) is guard:
+            del self._guards[key]
+
+    def _forget_closed_loops(self) -> None:
+        # A loop closed without cancelling its tasks never ran its guard's cleanup.
+        for key, guard in list(self._guards.items()):
+            if guard.library == "asyncio" and guard.loop.is_closed():
+                self._guards.pop(key, None)
+
     async def aclose(self) -> None:
-        guard, self._guard = self._guard, None
-        if guard is None:
-            return
+        """Close the current loop's pool now; ask other loops to close theirs."""
+        guards, self._guards = list(self._guards.values()), {}
         _, loop = _current_loop()
-        if guard.loop is loop:
-            await guard.aclose_here()
-        else:
-            guard.stop()
+        for guard in guards:
+            if guard.loop is loop:
+                await guard.aclose_here()
+            else:
+                guard.stop()

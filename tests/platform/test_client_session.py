@@ -199,3 +199,34 @@ async def test_a_closed_client_is_rebuilt_on_next_use(state: StandIn, base_url: 
     await client.aclose()  # idempotent
     assert tok.token
     assert len(state.calls("/sessions")) == 2
+
+
+def test_loops_running_side_by_side_in_threads_each_get_a_pool(state: StandIn, base_url: str) -> None:
+    import threading
+
+    client = SmartAIClient(base_url=base_url, credentials=CREDS)
+    barrier = threading.Barrier(2)
+    tokens: list[str] = []
+
+    async def several(backend_label: str) -> None:
+        for round_ in range(3):
+            tok = await client.create_session(users=[{"name": "A", "email": "a@x.io"}], recruiter_id="r")
+            tokens.append(tok.token)
+            if round_ == 0:
+                await anyio.to_thread.run_sync(barrier.wait)  # both loops now hold a pool
+
+    threads = [
+        threading.Thread(target=anyio.run, args=(several, backend), kwargs={"backend": backend})
+        for backend in ("asyncio", "trio")
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        import gc
+
+        gc.collect()
+    assert len(set(tokens)) == 6
+    assert client._pool.active == 0  # each loop closed its own pool on shutdown
