@@ -38,6 +38,7 @@ _CREATE_CAMPAIGN = Op("create_campaign", "POST", "/campaigns", "secret", repeata
 _LIST_ASSESSMENTS = Op("list_assessments", "GET", "/assessments", "signed", repeatable=True)
 _POLL_EVENTS = Op("poll_events", "GET", "/webhook/events", "key", repeatable=True, queue=True)
 _ACK_EVENTS = Op("acknowledge_events", "POST", "/webhook/events/ack", "key", repeatable=True, queue=True)
+_OPERATIONS = (_CREATE_SESSION, _CREATE_CAMPAIGN, _LIST_ASSESSMENTS, _POLL_EVENTS, _ACK_EVENTS)
 
 
 class _Borrowed(httpx2.AsyncBaseTransport):
@@ -131,6 +132,13 @@ class SmartAIClient:
             tok = await client.create_session(users=[{"name": "Ada", "email": "ada@example.com"}],
                                               recruiter_id="r-1")
 
+    ``timeout`` (a :class:`Timeout` or a deadline in seconds) covers every operation but
+    campaign creation, which has its own long ``campaign_timeout``; ``operation_timeouts``
+    overrides single operations (``{"poll_events": 30}``). ``retry`` is a
+    :class:`RetryPolicy` or a number of attempts. ``http_client`` or ``transport`` replace
+    the default pool (aiohttp's on asyncio when installed, httpx2's otherwise) and are
+    never closed by this client.
+
     Every operation accepts ``credentials=`` (per-call keys, for rotation) and ``timeout=``.
     Errors are the ``SmartAI*Error`` classes; ``ValueError``/``TypeError`` for bad arguments.
     """
@@ -143,6 +151,7 @@ class SmartAIClient:
         credentials: Credentials | None = None,
         timeout: Timeout | float = DEFAULT_TIMEOUT,
         campaign_timeout: Timeout | float = DEFAULT_CAMPAIGN_TIMEOUT,
+        operation_timeouts: Mapping[str, Timeout | float] | None = None,
         retry: RetryPolicy | int = RetryPolicy(),  # noqa: B008 - frozen, immutable default
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         http_client: httpx2.AsyncClient | None = None,
@@ -158,9 +167,17 @@ class SmartAIClient:
             raise TypeError("credentials must be a Credentials instance")
         self._credentials = credentials
         self._timeout = Timeout.coerce(timeout, setting="timeout", base=DEFAULT_TIMEOUT)
-        self._campaign_timeout = Timeout.coerce(
-            campaign_timeout, setting="campaign_timeout", base=DEFAULT_CAMPAIGN_TIMEOUT
-        )
+        campaign = Timeout.coerce(campaign_timeout, setting="campaign_timeout", base=DEFAULT_CAMPAIGN_TIMEOUT)
+        self._timeouts: dict[str, Timeout] = {op.name: self._timeout for op in _OPERATIONS}
+        self._timeouts[_CREATE_CAMPAIGN.name] = campaign
+        for name, value in (operation_timeouts or {}).items():
+            if name not in self._timeouts:
+                raise ValueError(
+                    f"operation_timeouts: unknown operation {name!r} (one of {sorted(self._timeouts)})"
+                )
+            self._timeouts[name] = Timeout.coerce(
+                value, setting=f"operation_timeouts[{name!r}]", base=self._timeouts[name]
+            )
         self._retry = RetryPolicy.coerce(retry)
         if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int):
             raise TypeError("max_response_bytes must be an int")
@@ -304,7 +321,6 @@ class SmartAIClient:
             body=body,
             credentials=credentials,
             timeout=timeout,
-            default_timeout=self._campaign_timeout,
         )
         return self._model(Campaign, data, _CREATE_CAMPAIGN)
 
@@ -450,9 +466,8 @@ class SmartAIClient:
         query: Mapping[str, str] | None = None,
         credentials: Credentials | None,
         timeout: Timeout | float | None,
-        default_timeout: Timeout | None = None,
     ) -> Any:
-        base_timeout = default_timeout or self._timeout
+        base_timeout = self._timeouts[op.name]
         limits = (
             base_timeout if timeout is None else Timeout.coerce(timeout, setting="timeout", base=base_timeout)
         )

@@ -258,3 +258,20 @@ def test_retry_after_parsing() -> None:
     assert parse_retry_after(email.utils.formatdate(now - 30, usegmt=True), now=now) == 0
     for garbage in (None, "", "soon", "-5", "nan", "inf", "1e999", "Mon, 99 Foo 2024", "9" * 100):
         assert parse_retry_after(garbage, now=now) is None, garbage
+
+
+@pytest.mark.anyio
+async def test_one_operation_can_have_its_own_timeout() -> None:
+    with FaultServer(_faulty.stall) as server:
+        client = SmartAIClient(
+            base_url=server.base_url,
+            credentials=CREDS,
+            timeout=Timeout(connect=1, read=30, deadline=30),
+            operation_timeouts={"poll_events": Timeout(connect=1, read=0.3, deadline=0.5)},
+            retry=1,
+        )
+        with anyio.fail_after(10), pytest.raises(SmartAITimeoutError):
+            await client.poll_events()
+        await client.aclose()
+    with pytest.raises(ValueError, match="unknown operation 'poll'"):
+        SmartAIClient(base_url=server.base_url, operation_timeouts={"poll": 5})
