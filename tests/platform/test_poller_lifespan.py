@@ -10,9 +10,6 @@ from typing import Any
 import anyio
 import pytest
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from assessment_asgi.platform import Event, ResultsPoller, SmartAIClient
 from assessment_asgi.sandbox import SandboxApp
@@ -44,10 +41,7 @@ def test_a_host_lifespan_runs_the_poller_and_stops_it(server: Server) -> None:
                 yield
             stopped.set()
 
-        async def results(request: Request) -> JSONResponse:
-            return JSONResponse(received)
-
-        host = Starlette(routes=[Route("/results", results)], lifespan=lifespan)
+        host = Starlette(lifespan=lifespan)
 
         async def finish() -> Any:
             async with SmartAIClient(base_url=platform_url, credentials=sandbox.credentials) as client:
