@@ -28,6 +28,7 @@ from ._models import Recruiter, SessionRequest
 from ._openapi import openapi_document
 from ._ratelimit import PlatformCallLimiter, RecruiterRateLimiter
 from ._recruiter import ClaimsRecruiterResolver
+from ._redact import known_secrets, redacted_traceback
 from ._responses import HTTPProblem, send_json, send_problem
 from ._settings import AssessmentSettings
 from ._types import Authenticate, KeyProvider, Receive, ResolveRecruiter, Scope, Send
@@ -221,9 +222,13 @@ class AssessmentApp:
             await send_problem(send, problem)
         except ClientDisconnected:
             return
-        except Exception:
-            # A bug or a failing hook: the caller gets a generic 500, never a traceback.
-            logger.error("unhandled error in the assessment endpoint", exc_info=True)
+        except Exception as exc:
+            # A bug or a failing hook: the caller gets a generic 500, never a traceback; the
+            # log gets the traceback with known secrets taken out (see _redact.py).
+            logger.error(
+                "unhandled error in the assessment endpoint\n%s",
+                redacted_traceback(exc, known_secrets(self.settings, scope)),
+            )
             await send_problem(send, HTTPProblem("internal_error"))
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

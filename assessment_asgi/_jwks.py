@@ -48,6 +48,14 @@ def check_key_url(url: str, setting: str) -> str:
     )
 
 
+def _without_userinfo(url: str) -> str:
+    # A URL may carry a password (https://user:pass@host): never shown.
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -97,7 +105,7 @@ class JWKSCache:
         self._lock_loop: object = None
 
     def __repr__(self) -> str:
-        source = self._jwks_url or f"{self._issuer} (OIDC discovery)"
+        source = _without_userinfo(self._jwks_url or f"{self._issuer} (OIDC discovery)")
         return f"JWKSCache({source!r})"
 
     async def get(self, *, refresh: bool = False) -> KeySet:
