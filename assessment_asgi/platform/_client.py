@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from .._exceptions import ConfigurationError
 from ._config import DEFAULT_CAMPAIGN_TIMEOUT, DEFAULT_TIMEOUT, RetryPolicy, Timeout
 from ._credentials import Credentials
-from ._errors import SmartAIResponseError, SmartAITimeoutError
+from ._errors import SmartAIError, SmartAIResponseError, SmartAITimeoutError
 from ._exchange import Failure, Op, exchange, sensitive
 from ._models import AckResult, Assessment, Campaign, Event, EventBatch, SessionToken
 from ._pool import LoopBoundPool
@@ -39,6 +39,23 @@ _LIST_ASSESSMENTS = Op("list_assessments", "GET", "/assessments", "signed", repe
 _POLL_EVENTS = Op("poll_events", "GET", "/webhook/events", "key", repeatable=True, queue=True)
 _ACK_EVENTS = Op("acknowledge_events", "POST", "/webhook/events/ack", "key", repeatable=True, queue=True)
 _OPERATIONS = (_CREATE_SESSION, _CREATE_CAMPAIGN, _LIST_ASSESSMENTS, _POLL_EVENTS, _ACK_EVENTS)
+
+
+def _log_giving_up(op: Op, error: SmartAIError, attempts: int) -> None:
+    logger.warning(
+        "smartai %s failed: %s (status %s, request id %s, %d attempt(s))",
+        op.name,
+        type(error).__name__,
+        error.status_code,
+        error.request_id,
+        attempts,
+        extra={
+            "operation": op.name,
+            "status": error.status_code,
+            "request_id": error.request_id,
+            "attempt": attempts,
+        },
+    )
 
 
 class _Borrowed(httpx2.AsyncBaseTransport):
@@ -495,10 +512,14 @@ class SmartAIClient:
                     )
                 except Failure as failure:
                     retry_safe = not failure.sent or (op.repeatable and failure.transient)
-                    if attempt >= self._retry.attempts or not retry_safe:
-                        raise failure.error from failure.__cause__
                     delay = self._retry.delay(attempt, failure.retry_after)
-                    if delay is None or anyio.current_time() + delay >= deadline_at:
+                    if (
+                        attempt >= self._retry.attempts
+                        or not retry_safe
+                        or delay is None
+                        or anyio.current_time() + delay >= deadline_at
+                    ):
+                        _log_giving_up(op, failure.error, attempt)
                         raise failure.error from failure.__cause__
                     logger.warning(
                         "smartai %s failed (%s), retrying in %.2fs (attempt %d of %d)",
