@@ -39,14 +39,24 @@ from .._middleware import validate_prefix
 __all__ = ["AssessmentPlugin", "assessment_route"]
 
 
-def _mount_path(scope: Scope, own_path: str) -> str:
-    """The full mount path of the handler serving ``scope`` (Routers may add prefixes)."""
+def _mount_path(scope: Scope, own_path: str, cache: dict[int, tuple[object, str]]) -> str:
+    """The full mount path of the handler serving ``scope`` (Routers may add prefixes).
+
+    ``cache`` maps a registered handler's id to (handler, path); the handler is kept in the
+    entry so that a recycled id can never match.
+    """
     handler = scope.get("route_handler")
     app = scope.get("litestar_app")
-    if handler is not None and app is not None:
-        for route in app.routes:
-            if getattr(route, "route_handler", None) is handler:
-                return str(route.path).rstrip("/")
+    if handler is None or app is None:
+        return own_path
+    cached = cache.get(id(handler))
+    if cached is not None and cached[0] is handler:
+        return cached[1]
+    for route in app.routes:
+        if getattr(route, "route_handler", None) is handler:
+            path = str(route.path).rstrip("/")
+            cache[id(handler)] = (handler, path)
+            return path
     return own_path
 
 
@@ -68,9 +78,11 @@ def assessment_route(
         if reserved in handler_options:
             raise TypeError(f"assessment_route() sets {reserved} itself")
 
+    mount_paths: dict[int, tuple[object, str]] = {}  # one entry per app it is registered in
+
     async def assessment_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
         # copy_scope=True: this is already Litestar's copy, so it may be rewritten here.
-        mount = _mount_path(scope, prefix)
+        mount = _mount_path(scope, prefix, mount_paths)
         root = scope.get("root_path", "")
         rest: str = scope["path"]
         raw_path = scope.get("raw_path")

@@ -113,3 +113,19 @@ async def test_litestars_own_test_client_reaches_the_endpoint() -> None:
         response = await client.get("/assessment/openapi.json")
     assert response.status_code == 200
     assert recorder.seen == [("/assessment/openapi.json", "/assessment")]
+
+
+async def test_one_litestar_route_registered_in_two_apps_knows_each_mount_path() -> None:
+    from litestar import Litestar, Router
+
+    from assessment_asgi.contrib.litestar import assessment_route
+
+    recorder = RecordingApp(jwt_secret=JWT_SECRET)
+    handler = assessment_route(path="/assessment", app=recorder)
+    first = Litestar([Router("/v1", route_handlers=[handler])])
+    second = Litestar([Router("/v2", route_handlers=[handler])])
+    for app, version in ((first, "v1"), (second, "v2"), (first, "v1")):
+        async with in_process(app) as client:
+            response = await client.get(f"/{version}/assessment/openapi.json")
+        assert response.json()["servers"] == [{"url": f"/{version}/assessment"}]
+    assert [root for _, root in recorder.seen] == ["/v1/assessment", "/v2/assessment", "/v1/assessment"]
