@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -418,6 +419,10 @@ def run(argv: Sequence[str]) -> tuple[int, list[str]]:
 
 
 def main(argv: Sequence[str]) -> int:
+    # doctor reports every finding itself, one line with its fix; the package's own log lines
+    # (e.g. the client's warning on a refused key) would only repeat them on stderr.
+    logging.getLogger("assessment_asgi").addHandler(logging.NullHandler())
+    logging.getLogger("assessment_asgi").propagate = False
     status, lines = run(argv)
     print("\n".join(lines), file=sys.stdout)
     return status
