@@ -28,8 +28,8 @@ class Host:
 
     @property
     def servers(self) -> tuple[str, ...]:
-        return ("uvicorn", "hypercorn", "hypercorn-trio") if "trio" in self.backends else (
-            "uvicorn", "hypercorn")
+        servers = ("uvicorn", "hypercorn")
+        return (*servers, "hypercorn-trio") if "trio" in self.backends else servers
 
     def __str__(self) -> str:
         return self.name
