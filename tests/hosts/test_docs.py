@@ -19,7 +19,8 @@ from tests.app._platform import STANDIN_EXPIRES, STANDIN_TOKEN, PlatformStandIn
 from tests.app.conftest import API_KEY, JWT_SECRET, SECRET_KEY, USERS, make_token
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "hosts.md"
-BLOCK = re.compile(r"^### (?P<heading>.+?)\n.*?^```python\n(?P<code>.*?)^```", re.M | re.S)
+# A "### heading" and the first python block before the next heading.
+BLOCK = re.compile(r"^### (?P<heading>.+?)\n(?:(?!^### ).)*?^```python\n(?P<code>.*?)^```", re.M | re.S)
 BLOCKS = {m["heading"]: m["code"] for m in BLOCK.finditer(DOC.read_text(encoding="utf-8"))}
 # The server each block is documented for; uvicorn otherwise.
 SERVERS = {"hypercorn's DispatcherMiddleware": "hypercorn"}
