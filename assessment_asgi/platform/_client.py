@@ -226,6 +226,11 @@ class SmartAIClient:
     def queue_base_url(self) -> str:
         return self._queue_base_url
 
+    @property
+    def credentials(self) -> Credentials | None:
+        """The default credentials (values hidden by ``Credentials`` itself)."""
+        return self._credentials
+
     # ─── lifecycle ───────────────────────────────────────────────────────────────
 
     async def __aenter__(self) -> SmartAIClient:

@@ -20,6 +20,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
+from .._exceptions import ConfigurationError
 from ._client import SmartAIClient
 from ._credentials import Credentials
 from ._dedup import DedupStore, MemoryDedupStore
@@ -120,6 +121,11 @@ class ResultsPoller:
         self.limit = limit
         if credentials is not None and not isinstance(credentials, Credentials):
             raise TypeError("credentials must be a Credentials instance")
+        if credentials is None and client.credentials is None:
+            raise ConfigurationError(
+                "the poller needs credentials: pass credentials= here or to SmartAIClient",
+                setting="credentials",
+            )
         self._credentials = credentials
         if dedup is True:
             self.dedup: DedupStore | None = MemoryDedupStore()

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 import anyio
 import pytest
 
+from assessment_asgi._exceptions import ConfigurationError
 from assessment_asgi.platform import (
     Credentials,
     Event,
@@ -226,7 +227,9 @@ async def test_platform_errors_are_survived_and_stop_still_works(caplog: pytest.
 
 
 def test_configuration_is_checked() -> None:
-    client = SmartAIClient(base_url="http://127.0.0.1:9/api/v1")
+    with pytest.raises(ConfigurationError, match="credentials"):
+        ResultsPoller(SmartAIClient(base_url="http://127.0.0.1:9/api/v1"), lambda e: None)
+    client = SmartAIClient(base_url="http://127.0.0.1:9/api/v1", credentials=Credentials(API_KEY, SECRET))
     with pytest.raises(ValueError, match="interval must be at least 5"):
         ResultsPoller(client, lambda e: None, interval=1)
     with pytest.raises(TypeError, match="handlers"):
@@ -237,3 +240,18 @@ def test_configuration_is_checked() -> None:
         ResultsPoller(client, lambda e: None, limit=500)
     with pytest.raises(TypeError, match="dedup"):
         ResultsPoller(client, lambda e: None, dedup="redis")  # type: ignore[arg-type]
+
+
+@pytest.mark.anyio
+async def test_a_rate_limited_poller_waits_instead_of_hammering(
+    standin: tuple[StandIn, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    state, base_url = standin
+    state.script["/webhook/events"] = [(429, {"message": "too fast"}, {"Retry-After": "120"})] * 10
+    async with standin_client(base_url) as client:
+        poller = ResultsPoller(client, lambda e: None, interval=5)
+        with anyio.fail_after(10):
+            async with poller:
+                await anyio.sleep(1.0)
+    assert len(state.calls("/webhook/events")) == 1  # then it waits the 120 s it was told
+    assert "polling was rate limited; next poll in 120.0s" in caplog.text
