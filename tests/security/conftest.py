@@ -188,7 +188,8 @@ def mounted(app: AssessmentApp, prefix: str = "/assessment") -> Iterator[str]:
     """Serve ``app`` mounted in Starlette under uvicorn; yields the session URL."""
     from starlette.routing import Mount
 
-    with serve(Starlette(routes=[Mount(prefix, app=app)])) as url:
+    # The host forwards its lifespan to the app, so the platform pool closes at shutdown.
+    with serve(Starlette(routes=[Mount(prefix, app=app)], lifespan=app.lifespan)) as url:
         yield f"{url}{prefix}/session"
 
 

@@ -29,6 +29,7 @@ from starlette.routing import Mount
 
 from assessment_asgi import SessionRequest
 from assessment_asgi._models import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH
+from assessment_asgi._types import ASGIApp, Receive, Scope, Send
 from assessment_asgi.platform._signing import canonical_json, signature
 from tests.app._platform import PlatformStandIn
 
@@ -42,13 +43,23 @@ FUZZ = settings(
 
 
 @pytest.fixture(scope="module")
-def host(module_platform: tuple[PlatformStandIn, str]) -> Starlette:
+def host(module_platform: tuple[PlatformStandIn, str]) -> ASGIApp:
     app = make_app(module_platform[1], rate_limit="", max_users=20)
-    return Starlette(routes=[Mount("/assessment", app=app)])
+    starlette = Starlette(routes=[Mount("/assessment", app=app)])
+
+    async def one_loop_per_request(scope: Scope, receive: Receive, send: Send) -> None:
+        # Schemathesis runs each in-process request on a fresh event loop: close the
+        # platform pool before that loop goes away.
+        try:
+            await starlette(scope, receive, send)
+        finally:
+            await app.aclose()
+
+    return one_loop_per_request
 
 
 @pytest.fixture(scope="module")
-def operation(host: Starlette) -> Any:
+def operation(host: ASGIApp) -> Any:
     schema = schemathesis.openapi.from_asgi("/assessment/openapi.json", host)
     return schema["/session"]["POST"]
 

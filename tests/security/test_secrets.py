@@ -7,6 +7,7 @@ these tests aim at the places a secret is most likely to slip out.)
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 import httpx2
@@ -80,7 +81,7 @@ def test_configuration_errors_name_the_setting_not_the_value(settings: dict[str,
         AssessmentApp(**settings)
     assert info.value.setting is not None
     assert info.value.setting.startswith("ASSESSMENT_")
-    text = f"{info.value!s} {info.value!r} {info.getrepr()!s}"
+    text = f"{info.value!s} {info.value!r} {''.join(traceback.format_exception(info.value))}"
     assert "CANARY-too-short" not in text
     assert REDIS_PASSWORD not in text
     assert_clean(text)
