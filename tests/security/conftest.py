@@ -32,7 +32,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from assessment_asgi import AssessmentApp
-from tests._servers import free_port, serve
+from tests._servers import Server, free_port, serve
 from tests.app._platform import STANDIN_TOKEN, PlatformStandIn
 from tests.app.conftest import API_KEY, CANARIES, JWT_SECRET, SECRET_KEY, USERS
 
@@ -129,8 +129,7 @@ def leak_guard(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     caplog.set_level(logging.DEBUG)
     yield
     formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
-    for record in caplog.records:
-        assert_clean(f"{formatter.format(record)} {record.args!r}")
+    assert_clean("\n".join(f"{formatter.format(r)} {r.args!r}" for r in caplog.records))
 
 
 def _check_response(response: httpx2.Response) -> None:
@@ -184,12 +183,12 @@ def make_app(platform_url: str, **settings: Any) -> AssessmentApp:
 
 
 @contextlib.contextmanager
-def mounted(app: AssessmentApp, prefix: str = "/assessment") -> Iterator[str]:
-    """Serve ``app`` mounted in Starlette under uvicorn; yields the session URL."""
+def mounted(app: AssessmentApp, prefix: str = "/assessment", server: Server = "uvicorn") -> Iterator[str]:
+    """Serve ``app`` mounted in Starlette (uvicorn by default); yields the session URL."""
     from starlette.routing import Mount
 
     # The host forwards its lifespan to the app, so the platform pool closes at shutdown.
-    with serve(Starlette(routes=[Mount(prefix, app=app)], lifespan=app.lifespan)) as url:
+    with serve(Starlette(routes=[Mount(prefix, app=app)], lifespan=app.lifespan), server) as url:
         yield f"{url}{prefix}/session"
 
 

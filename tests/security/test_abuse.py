@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from assessment_asgi import AssessmentApp, ConfigurationError
-from tests._servers import free_port
+from tests._servers import Server, free_port
 from tests.app._platform import PlatformStandIn
 
 from .conftest import USERS, assert_clean, bearer, body, hs_token, make_app, mounted
@@ -190,20 +190,22 @@ def test_unreachable_redis_fails_closed_without_leaking_its_password(
 
 
 def _concurrent(url: str, count: int) -> list[httpx2.Response]:
-    def one(i: int) -> httpx2.Response:
-        token = hs_token(sub=f"rec_{i}", email=f"r{i}@hire.example")
-        with httpx2.Client(timeout=30) as client:
+    limits = httpx2.Limits(max_connections=count)
+    with httpx2.Client(timeout=30, limits=limits) as client:
+
+        def one(i: int) -> httpx2.Response:
+            token = hs_token(sub=f"rec_{i}", email=f"r{i}@hire.example")
             return client.post(url, json={"users": USERS[:1]}, headers=bearer(token))
 
-    with concurrent.futures.ThreadPoolExecutor(count) as pool:
-        return list(pool.map(one, range(count)))
+        with concurrent.futures.ThreadPoolExecutor(count) as pool:
+            return list(pool.map(one, range(count)))
 
 
 def test_a_slow_platform_cannot_exhaust_the_host(
     platform: PlatformStandIn, platform_url: str
 ) -> None:
-    platform.mode, platform.delay = "slow", 3.0
-    app = make_app(platform_url, max_concurrent_calls=2, queue_timeout=0.3)
+    platform.mode, platform.delay = "slow", 2.0
+    app = make_app(platform_url, max_concurrent_calls=2, queue_timeout=0.2)
     with mounted(app) as url:
         responses = _concurrent(url, 6)
     statuses = sorted(r.status_code for r in responses)
@@ -232,3 +234,19 @@ def test_requests_over_the_cap_wait_their_turn_within_the_bound(
 def test_invalid_concurrency_settings_are_refused(setting: str, value: Any) -> None:
     with pytest.raises(ValidationError, match=setting):
         AssessmentApp(jwt_secret="x" * 32, **{setting: value})
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("server", ["hypercorn", "hypercorn-trio"])
+def test_limits_hold_on_asyncio_and_trio_servers(
+    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str, fresh_redis: str,
+    server: Server,
+) -> None:
+    memory = make_app(platform_url, rate_limit="2/minute", max_concurrent_calls=1)
+    shared = make_app(platform_url, rate_limit="2/minute", redis_url=fresh_redis)
+    token = hs_token()
+    for app in (memory, shared):
+        with mounted(app, server=server) as url:
+            statuses = [r.status_code for r in _burst(checked_client, url, token, 3)]
+        assert statuses == [200, 200, 429]
+    assert len(platform.calls) == 4

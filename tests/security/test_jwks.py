@@ -36,6 +36,7 @@ from .conftest import (
     raw_token,
     rs_token,
     rsa_key,
+    rsa_signer,
 )
 
 INTERVAL = 30.0
@@ -60,17 +61,18 @@ def jwks_app(platform_url: str, jwks_url: str, clock: FakeClock, **cache: Any) -
 
 def test_a_flood_of_unknown_kids_refetches_at_most_once_per_interval(
     checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str,
-    keys: tuple[KeyServer, str], signing_key: RSAKey, clock: FakeClock,
+    keys: tuple[KeyServer, str], signing_key: RSAKey, attacker_key: RSAKey, clock: FakeClock,
 ) -> None:
     server, base = keys
     with mounted(jwks_app(platform_url, f"{base}/jwks.json", clock)) as url:
         assert checked_client.post(url, json=body(), headers=bearer(rs_token(signing_key))).status_code == 200
         assert len(server.hits) == 1
 
+        sign = rsa_signer(attacker_key)
+
         def forged() -> int:
-            key = rsa_key(f"kid-{secrets.token_hex(8)}")
-            with httpx2.Client(timeout=30) as client:
-                return client.post(url, json=body(), headers=bearer(rs_token(key))).status_code
+            token = raw_token({"alg": "RS256", "kid": f"kid-{secrets.token_hex(8)}"}, claims(), sign)
+            return checked_client.post(url, json=body(), headers=bearer(token)).status_code
 
         statuses = [forged() for _ in range(10)]
         assert set(statuses) == {401}
