@@ -112,6 +112,9 @@ class JWTAuthenticator:
         return f"JWTAuthenticator(source={source}, algorithms={list(self.algorithms)!r})"
 
     async def __call__(self, request: Request) -> dict[str, Any]:
+        if len(request.headers.getlist("authorization")) > 1:
+            # Two tokens: proxies and frameworks disagree on which one counts. Refuse both.
+            raise AuthError("Invalid token")
         token = bearer_token(request.headers.get("authorization"))
         if self._key is not None:
             return self._verify(token, self._key)

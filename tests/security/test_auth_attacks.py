@@ -389,6 +389,15 @@ def test_huge_authorization_header_is_refused_by_someone_not_a_500(
     assert platform.calls == []
 
 
+def test_two_authorization_headers_are_refused(
+    checked_client: httpx2.Client, platform: PlatformStandIn, hs_url: str
+) -> None:
+    good, other = hs_token(), hs_token(sub="rec_admin")
+    for pair in ((good, other), (good, good), ("garbage", good)):
+        headers = [("Authorization", f"Bearer {pair[0]}"), ("Authorization", f"Bearer {pair[1]}")]
+        assert_refused(checked_client.post(hs_url, json=body(), headers=headers), platform)
+
+
 def test_missing_authorization(
     checked_client: httpx2.Client, platform: PlatformStandIn, hs_url: str
 ) -> None:
