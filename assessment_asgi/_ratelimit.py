@@ -208,13 +208,15 @@ class PlatformCallLimiter:
     async def slot(self) -> AsyncIterator[None]:
         """Hold one slot for the duration of a platform call, or raise 503."""
         limiter = self._limiter()
+        # One borrower per call, not per task: a task may hold several slots (nested calls).
+        borrower = object()
         acquired = False
         try:
-            limiter.acquire_nowait()
+            limiter.acquire_on_behalf_of_nowait(borrower)
             acquired = True
         except anyio.WouldBlock:
             with anyio.move_on_after(self.queue_timeout):
-                await limiter.acquire()
+                await limiter.acquire_on_behalf_of(borrower)
                 acquired = True
         if not acquired:
             logger.warning(
@@ -229,4 +231,4 @@ class PlatformCallLimiter:
         try:
             yield
         finally:
-            limiter.release()
+            limiter.release_on_behalf_of(borrower)

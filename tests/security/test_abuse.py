@@ -11,6 +11,8 @@ import pytest
 from pydantic import ValidationError
 
 from assessment_asgi import AssessmentApp, ConfigurationError
+from assessment_asgi._ratelimit import PlatformCallLimiter
+from assessment_asgi._responses import HTTPProblem
 from tests._servers import Server, free_port
 from tests.app._platform import PlatformStandIn
 
@@ -250,3 +252,20 @@ def test_limits_hold_on_asyncio_and_trio_servers(
             statuses = [r.status_code for r in _burst(checked_client, url, token, 3)]
         assert statuses == [200, 200, 429]
     assert len(platform.calls) == 4
+
+
+@pytest.mark.anyio
+async def test_the_call_cap_frees_its_slots_on_asyncio_and_trio() -> None:
+    limiter = PlatformCallLimiter(max_concurrent=2, queue_timeout=0.05)
+    async with limiter.slot(), limiter.slot():
+        assert limiter.in_use == 2
+        with pytest.raises(HTTPProblem) as info:
+            async with limiter.slot():
+                pytest.fail("a third slot was handed out")
+        assert info.value.status == 503
+        assert info.value.headers == {"Retry-After": "1"}
+    assert limiter.in_use == 0
+    with pytest.raises(RuntimeError, match="platform failed"):
+        async with limiter.slot():
+            raise RuntimeError("platform failed")
+    assert limiter.in_use == 0  # a failing call gives its slot back
