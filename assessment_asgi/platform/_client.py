@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.cookiejar
-import importlib
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -72,25 +71,17 @@ class _Borrowed(httpx2.AsyncBaseTransport):
 
 
 def _default_transport(library: str, limits: httpx2.Limits) -> httpx2.AsyncBaseTransport | None:
-    """aiohttp's pool on asyncio when available (measured faster), else httpx2's own."""
+    """aiohttp's pool on asyncio when installed (measured faster), else httpx2's own."""
     if library != "asyncio":
         return None
     try:
-        importlib.import_module("aiohttp")
-        module = importlib.import_module("assessment_asgi.platform._aiohttp_transport")
-        transport_class = module.AiohttpTransport
-    except (ImportError, AttributeError):
+        from ._aiohttp_transport import AiohttpTransport
+    except ImportError:  # aiohttp is the optional [aiohttp] extra
         return None
-    try:
-        transport = transport_class(
-            limit=limits.max_connections or 0,
-            keepalive_timeout=limits.keepalive_expiry or 4.0,
-        )
-    except TypeError:
-        transport = transport_class()
-    if not isinstance(transport, httpx2.AsyncBaseTransport):
-        return None
-    return transport
+    return AiohttpTransport(
+        limit=limits.max_connections or 0,
+        keepalive_timeout=limits.keepalive_expiry or 4.0,
+    )
 
 
 def _validate_base_url(value: object, setting: str) -> str:

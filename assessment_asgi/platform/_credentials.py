@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pydantic import SecretStr
 
 TEST_KEY_PREFIX = "wc_ak_test_"
-TEST_SECRET_PREFIX = "wc_sk_test_"
+TEST_SECRET_PREFIX = "wc_sk_test_"  # noqa: S105 - a prefix, not a secret
 
 
 def _secret(value: str | SecretStr) -> SecretStr:
