@@ -10,9 +10,12 @@ platform stand-in on loopback (the client, httpx2 and the transport).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -56,8 +59,118 @@ async def profile_client(upstream: str, calls: int) -> str:
     return profiler.output_text(unicode=False, color=False)
 
 
+class _Stages:
+    """Wall time per stage, by wrapping the app's steps (in this process only)."""
+
+    def __init__(self) -> None:
+        self.ns: dict[str, int] = {}
+
+    def wrap(self, owner: Any, name: str, label: str) -> None:
+        original = getattr(owner, name)
+        ns = self.ns
+        ns.setdefault(label, 0)
+        perf = time.perf_counter_ns
+
+        if inspect.iscoroutinefunction(original):
+
+            async def timed_async(*args: Any, **kwargs: Any) -> Any:
+                t0 = perf()
+                try:
+                    return await original(*args, **kwargs)
+                finally:
+                    ns[label] += perf() - t0
+
+            setattr(owner, name, timed_async)
+        else:
+
+            def timed(*args: Any, **kwargs: Any) -> Any:
+                t0 = perf()
+                try:
+                    return original(*args, **kwargs)
+                finally:
+                    ns[label] += perf() - t0
+
+            setattr(owner, name, timed)
+
+    def table(self, total_ns: int, count: int) -> str:
+        rows = sorted(self.ns.items(), key=lambda item: -item[1])
+        accounted = sum(ns for _, ns in rows)
+        rows.append(("(the rest: routing, guards, call limiter, logging, ...)", total_ns - accounted))
+        lines = [f"{'stage':<58} {'us/request':>10} {'share':>6}"]
+        for label, ns in rows:
+            lines.append(f"{label:<58} {ns / count / 1000:>10.1f} {ns / total_ns:>6.0%}")
+        lines.append(f"{'total':<58} {total_ns / count / 1000:>10.1f}")
+        return "\n".join(lines) + "\n"
+
+
+async def stages_app(requests: int) -> str:
+    """The package's own work per request, split by stage (platform call stubbed)."""
+    import assessment_asgi._app as app_module
+    from assessment_asgi import AssessmentApp
+
+    package_env()
+    app = AssessmentApp(client=stub_client())
+    stages = _Stages()
+    for name in ("read_body", "parse_json", "check_content_type", "send_json"):
+        stages.wrap(app_module, name, f"{name} (_body.py / _responses.py)")
+    for name in ("_authenticate", "_validate", "_resolve", "_credentials"):
+        stages.wrap(app, name, f"AssessmentApp.{name} (_app.py)")
+    if app.rate_limiter is not None:
+        stages.wrap(app.rate_limiter, "check", "RecruiterRateLimiter.check (_ratelimit.py)")
+    stages.wrap(app.client, "create_session", "create_session (stubbed: returns at once)")
+    call = asgi_call("/session", "", recruiter_tokens(10_000), session_body(3))
+    for _ in range(300):
+        await call(app)
+    for key in stages.ns:
+        stages.ns[key] = 0
+    t0 = time.perf_counter_ns()
+    for _ in range(requests):
+        await call(app)
+    total = time.perf_counter_ns() - t0
+    await app.client.aclose()
+    return stages.table(total, requests)
+
+
+async def stages_client(upstream: str, calls: int) -> str:
+    """One SmartAIClient.create_session over loopback, split: aiohttp / transport / above."""
+    import aiohttp
+
+    from assessment_asgi.platform import Credentials, SmartAIClient
+    from assessment_asgi.platform._aiohttp_transport import AiohttpTransport
+
+    stages = _Stages()
+    stages.wrap(AiohttpTransport, "handle_async_request", "AiohttpTransport.handle_async_request")
+    stages.wrap(aiohttp.ClientSession, "_request", "aiohttp ClientSession._request (inside it)")
+    client = SmartAIClient(base_url=upstream, credentials=Credentials(API_KEY, SECRET_KEY))
+    users = json.loads(session_body(3))["users"]
+    for _ in range(300):
+        await client.create_session(users=users, recruiter_id="recruiter-42")
+    for key in stages.ns:
+        stages.ns[key] = 0
+    t0 = time.perf_counter_ns()
+    for _ in range(calls):
+        await client.create_session(users=users, recruiter_id="recruiter-42")
+    total = time.perf_counter_ns() - t0
+    await client.aclose()
+    # Nested stages: show each layer's own share.
+    ns = stages.ns
+    transport = ns.pop("AiohttpTransport.handle_async_request")
+    inner = ns["aiohttp ClientSession._request (inside it)"]
+    ns["AiohttpTransport's own work (request/response mapping)"] = transport - inner
+    ns["SmartAIClient + httpx2.AsyncClient (build, send, read body, parse)"] = total - transport
+    return stages.table(total, calls).replace(
+        "(the rest: routing, guards, call limiter, logging, ...)", "(rest)"
+    )
+
+
 def main() -> None:
-    parts = ["# 1. AssessmentApp, platform call stubbed (3,000 requests)\n"]
+    parts = ["# 0. Stages of one request (wall time, no profiler)\n\n"]
+    parts.append("## AssessmentApp, platform call stubbed (2,000 requests, 10,000 recruiters)\n")
+    parts.append(asyncio.run(stages_app(2000)))
+    with stand_in() as upstream:
+        parts.append("\n## SmartAIClient.create_session over loopback (1,000 calls)\n")
+        parts.append(asyncio.run(stages_client(upstream, 1000)))
+    parts.append("\n# 1. AssessmentApp, platform call stubbed (3,000 requests)\n")
     parts.append(asyncio.run(profile_app(3000)))
     with stand_in() as upstream:
         parts.append("\n# 2. SmartAIClient.create_session over loopback (2,000 calls)\n")
