@@ -94,7 +94,10 @@ class AssessmentApp:
             raise TypeError("client must be a SmartAIClient")
         self._client = client
         self._owns_client = client is None
-        self._routes: dict[str, Handler] = {"/session": self._session}
+        self._routes: dict[str, Handler] = {
+            "/session": self._session,
+            "/openapi.json": self._openapi,
+        }
         # Abuse limits and CORS (see _ratelimit.py, _cors.py), all from settings.
         self.rate_limiter: RecruiterRateLimiter | None = (
             RecruiterRateLimiter(
@@ -115,7 +118,6 @@ class AssessmentApp:
             if settings.cors_origins
             else None
         )
-        self._routes["/openapi.json"] = self._openapi
 
     # -- configuration -------------------------------------------------------------------
 
