@@ -64,9 +64,16 @@ class _Stages:
 
     def __init__(self) -> None:
         self.ns: dict[str, int] = {}
+        self._undo: list[tuple[Any, str, Any]] = []
+
+    def restore(self) -> None:
+        for owner, name, original in reversed(self._undo):
+            setattr(owner, name, original)
+        self._undo.clear()
 
     def wrap(self, owner: Any, name: str, label: str) -> None:
         original = getattr(owner, name)
+        self._undo.append((owner, name, owner.__dict__.get(name, original)))
         ns = self.ns
         ns.setdefault(label, 0)
         perf = time.perf_counter_ns
@@ -111,8 +118,13 @@ async def stages_app(requests: int) -> str:
     package_env()
     app = AssessmentApp(client=stub_client())
     stages = _Stages()
-    for name in ("read_body", "parse_json", "check_content_type", "send_json"):
-        stages.wrap(app_module, name, f"{name} (_body.py / _responses.py)")
+    for name, where in (
+        ("read_body", "_body.py"),
+        ("parse_json", "_body.py"),
+        ("check_content_type", "_body.py"),
+        ("send_json", "_responses.py"),
+    ):
+        stages.wrap(app_module, name, f"{name} ({where})")
     for name in ("_authenticate", "_validate", "_resolve", "_credentials"):
         stages.wrap(app, name, f"AssessmentApp.{name} (_app.py)")
     if app.rate_limiter is not None:
@@ -127,6 +139,7 @@ async def stages_app(requests: int) -> str:
     for _ in range(requests):
         await call(app)
     total = time.perf_counter_ns() - t0
+    stages.restore()
     await app.client.aclose()
     return stages.table(total, requests)
 
@@ -151,6 +164,7 @@ async def stages_client(upstream: str, calls: int) -> str:
     for _ in range(calls):
         await client.create_session(users=users, recruiter_id="recruiter-42")
     total = time.perf_counter_ns() - t0
+    stages.restore()
     await client.aclose()
     # Nested stages: show each layer's own share.
     ns = stages.ns
