@@ -7,7 +7,8 @@ Starts the platform stand-in (``stand_in.py``) and each variant of ``apps.py`` u
 (one worker, the same settings for all, each in its own process), drives each with ``wrk``
 in rounds, interleaved round-robin so drift hits every variant alike, at 1 and 32
 connections; then runs the in-process micro-benchmarks and the memory check
-(``micro.py``). Prints the table and writes ``benchmarks/results/latest.{md,json,png}``.
+(``micro.py``). Prints the table and writes ``benchmarks/results/latest.{md,json,png}``
+(``quick.*`` for ``--quick``: a smoke run, not meant to be committed).
 """
 
 from __future__ import annotations
@@ -406,6 +407,9 @@ def main() -> None:
     parser.add_argument(
         "--recruiters", type=int, default=RECRUITERS, help=f"distinct JWTs (default {RECRUITERS})"
     )
+    parser.add_argument(
+        "--out", default=None, help="results/<OUT>.{md,json,png} (default latest; quick: quick)"
+    )
     parser.add_argument("--no-micro", action="store_true", help="skip micro-benchmarks and memory")
     parser.add_argument("--no-wrk", action="store_true", help="only the in-process measurements")
     args = parser.parse_args()
@@ -449,14 +453,15 @@ def main() -> None:
     report["load_average"] = {"start": load_start, "end": os.getloadavg()}
 
     RESULTS.mkdir(exist_ok=True)
+    name = args.out or ("quick" if args.quick else "latest")
     markdown = render_markdown(report)
-    (RESULTS / "latest.md").write_text(markdown + "\n", encoding="utf-8")
-    (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (RESULTS / f"{name}.md").write_text(markdown + "\n", encoding="utf-8")
+    (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     if report["wrk"]:
-        render_chart(report, RESULTS / "latest.png")
+        render_chart(report, RESULTS / f"{name}.png")
     print()
     print(markdown)
-    print(f"\nwrote {RESULTS / 'latest.md'}, latest.json, latest.png in {report['elapsed_s']} s")
+    print(f"\nwrote {RESULTS / name}.md, .json, .png in {report['elapsed_s']} s")
 
 
 if __name__ == "__main__":
