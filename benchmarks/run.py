@@ -49,6 +49,7 @@ RECRUITERS = 10_000
 
 ORDER = [
     "package",
+    "package_whatif",
     "package_nolimit",
     "package_httpx2",
     "aiohttp",
@@ -59,6 +60,7 @@ ORDER = [
 ]
 LABELS = {
     "package": "assessment-asgi (AssessmentApp, defaults)",
+    "package_whatif": "experiment: package + proposed fixes (_whatif.py)",
     "package_nolimit": "assessment-asgi, rate limit off",
     "package_httpx2": "assessment-asgi on httpx2's own pool",
     "aiohttp": "hand-written, raw aiohttp.ClientSession",
@@ -395,7 +397,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=None, help="rounds (default 3; quick 1)")
     parser.add_argument("--duration", type=float, default=None, help="seconds per wrk run (3)")
     parser.add_argument("--connections", default="1,32", help="comma-separated (default 1,32)")
-    parser.add_argument("--variants", default=",".join(ORDER), help="comma-separated subset")
+    parser.add_argument(
+        "--variants",
+        default=",".join(v for v in ORDER if v != "package_whatif"),
+        help=f"comma-separated, of: {', '.join(ORDER)}",
+    )
     parser.add_argument("--loop", default="asyncio", help="uvicorn --loop for every variant")
     parser.add_argument("--http", default="h11", help="uvicorn --http for every variant")
     parser.add_argument(
