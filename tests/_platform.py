@@ -1,24 +1,55 @@
-"""A recording stand-in for the SmartAI platform, served for real over loopback.
+"""A recording stand-in for the SmartAI platform, and the canary values the suite uses.
 
-It answers ``POST /api/v1/sessions`` as the platform does and records what reached it, so
-tests can assert that bad input never did. ``mode`` makes it misbehave on purpose.
+The stand-in answers ``POST /api/v1/sessions`` as the platform does and records what reached
+it, so tests can assert that bad input never did. ``mode`` makes it misbehave on purpose. It is
+served for real over loopback (see the ``platform`` fixture in ``tests/conftest.py``).
+
+Every secret below is a canary: a test that finds one in a log line, a response or a repr
+has found a leak.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+from joserfc import jwt
+from joserfc.jwk import OctKey
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+API_KEY = "wc_ak_test_CANARY-API-KEY-51d2"
+SECRET_KEY = "wc_sk_test_CANARY-SECRET-KEY-88c1"
+JWT_SECRET = "CANARY-JWT-SECRET-0123456789abcdef0123456789"
 STANDIN_TOKEN = "eyJhbGciOiJIUzI1NiJ9.CANARY-SESSION-TOKEN-7f3a.sig"
 STANDIN_EXPIRES = "2026-11-28T12:00:00.000Z"
+CANARIES = (API_KEY, SECRET_KEY, JWT_SECRET, "CANARY-SESSION-TOKEN-7f3a")
+
+USERS = [
+    {"name": "Ada Lovelace", "email": "ada@example.com"},
+    {"name": "Alan Turing", "email": "alan@example.com"},
+    {"name": "Grace Hopper", "email": "grace@example.com"},
+]
+
+
+def make_token(secret: str = JWT_SECRET, **claims: Any) -> str:
+    """A recruiter JWT (HS256) for ``rec_42``; ``claim=None`` leaves a claim out."""
+    now = int(time.time())
+    payload: dict[str, Any] = {"sub": "rec_42", "email": "rita@hire.example", "iat": now,
+                               "exp": now + 300}
+    payload.update(claims)
+    payload = {k: v for k, v in payload.items() if v is not None}
+    return jwt.encode({"alg": "HS256"}, payload, OctKey.import_key(secret.encode()))
+
+
+def auth(token: str | None = None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token or make_token()}"}
 
 
 @dataclass
@@ -30,6 +61,13 @@ class PlatformStandIn:
     delay: float = 0.0
     calls: list[dict[str, Any]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reset(self) -> None:
+        """Back to a well-behaved platform with the canary keys and no recorded calls."""
+        self.api_key, self.secret_key = API_KEY, SECRET_KEY
+        self.mode, self.retry_after, self.delay = "ok", "7", 0.0
+        with self._lock:
+            self.calls.clear()
 
     def app(self) -> Starlette:
         return Starlette(routes=[Route("/api/v1/sessions", self._sessions, methods=["POST"])])

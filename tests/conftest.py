@@ -1,9 +1,77 @@
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
+
+from tests._platform import API_KEY, SECRET_KEY, PlatformStandIn
+from tests._servers import free_port, serve
 
 
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     """Every ``@pytest.mark.anyio`` test runs on asyncio and on trio."""
     return str(request.param)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No ASSESSMENT_* variable from the developer's shell, nor a stray .env, reaches a test."""
+    for name in list(os.environ):
+        if name.startswith("ASSESSMENT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def _standin() -> Iterator[tuple[PlatformStandIn, str]]:
+    platform = PlatformStandIn(api_key=API_KEY, secret_key=SECRET_KEY)
+    with serve(platform.app()) as url:
+        yield platform, f"{url}/api/v1"
+
+
+@pytest.fixture
+def platform(_standin: tuple[PlatformStandIn, str]) -> PlatformStandIn:
+    """The recording platform stand-in on loopback, reset for this test."""
+    _standin[0].reset()
+    return _standin[0]
+
+
+@pytest.fixture
+def platform_url(_standin: tuple[PlatformStandIn, str], platform: PlatformStandIn) -> str:
+    """The stand-in's base URL, including ``/api/v1``."""
+    return _standin[1]
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real ``redis-server`` on a free loopback port (no persistence), stopped after."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed (scripts/test installs it: apt-get install redis-server)")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    break
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(10)

@@ -8,9 +8,7 @@ from typing import Any
 import pytest
 
 from assessment_asgi import AssessmentApp
-
-from ._platform import PlatformStandIn
-from .conftest import JWT_SECRET, USERS, auth
+from tests._platform import JWT_SECRET, USERS, PlatformStandIn, auth
 
 pytestmark = pytest.mark.usefixtures("env_keys")
 

@@ -8,9 +8,17 @@ from typing import Any
 import pytest
 
 from assessment_asgi import AssessmentApp, AssessmentSettings, Credentials, StaticKeys
-
-from ._platform import STANDIN_TOKEN, PlatformStandIn
-from .conftest import API_KEY, CANARIES, JWT_SECRET, SECRET_KEY, USERS, auth, make_token
+from tests._platform import (
+    API_KEY,
+    CANARIES,
+    JWT_SECRET,
+    SECRET_KEY,
+    STANDIN_TOKEN,
+    USERS,
+    PlatformStandIn,
+    auth,
+    make_token,
+)
 
 pytestmark = pytest.mark.usefixtures("env_keys")
 

@@ -7,9 +7,19 @@ from typing import Any
 import pytest
 
 from assessment_asgi import AssessmentApp
+from tests._platform import (
+    API_KEY,
+    JWT_SECRET,
+    SECRET_KEY,
+    STANDIN_EXPIRES,
+    STANDIN_TOKEN,
+    USERS,
+    PlatformStandIn,
+    auth,
+    make_token,
+)
 
-from ._platform import STANDIN_EXPIRES, STANDIN_TOKEN, PlatformStandIn
-from .conftest import API_KEY, JWT_SECRET, SECRET_KEY, USERS, auth, every_host, make_token
+from .conftest import every_host
 
 pytestmark = pytest.mark.usefixtures("env_keys")
 

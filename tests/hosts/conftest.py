@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx2
 import pytest
 
 from assessment_asgi import AssessmentApp
-from tests._servers import serve
-from tests.app._platform import PlatformStandIn
-from tests.app.conftest import API_KEY, JWT_SECRET, SECRET_KEY
-from tests.app.conftest import _isolated_env as _isolated_env  # autouse: no ASSESSMENT_* leaks
+from tests._platform import API_KEY, JWT_SECRET, SECRET_KEY
 
 from ._hosts import HOSTS, Host
 
@@ -34,26 +31,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize(("host", "anyio_backend"), pairs, ids=[f"{h}-{b}" for h, b in pairs])
     else:
         metafunc.parametrize("host", HOSTS, ids=str)
-
-
-@pytest.fixture(scope="session")
-def _standin() -> Iterator[tuple[PlatformStandIn, str]]:
-    platform = PlatformStandIn(api_key=API_KEY, secret_key=SECRET_KEY)
-    with serve(platform.app()) as url:
-        yield platform, f"{url}/api/v1"
-
-
-@pytest.fixture
-def platform(_standin: tuple[PlatformStandIn, str]) -> PlatformStandIn:
-    platform = _standin[0]
-    platform.calls.clear()
-    platform.mode = "ok"
-    return platform
-
-
-@pytest.fixture
-def platform_url(_standin: tuple[PlatformStandIn, str], platform: PlatformStandIn) -> str:
-    return _standin[1]
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.app._platform import STANDIN_EXPIRES, STANDIN_TOKEN, PlatformStandIn
-from tests.app.conftest import API_KEY, USERS, make_token
+from tests._platform import API_KEY, STANDIN_EXPIRES, STANDIN_TOKEN, USERS, PlatformStandIn, make_token
 
 from .conftest import PREFIX
 

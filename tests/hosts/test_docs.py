@@ -14,9 +14,17 @@ from typing import Any
 import httpx2
 import pytest
 
+from tests._platform import (
+    API_KEY,
+    JWT_SECRET,
+    SECRET_KEY,
+    STANDIN_EXPIRES,
+    STANDIN_TOKEN,
+    USERS,
+    PlatformStandIn,
+    make_token,
+)
 from tests._servers import serve
-from tests.app._platform import STANDIN_EXPIRES, STANDIN_TOKEN, PlatformStandIn
-from tests.app.conftest import API_KEY, JWT_SECRET, SECRET_KEY, USERS, make_token
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "hosts.md"
 # A "### heading" and the first python block before the next heading.

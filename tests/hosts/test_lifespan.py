@@ -18,9 +18,8 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from assessment_asgi import AssessmentApp, AssessmentMiddleware
+from tests._platform import STANDIN_TOKEN, USERS, PlatformStandIn, make_token
 from tests._servers import serve
-from tests.app._platform import STANDIN_TOKEN, PlatformStandIn
-from tests.app.conftest import USERS, make_token
 
 from ._hosts import bare_host
 

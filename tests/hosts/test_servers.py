@@ -8,9 +8,8 @@ from __future__ import annotations
 import httpx2
 import pytest
 
+from tests._platform import API_KEY, JWT_SECRET, SECRET_KEY, STANDIN_TOKEN, USERS, PlatformStandIn, make_token
 from tests._servers import serve
-from tests.app._platform import STANDIN_TOKEN, PlatformStandIn
-from tests.app.conftest import API_KEY, JWT_SECRET, SECRET_KEY, USERS, make_token
 
 from ._hosts import HOSTS, RecordingApp
 

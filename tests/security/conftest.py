@@ -14,9 +14,6 @@ import hashlib
 import hmac
 import json
 import logging
-import shutil
-import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,9 +29,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from assessment_asgi import AssessmentApp
-from tests._servers import Server, free_port, serve
-from tests.app._platform import STANDIN_TOKEN, PlatformStandIn
-from tests.app.conftest import API_KEY, CANARIES, JWT_SECRET, SECRET_KEY, USERS
+from tests._platform import API_KEY, CANARIES, JWT_SECRET, SECRET_KEY, STANDIN_TOKEN, USERS
+from tests._servers import Server, serve
 
 __all__ = [
     "API_KEY", "CANARIES", "JWT_SECRET", "SECRET_KEY", "STANDIN_TOKEN", "USERS",
@@ -113,17 +109,6 @@ def assert_clean(text: str, *, allow_session_token: bool = False) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    """No ASSESSMENT_* variable from the shell, nor a stray .env, reaches a test."""
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("ASSESSMENT_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-
-
-@pytest.fixture(autouse=True)
 def leak_guard(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     """DEBUG on everything; after the test, no canary in any record, message or traceback."""
     caplog.set_level(logging.DEBUG)
@@ -151,26 +136,6 @@ def checked_client() -> Iterator[httpx2.Client]:
 
 
 # -- the platform stand-in and the served app -------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def module_platform() -> Iterator[tuple[PlatformStandIn, str]]:
-    platform = PlatformStandIn(api_key=API_KEY, secret_key=SECRET_KEY)
-    with serve(platform.app()) as url:
-        yield platform, f"{url}/api/v1"
-
-
-@pytest.fixture
-def platform(module_platform: tuple[PlatformStandIn, str]) -> PlatformStandIn:
-    standin = module_platform[0]
-    standin.calls.clear()
-    standin.mode = "ok"
-    return standin
-
-
-@pytest.fixture
-def platform_url(module_platform: tuple[PlatformStandIn, str]) -> str:
-    return module_platform[1]
 
 
 def make_app(platform_url: str, **settings: Any) -> AssessmentApp:
@@ -258,33 +223,6 @@ class FakeClock:
 
 
 # -- a real redis-server on loopback ------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    """Starts ``redis-server`` on a free loopback port (no persistence) and stops it after."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is not installed (scripts/test installs it: apt-get install redis-server)")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    break
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ from pydantic import ValidationError
 from assessment_asgi import AssessmentApp, ConfigurationError
 from assessment_asgi._ratelimit import PlatformCallLimiter
 from assessment_asgi._responses import HTTPProblem
+from tests._platform import USERS, PlatformStandIn
 from tests._servers import Server, free_port
-from tests.app._platform import PlatformStandIn
 
-from .conftest import USERS, assert_clean, bearer, body, hs_token, make_app, mounted
+from .conftest import assert_clean, bearer, body, hs_token, make_app, mounted
 
 # -- impersonation ---------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from joserfc import jwe
 from joserfc.jwk import OctKey, RSAKey
 
-from tests.app._platform import PlatformStandIn
+from tests._platform import PlatformStandIn
 
 from .conftest import (
     AUDIENCE,
@@ -42,17 +42,17 @@ from .conftest import (
 
 
 @pytest.fixture(scope="module")
-def hs_url(module_platform: tuple[PlatformStandIn, str]) -> Iterator[str]:
-    with mounted(make_app(module_platform[1], rate_limit="")) as url:
+def hs_url(_standin: tuple[PlatformStandIn, str]) -> Iterator[str]:
+    with mounted(make_app(_standin[1], rate_limit="")) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
 def keys_and_rs_url(
-    module_platform: tuple[PlatformStandIn, str], signing_key: RSAKey
+    _standin: tuple[PlatformStandIn, str], signing_key: RSAKey
 ) -> Iterator[tuple[Any, str]]:
     with key_server(signing_key) as (server, base):
-        app = make_app(module_platform[1], jwks_url=f"{base}/jwks.json", rate_limit="")
+        app = make_app(_standin[1], jwks_url=f"{base}/jwks.json", rate_limit="")
         with mounted(app) as url:
             yield server, url
 
@@ -63,8 +63,8 @@ def rs_url(keys_and_rs_url: tuple[Any, str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def iss_aud_url(module_platform: tuple[PlatformStandIn, str]) -> Iterator[str]:
-    app = make_app(module_platform[1], rate_limit="", jwt_issuer=ISSUER, jwt_audience=AUDIENCE)
+def iss_aud_url(_standin: tuple[PlatformStandIn, str]) -> Iterator[str]:
+    app = make_app(_standin[1], rate_limit="", jwt_issuer=ISSUER, jwt_audience=AUDIENCE)
     with mounted(app) as url:
         yield url
 

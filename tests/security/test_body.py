@@ -13,16 +13,16 @@ from urllib.parse import urlsplit
 import httpx2
 import pytest
 
-from tests.app._platform import PlatformStandIn
+from tests._platform import USERS, PlatformStandIn
 
-from .conftest import USERS, bearer, hs_token, make_app, mounted
+from .conftest import bearer, hs_token, make_app, mounted
 
 MAX_BODY = 64 * 1024
 
 
 @pytest.fixture(scope="module")
-def url(module_platform: tuple[PlatformStandIn, str]) -> Iterator[str]:
-    app = make_app(module_platform[1], rate_limit="", body_timeout=1.0, max_users=100)
+def url(_standin: tuple[PlatformStandIn, str]) -> Iterator[str]:
+    app = make_app(_standin[1], rate_limit="", body_timeout=1.0, max_users=100)
     with mounted(app) as session_url:
         yield session_url
 

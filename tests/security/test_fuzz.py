@@ -31,7 +31,7 @@ from assessment_asgi import SessionRequest
 from assessment_asgi._models import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH
 from assessment_asgi._types import ASGIApp, Receive, Scope, Send
 from assessment_asgi.platform._signing import canonical_json, signature
-from tests.app._platform import PlatformStandIn
+from tests._platform import PlatformStandIn
 
 from .conftest import assert_clean, bearer, hs_token, make_app
 
@@ -43,8 +43,8 @@ FUZZ = settings(
 
 
 @pytest.fixture(scope="module")
-def host(module_platform: tuple[PlatformStandIn, str]) -> ASGIApp:
-    app = make_app(module_platform[1], rate_limit="", max_users=20)
+def host(_standin: tuple[PlatformStandIn, str]) -> ASGIApp:
+    app = make_app(_standin[1], rate_limit="", max_users=20)
     starlette = Starlette(routes=[Mount("/assessment", app=app)])
 
     async def one_loop_per_request(scope: Scope, receive: Receive, send: Send) -> None:

@@ -20,8 +20,8 @@ from starlette.routing import Route
 
 from assessment_asgi import AssessmentApp, ConfigurationError, JWTAuthenticator
 from assessment_asgi._jwks import JWKSCache
+from tests._platform import PlatformStandIn
 from tests._servers import serve
-from tests.app._platform import PlatformStandIn
 
 from .conftest import (
     FakeClock,
