@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
+
+from ._email import MAX_EMAIL_LENGTH, validate_email
 
 # Hard ceilings of the model itself; the app's configurable limits (``max_users``,
 # ``max_body_bytes``) are lower and checked before anything is forwarded.
 MAX_NAME_LENGTH = 200
-MAX_EMAIL_LENGTH = 254
 MAX_ID_LENGTH = 128
 HARD_MAX_USERS = 10_000
 
@@ -23,18 +30,11 @@ Name = Annotated[
         pattern=r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]+$",
     ),
 ]
-# A bare address only: no "Name <addr>" form, no lists, no whitespace or header breaks.
-_NOT_BARE = re.compile(r"[\s<>,;\x00-\x1f\x7f]")
-
-
-def _bare_address(value: object) -> object:
-    if isinstance(value, str) and _NOT_BARE.search(value):
-        raise ValueError("must be a bare email address (no spaces, <>, commas or line breaks)")
-    return value
-
-
 Email = Annotated[
-    EmailStr, BeforeValidator(_bare_address), StringConstraints(max_length=MAX_EMAIL_LENGTH)
+    str,
+    StringConstraints(max_length=MAX_EMAIL_LENGTH),
+    AfterValidator(validate_email),
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": MAX_EMAIL_LENGTH}),
 ]
 Identifier = Annotated[
     str,

@@ -28,7 +28,8 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from assessment_asgi import SessionRequest
-from assessment_asgi._models import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH
+from assessment_asgi._email import MAX_EMAIL_LENGTH
+from assessment_asgi._models import MAX_NAME_LENGTH
 from assessment_asgi._types import ASGIApp, Receive, Scope, Send
 from assessment_asgi.platform._signing import canonical_json, signature
 from tests._platform import PlatformStandIn
