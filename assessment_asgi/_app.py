@@ -20,7 +20,7 @@ from ._body import (
     parse_json,
     read_body,
 )
-from ._compat import call_hook
+from ._compat import to_async
 from ._cors import CORSPolicy
 from ._exceptions import AuthError, ConfigurationError
 from ._keys import EnvironmentKeys, StaticKeys
@@ -90,6 +90,10 @@ class AssessmentApp:
             id_claim=settings.recruiter_id_claim, email_claim=settings.recruiter_email_claim
         )
         self.keys: KeyProvider = self._key_provider(keys, overrides)
+        # Sync or async is decided once here, not on every request.
+        self._call_authenticate = to_async(self.authenticate) if self.authenticate else None
+        self._call_resolve_recruiter = to_async(self.resolve_recruiter)
+        self._call_keys = to_async(self.keys)
         if client is not None and not isinstance(client, SmartAIClient):
             raise TypeError("client must be a SmartAIClient")
         self._client = client
@@ -297,12 +301,12 @@ class AssessmentApp:
         )
 
     async def _authenticate(self, scope: Scope, body: bytes) -> Any:
-        if self.authenticate is None:
+        if self._call_authenticate is None:
             logger.error(self._auth_problem)
             raise HTTPProblem("not_configured", self._auth_problem)
         request = Request(scope, _replay(body))
         try:
-            principal = await call_hook(self.authenticate, request)
+            principal = await self._call_authenticate(request)
         except AuthError as exc:
             raise HTTPProblem(
                 exc.code, exc.message,
@@ -332,7 +336,7 @@ class AssessmentApp:
 
     async def _resolve(self, principal: Any, request: SessionRequest) -> Recruiter:
         try:
-            recruiter = await call_hook(self.resolve_recruiter, principal, request)
+            recruiter = await self._call_resolve_recruiter(principal, request)
         except AuthError as exc:
             raise HTTPProblem(exc.code, exc.message) from None
         if recruiter is None:
@@ -342,7 +346,7 @@ class AssessmentApp:
         return recruiter
 
     async def _credentials(self) -> Credentials:
-        credentials = await call_hook(self.keys)
+        credentials = await self._call_keys()
         if credentials is None:
             missing = (
                 self.keys.missing_setting()

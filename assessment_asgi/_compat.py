@@ -3,28 +3,36 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 import anyio.to_thread
 
 
-async def call_hook(hook: Callable[..., Any], *args: Any) -> Any:
-    """Call a sync or async hook.
+def to_async(hook: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    """An awaitable version of a sync or async hook, decided once when the app is built.
 
-    Coroutine functions (and objects whose ``__call__`` is one) are awaited; plain functions
-    run in the worker thread pool, as Starlette and FastAPI do with sync endpoints, so a
-    hook that blocks on I/O cannot stall the event loop.
+    Coroutine functions (and objects whose ``__call__`` is one) are used as they are; plain
+    functions run in the worker thread pool, as Starlette and FastAPI do with sync endpoints,
+    so a hook that blocks on I/O cannot stall the event loop. The package's own sync hooks
+    only read memory and run inline: a thread hop would cost more than they do.
     """
     if _is_async_callable(hook):
-        return await hook(*args)
+        return cast("Callable[..., Awaitable[Any]]", hook)
     if getattr(hook, "_inline_hook", False):
-        # The package's own sync hooks only read memory: a thread hop would cost more.
-        return hook(*args)
-    result = await anyio.to_thread.run_sync(hook, *args)
-    if inspect.isawaitable(result):
-        return await result
-    return result
+
+        async def inline(*args: Any) -> Any:
+            return hook(*args)
+
+        return inline
+
+    async def threaded(*args: Any) -> Any:
+        result = await anyio.to_thread.run_sync(hook, *args)
+        if inspect.isawaitable(result):
+            return await result
+        return result
+
+    return threaded
 
 
 def _is_async_callable(obj: Any) -> bool:
