@@ -9,7 +9,6 @@ its fix. Values are never printed: only variable names. Exit status 0 when all i
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 import os
 import sys
@@ -25,6 +24,7 @@ from pydantic import ValidationError
 
 from ._auth import JWTAuthenticator
 from ._exceptions import ConfigurationError
+from ._jwks import is_loopback_host
 from ._settings import AssessmentSettings
 from .platform import Credentials, SmartAIAuthError, SmartAIClient, SmartAIError
 from .platform._credentials import TEST_KEY_PREFIX, TEST_SECRET_PREFIX
@@ -239,15 +239,6 @@ def check_auth(config: Config, env_file: Path) -> list[Finding]:
     return [Finding("ok", f"recruiter authentication: {configured[0]}")]
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def shown(url: str) -> str:
     """Scheme, host, port and path: never anything that could carry a credential."""
     parts = urlsplit(url)
@@ -274,7 +265,7 @@ def check_base_url(url: str, *, given: bool) -> list[Finding]:
             "warn", f"{source} does not end in /api/v1",
             "the platform's base URL includes the /api/v1 prefix",
         ))
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         findings.append(Finding(
             "FAIL", f"{source} uses plain http to a remote host, so the keys would cross "
             "the network unencrypted", "use https",

@@ -40,7 +40,7 @@ def check_key_url(url: str, setting: str) -> str:
     host = parts.hostname or ""
     if parts.scheme == "https" and host:
         return url
-    if parts.scheme == "http" and _is_loopback(host):
+    if parts.scheme == "http" and is_loopback_host(host):
         return url
     raise ConfigurationError(
         f"{setting} must be an https:// URL (http:// is allowed only for loopback hosts)",
@@ -56,7 +56,8 @@ def _without_userinfo(url: str) -> str:
     return parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` or a loopback address: where plain http is allowed (development, tests)."""
     if host == "localhost":
         return True
     try:
