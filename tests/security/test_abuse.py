@@ -4,14 +4,16 @@ real Redis), and the cap on concurrent platform calls."""
 from __future__ import annotations
 
 import concurrent.futures
+import time
 from typing import Any
 
+import anyio
 import httpx2
 import pytest
 from pydantic import ValidationError
 
-from assessment_asgi import AssessmentApp, ConfigurationError
-from assessment_asgi._ratelimit import PlatformCallLimiter
+from assessment_asgi import AssessmentApp, ConfigurationError, Recruiter
+from assessment_asgi._ratelimit import PlatformCallLimiter, RecruiterRateLimiter
 from assessment_asgi._responses import HTTPProblem
 from tests._platform import USERS, PlatformStandIn
 from tests._servers import Server, free_port
@@ -269,3 +271,42 @@ async def test_the_call_cap_frees_its_slots_on_asyncio_and_trio() -> None:
         async with limiter.slot():
             raise RuntimeError("platform failed")
     assert limiter.in_use == 0  # a failing call gives its slot back
+
+
+def test_memory_counts_are_not_swept_on_every_hit() -> None:
+    """Stock ``limits`` re-arms a sweep of every key 10 ms after each hit; ours waits 5 s.
+
+    This pins the override in ``_ratelimit.py`` against a ``limits`` upgrade that renames the
+    method it replaces: the stock storage would start several sweeps during this burst.
+    """
+    limiter = RecruiterRateLimiter(limit="1000/minute")
+    storage = limiter._get_limiter().storage
+    first_timer = storage.timer  # type: ignore[attr-defined]
+
+    async def burst() -> None:
+        for i in range(40):
+            await limiter.check(Recruiter(id=f"rec_{i}"))
+            await anyio.sleep(0.003)
+
+    anyio.run(burst)
+    assert storage.timer is first_timer  # type: ignore[attr-defined]
+
+
+def test_expired_memory_counts_are_freed_by_the_background_sweep() -> None:
+    limiter = RecruiterRateLimiter(limit="5/second")
+    storage = limiter._get_limiter().storage
+    storage.sweep_interval = 0.0  # type: ignore[attr-defined]
+
+    async def hits(ids: range) -> None:
+        for i in ids:
+            await limiter.check(Recruiter(id=f"rec_{i}"))
+
+    def entries() -> int:
+        return sum(len(events) for events in storage.events.values())  # type: ignore[attr-defined]
+
+    anyio.run(hits, range(20))
+    assert entries() == 20
+    time.sleep(1.1)  # every count is now older than its one-second window
+    anyio.run(hits, range(20, 21))  # a hit re-arms the sweep
+    storage.timer.join(5)  # type: ignore[attr-defined]
+    assert entries() == 1
