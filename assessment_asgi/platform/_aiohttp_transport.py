@@ -50,6 +50,19 @@ def _client_timeout(connect: float | None, read: float | None) -> aiohttp.Client
     return aiohttp.ClientTimeout(total=None, connect=None, sock_connect=connect, sock_read=read)
 
 
+class BodyReadError(Exception):
+    """Raised by :meth:`AiohttpTransport.fetch` when the answer broke off after its status line.
+
+    ``error`` is the httpx2 exception, ``status`` the status already received: a caller can
+    tell "no answer" from "an answer cut off", as it can with httpx2's streamed responses.
+    """
+
+    def __init__(self, error: httpx2.TransportError, status: int) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.status = status
+
+
 class _BodyState:
     """Progress of a chunked request body, shared with the write watchdog."""
 
@@ -371,8 +384,10 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
         already percent-encoded; ``timeout`` has httpx2's keys (connect, read, write, pool).
         Returns (status, raw headers, body); the body is decoded per Content-Encoding, and
         reading stops as soon as it exceeds ``max_bytes`` (the body returned is then longer
-        than ``max_bytes``: check it). Failures raise httpx2's exceptions, without URL,
-        headers or body in their text. Redirects are returned, not followed.
+        than ``max_bytes``: check it), or never starts when Content-Length declares more
+        (the body returned is then empty: check the header). Failures raise httpx2's exceptions, without URL,
+        headers or body in their text; a failure while reading the body raises
+        :class:`BodyReadError` around one. Redirects are returned, not followed.
         """
         session = self._get_session()
         timeouts = timeout or {}
@@ -399,6 +414,9 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
                 if mapped is None:
                     raise
                 raise mapped from exc
+            if max_bytes is not None and (response.content_length or 0) > max_bytes:
+                response.close()  # declared too large: not a byte of it is read
+                return response.status, list(response.raw_headers), b""
             try:
                 chunks: list[bytes] = []
                 size = 0
@@ -412,7 +430,10 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
                 mapped = _map_error(exc, None)
                 if mapped is None:
                     raise
-                raise mapped from exc
+                raise BodyReadError(mapped, response.status) from exc
+            except BaseException:  # cancelled (a deadline): hang up rather than leak it
+                response.close()
+                raise
             if response.content.at_eof():
                 response.release()
             else:

@@ -57,6 +57,13 @@ def _log_giving_up(op: Op, error: SmartAIError, attempts: int) -> None:
     )
 
 
+class _PooledClient(httpx2.AsyncClient):
+    """The client's own pool. ``fast`` is its own aiohttp transport, when it has one:
+    requests then skip httpx2's Request/Response layer (see ``exchange``)."""
+
+    fast: Any = None
+
+
 class _Borrowed(httpx2.AsyncBaseTransport):
     """A caller's transport: used, never closed by us."""
 
@@ -241,19 +248,22 @@ class SmartAIClient:
         await self._pool.aclose()
 
     def _build_http_client(self, library: str) -> httpx2.AsyncClient:
+        fast: httpx2.AsyncBaseTransport | None = None
         if self._transport is not None:
             transport: httpx2.AsyncBaseTransport | None = _Borrowed(self._transport)
         else:
-            transport = _default_transport(library, self._limits)
+            transport = fast = _default_transport(library, self._limits)
         # Cookies are refused: per-call credentials must never share a platform session.
         jar = http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-        return httpx2.AsyncClient(
+        client = _PooledClient(
             transport=transport,
             limits=self._limits,
             follow_redirects=False,
             cookies=jar,
             headers={"user-agent": self._user_agent, "accept": "application/json"},
         )
+        client.fast = fast
+        return client
 
     def _http(self) -> httpx2.AsyncClient:
         if self._http_client is not None:
@@ -494,8 +504,9 @@ class SmartAIClient:
             while True:
                 attempt += 1
                 try:
+                    http_client = self._http()
                     return await exchange(
-                        self._http(),
+                        http_client,
                         op,
                         url=url,
                         path=path,
@@ -505,6 +516,7 @@ class SmartAIClient:
                         attempt=attempt,
                         redact=redact,
                         max_bytes=self._max_response_bytes,
+                        fast=getattr(http_client, "fast", None),
                     )
                 except Failure as failure:
                     retry_safe = not failure.sent or (op.repeatable and failure.transient)

@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import httpx2
@@ -30,6 +30,9 @@ from ._errors import (
     SmartAITimeoutError,
     SmartAIValidationError,
 )
+
+if TYPE_CHECKING:  # aiohttp is an optional extra
+    from ._aiohttp_transport import AiohttpTransport
 
 logger = logging.getLogger("assessment_asgi.platform")
 
@@ -99,69 +102,31 @@ async def exchange(
     attempt: int,
     redact: tuple[str, ...],
     max_bytes: int,
+    fast: AiohttpTransport | None = None,
 ) -> Any:
-    """One request and its answer: the envelope's ``data``, or a :class:`Failure`."""
-    request = http_client.build_request(
-        op.method,
-        url,
-        content=content or None,
-        headers=headers,
-        timeout=httpx2.Timeout(
-            connect=limits.connect, read=limits.read, write=limits.read, pool=limits.connect
-        ),
-    )
+    """One request and its answer: the envelope's ``data``, or a :class:`Failure`.
+
+    ``fast`` is the client's own aiohttp transport, when it has one: the request then goes
+    straight to its pool, skipping httpx2's Request/Response machinery (which costs more
+    than the aiohttp call itself). Both paths classify failures the same way.
+    """
+    timeouts = {"connect": limits.connect, "read": limits.read, "write": limits.read,
+                "pool": limits.connect}
     started = anyio.current_time()
-    log_extra: dict[str, Any] = {"operation": op.name, "path": path, "attempt": attempt}
     try:
-        response = await http_client.send(request, stream=True, follow_redirects=False)
-    except (httpx2.ConnectTimeout, httpx2.PoolTimeout) as exc:
-        _log_failure(op, path, attempt, started, type(exc).__name__)
-        raise Failure(
-            SmartAITimeoutError(f"{op.name}: could not connect in time", operation=op.name),
-            sent=False,
-        ) from exc
-    except httpx2.ConnectError as exc:
-        _log_failure(op, path, attempt, started, type(exc).__name__)
-        raise Failure(
-            SmartAIConnectionError(f"{op.name}: could not connect", operation=op.name),
-            sent=False,
-        ) from exc
-    except httpx2.TimeoutException as exc:
-        _log_failure(op, path, attempt, started, type(exc).__name__)
-        raise Failure(
-            SmartAITimeoutError(f"{op.name}: the platform did not answer in time", operation=op.name),
-            sent=True,
-        ) from exc
+        if fast is not None:
+            status, response_headers, raw = await _fetch(
+                fast, op, url, http_client.headers, headers, content, timeouts, max_bytes
+            )
+        else:
+            status, response_headers, raw = await _send(
+                http_client, op, url, headers, content, timeouts, max_bytes
+            )
     except (httpx2.TransportError, OSError) as exc:
         _log_failure(op, path, attempt, started, type(exc).__name__)
-        raise Failure(
-            SmartAIConnectionError(f"{op.name}: the connection dropped before an answer", operation=op.name),
-            sent=True,
-        ) from exc
-    status = response.status_code
-    request_id = _request_id(response.headers)
-    log_extra.update(status=status, request_id=request_id)
-    try:
-        if 300 <= status < 400:
-            failure = Failure(
-                SmartAIResponseError(
-                    f"{op.name}: the platform answered a redirect ({status}), not followed",
-                    operation=op.name,
-                    status_code=status,
-                    request_id=request_id,
-                ),
-                sent=True,
-                transient=False,
-            )
-            raise failure
-        raw = await _read_capped(response, op, request_id, max_bytes)
-    finally:
-        try:
-            await response.aclose()
-        except (httpx2.HTTPError, OSError):
-            logger.debug("closing a response failed", exc_info=True)
+        raise _send_failure(exc, op) from exc
+    request_id = _request_id(response_headers)
     latency_ms = (anyio.current_time() - started) * 1000
-    log_extra["latency_ms"] = round(latency_ms, 1)
     logger.debug(
         "smartai %s %s -> %d in %.0f ms (attempt %d, request id %s)",
         op.name,
@@ -170,11 +135,112 @@ async def exchange(
         latency_ms,
         attempt,
         request_id,
-        extra=log_extra,
+        extra={"operation": op.name, "path": path, "attempt": attempt, "status": status,
+               "request_id": request_id, "latency_ms": round(latency_ms, 1)},
     )
     if 200 <= status < 300:
         return _unwrap(raw, op, status, request_id, redact)
-    raise _status_failure(op, response, raw, request_id, redact)
+    raise _status_failure(op, status, response_headers, raw, request_id, redact)
+
+
+def _send_failure(exc: BaseException, op: Op) -> Failure:
+    """A failure before any answer arrived; ``sent`` says whether the request may have."""
+    if isinstance(exc, httpx2.ConnectTimeout | httpx2.PoolTimeout):
+        return Failure(
+            SmartAITimeoutError(f"{op.name}: could not connect in time", operation=op.name),
+            sent=False,
+        )
+    if isinstance(exc, httpx2.ConnectError):
+        return Failure(
+            SmartAIConnectionError(f"{op.name}: could not connect", operation=op.name), sent=False
+        )
+    if isinstance(exc, httpx2.TimeoutException):
+        return Failure(
+            SmartAITimeoutError(f"{op.name}: the platform did not answer in time", operation=op.name),
+            sent=True,
+        )
+    return Failure(
+        SmartAIConnectionError(f"{op.name}: the connection dropped before an answer", operation=op.name),
+        sent=True,
+    )
+
+
+async def _send(
+    http_client: httpx2.AsyncClient,
+    op: Op,
+    url: str,
+    headers: dict[str, str],
+    content: bytes,
+    timeouts: dict[str, float],
+    max_bytes: int,
+) -> tuple[int, httpx2.Headers, bytes]:
+    request = http_client.build_request(
+        op.method, url, content=content or None, headers=headers, timeout=httpx2.Timeout(**timeouts)
+    )
+    response = await http_client.send(request, stream=True, follow_redirects=False)
+    status = response.status_code
+    try:
+        _refuse_redirect(op, status, response.headers)
+        raw = await _read_capped(response, op, _request_id(response.headers), max_bytes)
+    finally:
+        try:
+            await response.aclose()
+        except (httpx2.HTTPError, OSError):
+            logger.debug("closing a response failed", exc_info=True)
+    return status, response.headers, raw
+
+
+async def _fetch(
+    fast: AiohttpTransport,
+    op: Op,
+    url: str,
+    client_headers: httpx2.Headers,
+    headers: dict[str, str],
+    content: bytes,
+    timeouts: dict[str, float],
+    max_bytes: int,
+) -> tuple[int, httpx2.Headers, bytes]:
+    from ._aiohttp_transport import BodyReadError  # only reached when aiohttp is installed
+
+    merged = httpx2.Headers(client_headers)
+    merged.update(headers)
+    try:
+        status, raw_headers, raw = await fast.fetch(
+            op.method, url, headers=list(merged.items()), content=content or None,
+            timeout=timeouts, max_bytes=max_bytes,
+        )
+    except BodyReadError as exc:
+        raise _body_failure(exc.error, exc.status, op, None) from exc
+    response_headers = httpx2.Headers(raw_headers)
+    _refuse_redirect(op, status, response_headers)
+    declared = response_headers.get("content-length", "")
+    if len(raw) > max_bytes or (declared.isdigit() and int(declared) > max_bytes):
+        raise Failure(_too_large(op, status, _request_id(response_headers), max_bytes),
+                      sent=True, transient=False)
+    return status, response_headers, raw
+
+
+def _refuse_redirect(op: Op, status: int, headers: httpx2.Headers) -> None:
+    if 300 <= status < 400:
+        raise Failure(
+            SmartAIResponseError(
+                f"{op.name}: the platform answered a redirect ({status}), not followed",
+                operation=op.name,
+                status_code=status,
+                request_id=_request_id(headers),
+            ),
+            sent=True,
+            transient=False,
+        )
+
+
+def _too_large(op: Op, status: int, request_id: str | None, cap: int) -> SmartAIResponseError:
+    return SmartAIResponseError(
+        f"{op.name}: the answer is larger than {cap} bytes",
+        operation=op.name,
+        status_code=status,
+        request_id=request_id,
+    )
 
 
 def _log_failure(op: Op, path: str, attempt: int, started: float, reason: str) -> None:
@@ -197,12 +263,7 @@ def _log_failure(op: Op, path: str, attempt: int, started: float, reason: str) -
 
 async def _read_capped(response: httpx2.Response, op: Op, request_id: str | None, max_bytes: int) -> bytes:
     cap = max_bytes
-    too_large = SmartAIResponseError(
-        f"{op.name}: the answer is larger than {cap} bytes",
-        operation=op.name,
-        status_code=response.status_code,
-        request_id=request_id,
-    )
+    too_large = _too_large(op, response.status_code, request_id, cap)
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > cap:
         raise Failure(too_large, sent=True, transient=False)
@@ -222,19 +283,19 @@ async def _read_capped(response: httpx2.Response, op: Op, request_id: str | None
     except Exception as exc:
         if overflow:
             raise Failure(too_large, sent=True, transient=False) from None
-        raise _body_failure(exc, response, op, request_id) from exc
+        raise _body_failure(exc, response.status_code, op, request_id) from exc
     if overflow:
         raise Failure(too_large, sent=True, transient=False)
     return bytes(buffer)
 
 
-def _body_failure(exc: Exception, response: httpx2.Response, op: Op, request_id: str | None) -> BaseException:
+def _body_failure(exc: Exception, status: int, op: Op, request_id: str | None) -> BaseException:
     if isinstance(exc, httpx2.TimeoutException):
         return Failure(
             SmartAITimeoutError(
                 f"{op.name}: the answer stalled",
                 operation=op.name,
-                status_code=response.status_code,
+                status_code=status,
                 request_id=request_id,
             ),
             sent=True,
@@ -244,7 +305,7 @@ def _body_failure(exc: Exception, response: httpx2.Response, op: Op, request_id:
             SmartAIResponseError(
                 f"{op.name}: the answer was cut off",
                 operation=op.name,
-                status_code=response.status_code,
+                status_code=status,
                 request_id=request_id,
             ),
             sent=True,
@@ -283,12 +344,12 @@ def _unwrap(raw: bytes, op: Op, status: int, request_id: str | None, redact: tup
 
 def _status_failure(
     op: Op,
-    response: httpx2.Response,
+    status: int,
+    headers: httpx2.Headers,
     raw: bytes,
     request_id: str | None,
     redact: tuple[str, ...],
 ) -> Failure:
-    status = response.status_code
     payload = _json(raw)
     message = _platform_message(payload, redact) if isinstance(payload, Mapping) else None
     context: dict[str, Any] = {
@@ -298,7 +359,7 @@ def _status_failure(
         "request_id": request_id,
     }
     suffix = f" (request id {request_id})" if request_id else ""
-    retry_after = parse_retry_after(response.headers.get("retry-after"))
+    retry_after = parse_retry_after(headers.get("retry-after"))
     error: SmartAIError
     if status in {401, 403}:
         error = SmartAIAuthError(
