@@ -13,8 +13,6 @@ HS256 recruiter JWT and validates the same body; they differ in how they call th
   ``AiohttpTransport``.
 - ``aiohttp``: hand-written, one pooled raw ``aiohttp.ClientSession``.
 - ``ceiling``: auth and validation only, no platform call.
-- ``package_whatif`` (not run by default): an experiment, the package with the changes
-  proposed in README.md patched in at run time (``_whatif.py``).
 """
 
 from __future__ import annotations
@@ -207,16 +205,6 @@ def package_httpx2() -> Starlette:
     return Starlette(routes=[Mount("/assessment", AssessmentApp(client=client))])
 
 
-def package_whatif() -> Starlette:
-    """An experiment: the package with the README's proposed changes patched in."""
-    from starlette.routing import Mount
-
-    from benchmarks._whatif import whatif_app
-
-    _package_env()
-    return Starlette(routes=[Mount("/assessment", whatif_app(upstream_base_url()))])
-
-
 VARIANTS: dict[str, Callable[[], Starlette]] = {
     "package": package,
     "package_nolimit": package_nolimit,
@@ -226,5 +214,4 @@ VARIANTS: dict[str, Callable[[], Starlette]] = {
     "httpx2_aiohttp": httpx2_aiohttp,
     "aiohttp": aiohttp,
     "ceiling": ceiling,
-    "package_whatif": package_whatif,
 }

@@ -49,7 +49,6 @@ RECRUITERS = 10_000
 
 ORDER = [
     "package",
-    "package_whatif",
     "package_nolimit",
     "package_httpx2",
     "aiohttp",
@@ -60,7 +59,6 @@ ORDER = [
 ]
 LABELS = {
     "package": "assessment-asgi (AssessmentApp, defaults)",
-    "package_whatif": "experiment: package + proposed fixes (_whatif.py)",
     "package_nolimit": "assessment-asgi, rate limit off",
     "package_httpx2": "assessment-asgi on httpx2's own pool",
     "aiohttp": "hand-written, raw aiohttp.ClientSession",
@@ -399,7 +397,7 @@ def main() -> None:
     parser.add_argument("--connections", default="1,32", help="comma-separated (default 1,32)")
     parser.add_argument(
         "--variants",
-        default=",".join(v for v in ORDER if v != "package_whatif"),
+        default=",".join(ORDER),
         help=f"comma-separated, of: {', '.join(ORDER)}",
     )
     parser.add_argument("--loop", default="asyncio", help="uvicorn --loop for every variant")
