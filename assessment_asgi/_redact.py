@@ -1,9 +1,11 @@
-"""Tracebacks for the log with every secret the app knows about taken out.
+"""Tracebacks for the log that cannot carry a secret.
 
-An internal error is logged with its stack so it can be fixed, but exception messages are
-written by hooks and libraries that may quote what they were given: the recruiter's bearer
-token, the platform keys, the JWT secret or a Redis password. Those values are replaced by
-``[redacted]`` before anything reaches a log handler.
+An internal error is logged with its stack so it can be fixed. Exception *messages* are
+written by hooks and libraries that may quote what they were given — the recruiter's bearer
+token, the platform keys (a secrets manager's error, say), the JWT secret, a Redis password —
+and the app cannot know every such value, so messages are withheld: the log keeps each
+exception's type and every frame (file, line, function, source line). Secret values the app
+does know are also replaced by ``[redacted]`` in what remains.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from ._settings import AssessmentSettings
 from ._types import Scope
 
 REDACTED = "[redacted]"
+WITHHELD = "(message withheld: it may quote secrets)"
 _MIN_SECRET = 6  # shorter values would redact ordinary words; secrets are never this short
 
 
@@ -43,5 +46,20 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 
 
 def redacted_traceback(exc: BaseException, secrets: Iterable[str]) -> str:
-    """The formatted traceback of ``exc`` (causes included), secrets replaced."""
-    return redact("".join(traceback.format_exception(exc)), secrets)
+    """The frames and types of ``exc`` and its causes, messages withheld, secrets replaced."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or (
+            None if current.__suppress_context__ else current.__context__
+        )
+    parts: list[str] = []
+    for error in reversed(chain):
+        if parts:
+            parts.append("\nwhich led to:\n\n")
+        parts.append("Traceback (most recent call last):\n")
+        parts.extend(traceback.format_tb(error.__traceback__))
+        kind = type(error)
+        parts.append(f"{kind.__module__}.{kind.__qualname__}: {WITHHELD}\n")
+    return redact("".join(parts), secrets)
