@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import math
 import secrets
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import anyio
 from starlette.requests import Request
@@ -26,6 +28,8 @@ from ._http import (
 )
 from ._state import Assessment, Candidate, iso_ms, new_id
 from ._validation import BodyError, parse_ack, parse_campaign, parse_int, parse_session
+
+_T = TypeVar("_T")
 
 logger = logging.getLogger("assessment_asgi.sandbox")
 
@@ -75,7 +79,8 @@ class PlatformAPI:
 
     # ── sessions, campaigns, assessments ───────────────────────────────────────
 
-    async def create_session(self, request: Request) -> Response:
+    async def _parsed(self, request: Request, parse: Callable[[Any], _T]) -> _T | Response:
+        """The body, its keys checked and its fields parsed; or the refusal to answer with."""
         try:
             raw = await self._body(request)
         except TooLarge:
@@ -83,9 +88,14 @@ class PlatformAPI:
         if (refused := self._refuse(request, raw)) is not None:
             return refused
         try:
-            people = parse_session(parse_json(raw))
+            return parse(parse_json(raw))
         except BodyError as exc:
             return fail(400, exc.errors[0], details=exc.errors)
+
+    async def create_session(self, request: Request) -> Response:
+        people = await self._parsed(request, parse_session)
+        if isinstance(people, Response):
+            return people
         now_ms = self._ctx.now_ms()
         expires_ms = now_ms + int(self._ctx.token_ttl * 1000)
         token_id = secrets.token_hex(16)
@@ -115,16 +125,9 @@ class PlatformAPI:
         return ok({"token": token, "expiresAt": iso_ms(expires_ms)}, headers=NO_STORE)
 
     async def create_campaign(self, request: Request) -> Response:
-        try:
-            raw = await self._body(request)
-        except TooLarge:
-            return fail(413, "Request body too large")
-        if (refused := self._refuse(request, raw)) is not None:
-            return refused
-        try:
-            campaign = parse_campaign(parse_json(raw))
-        except BodyError as exc:
-            return fail(400, exc.errors[0], details=exc.errors)
+        campaign = await self._parsed(request, parse_campaign)
+        if isinstance(campaign, Response):
+            return campaign
         if self._ctx.campaign_delay:
             await anyio.sleep(self._ctx.campaign_delay)  # the platform takes 20-30 s
         now = self._ctx.clock()
