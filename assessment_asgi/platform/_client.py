@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import http.cookiejar
 import logging
 import time
@@ -496,7 +497,7 @@ class SmartAIClient:
         )
         creds = self._resolve_credentials(credentials)
         content = canonical_json(body) if body is not None else b""
-        redact = sensitive(creds, body)
+        redact = functools.partial(sensitive, creds, body)  # needed only on errors
         url, path = self._url(op, query)
         deadline_at = anyio.current_time() + limits.deadline
         with anyio.move_on_after(limits.deadline):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -49,6 +49,8 @@ _JWT = re.compile(r"eyJ[\w-]+\.[\w-]+(\.[\w-]*)?")
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 Auth = Literal["secret", "signed", "key"]
+#: The strings never to repeat from a platform message, computed only when there is one.
+Redact = Callable[[], tuple[str, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +102,7 @@ async def exchange(
     content: bytes,
     limits: Timeout,
     attempt: int,
-    redact: tuple[str, ...],
+    redact: Redact,
     max_bytes: int,
     fast: AiohttpTransport | None = None,
 ) -> Any:
@@ -202,8 +204,7 @@ async def _fetch(
 ) -> tuple[int, httpx2.Headers, bytes]:
     from ._aiohttp_transport import BodyReadError  # only reached when aiohttp is installed
 
-    merged = httpx2.Headers(client_headers)
-    merged.update(headers)
+    merged = {**dict(client_headers.items()), **headers}  # both lower-case: ours win
     try:
         status, raw_headers, raw = await fast.fetch(
             op.method, url, headers=list(merged.items()), content=content or None,
@@ -320,7 +321,7 @@ def _json(raw: bytes) -> Any:
         return _NOT_JSON
 
 
-def _unwrap(raw: bytes, op: Op, status: int, request_id: str | None, redact: tuple[str, ...]) -> Any:
+def _unwrap(raw: bytes, op: Op, status: int, request_id: str | None, redact: Redact) -> Any:
     payload = _json(raw)
     context: dict[str, Any] = {
         "operation": op.name,
@@ -348,7 +349,7 @@ def _status_failure(
     headers: httpx2.Headers,
     raw: bytes,
     request_id: str | None,
-    redact: tuple[str, ...],
+    redact: Redact,
 ) -> Failure:
     payload = _json(raw)
     message = _platform_message(payload, redact) if isinstance(payload, Mapping) else None
@@ -401,7 +402,7 @@ def sensitive(creds: Credentials, body: Any) -> tuple[str, ...]:
     return tuple(sorted(found, key=len, reverse=True))
 
 
-def _platform_message(payload: Mapping[str, Any], redact: tuple[str, ...]) -> str | None:
+def _platform_message(payload: Mapping[str, Any], redact: Redact) -> str | None:
     """The platform's own error text, without our secrets, what we sent, tokens or emails."""
     for key in ("error", "message"):
         value = payload.get(key)
@@ -409,7 +410,7 @@ def _platform_message(payload: Mapping[str, Any], redact: tuple[str, ...]) -> st
             value = value.get("message")
         if isinstance(value, str) and value.strip():
             text = value.strip()
-            for secret in redact:
+            for secret in redact():
                 text = text.replace(secret, "[redacted]")
             text = _JWT.sub("[token]", text)
             return _EMAIL.sub("[email]", text)[:300]
