@@ -43,17 +43,26 @@ def _is_async_callable(obj: Any) -> bool:
     )
 
 
-def current_loop_token() -> object:
-    """An object that identifies the running event loop (asyncio or trio).
+def current_loop() -> tuple[str, Any]:
+    """The running event loop's library (``"asyncio"`` or ``"trio"``) and an object naming it.
 
-    Pools and locks are bound to the loop that created them; comparing tokens tells when a
-    new loop (a new test, a restarted server) needs new ones.
+    Pools, locks and limiters are bound to the loop that created them; comparing the objects
+    tells when a new loop (a new test, a restarted server) needs new ones.
     """
     import asyncio
 
     try:
-        return asyncio.get_running_loop()
+        return "asyncio", asyncio.get_running_loop()
     except RuntimeError:
+        pass
+    try:
         import trio
 
-        return trio.lowlevel.current_trio_token()
+        return "trio", trio.lowlevel.current_trio_token()
+    except (ImportError, RuntimeError) as exc:
+        raise RuntimeError("needs a running asyncio or trio event loop") from exc
+
+
+def current_loop_token() -> object:
+    """The object naming the running event loop (see :func:`current_loop`)."""
+    return current_loop()[1]

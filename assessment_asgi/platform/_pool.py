@@ -17,20 +17,9 @@ from typing import Any
 
 import httpx2
 
+from .._compat import current_loop
+
 logger = logging.getLogger("assessment_asgi.platform")
-
-
-def _current_loop() -> tuple[str, Any]:
-    try:
-        return "asyncio", asyncio.get_running_loop()
-    except RuntimeError:
-        pass
-    try:
-        import trio
-
-        return "trio", trio.lowlevel.current_trio_token()
-    except (ImportError, RuntimeError) as exc:
-        raise RuntimeError("SmartAIClient needs a running asyncio or trio event loop") from exc
 
 
 class _Guard:
@@ -118,7 +107,7 @@ class LoopBoundPool:
         return len(self._guards)
 
     def get(self) -> httpx2.AsyncClient:
-        library, loop = _current_loop()
+        library, loop = current_loop()
         key = id(loop)
         guard = self._guards.get(key)
         if guard is not None and guard.loop is loop and not guard.client.is_closed:
@@ -145,7 +134,7 @@ class LoopBoundPool:
     async def aclose(self) -> None:
         """Close the current loop's pool now; ask other loops to close theirs."""
         guards, self._guards = list(self._guards.values()), {}
-        _, loop = _current_loop()
+        _, loop = current_loop()
         for guard in guards:
             if guard.loop is loop:
                 await guard.aclose_here()
