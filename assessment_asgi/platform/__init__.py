@@ -18,6 +18,7 @@ from ._errors import (
     SmartAIValidationError,
 )
 from ._models import AckResult, Assessment, Campaign, Event, EventBatch, SessionToken
+from ._observe import PlatformCall
 from ._poller import PollReport, ResultsPoller
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "Event",
     "EventBatch",
     "MemoryDedupStore",
+    "PlatformCall",
     "PollReport",
     "RedisDedupStore",
     "ResultsPoller",

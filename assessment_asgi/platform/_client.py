@@ -22,6 +22,7 @@ from ._credentials import Credentials
 from ._errors import SmartAIError, SmartAIResponseError, SmartAITimeoutError
 from ._exchange import Failure, Op, exchange, sensitive
 from ._models import AckResult, Assessment, Campaign, Event, EventBatch, SessionToken
+from ._observe import OnCall, PlatformCall, notify
 from ._pool import LoopBoundPool
 from ._signing import canonical_json, signature
 
@@ -56,6 +57,17 @@ def _log_giving_up(op: Op, error: SmartAIError, attempts: int) -> None:
             "attempt": attempts,
         },
     )
+
+
+class _Trace:
+    """What one operation's attempts saw, for the ``on_call`` observer."""
+
+    __slots__ = ("attempts", "request_id", "status")
+
+    def __init__(self) -> None:
+        self.attempts = 0
+        self.status: int | None = None
+        self.request_id: str | None = None
 
 
 class _PooledClient(httpx2.AsyncClient):
@@ -155,6 +167,9 @@ class SmartAIClient:
     the default pool (aiohttp's on asyncio when installed, httpx2's otherwise) and are
     never closed by this client.
 
+    ``on_call`` is told about every operation once it ends, with a :class:`PlatformCall`
+    (operation, engine, attempts, status, request id, duration: never personal data).
+
     Every operation accepts ``credentials=`` (per-call keys, for rotation) and ``timeout=``.
     Errors are the ``SmartAI*Error`` classes; ``ValueError``/``TypeError`` for bad arguments.
     """
@@ -174,6 +189,7 @@ class SmartAIClient:
         transport: httpx2.AsyncBaseTransport | None = None,
         limits: httpx2.Limits | None = None,
         user_agent: str = _USER_AGENT,
+        on_call: OnCall | None = None,
     ) -> None:
         self._base_url = _validate_base_url(base_url, "base_url")
         self._queue_base_url = (
@@ -213,6 +229,9 @@ class SmartAIClient:
         )
         self._user_agent = _text(user_agent, "user_agent")
         self._pool = LoopBoundPool(self._build_http_client)
+        if on_call is not None and not callable(on_call):
+            raise TypeError("on_call must be callable")
+        self._on_call = on_call
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self._base_url!r}, credentials={self._credentials!r})"
@@ -491,6 +510,46 @@ class SmartAIClient:
         credentials: Credentials | None,
         timeout: Timeout | float | None,
     ) -> Any:
+        if self._on_call is None:
+            data, _ = await self._attempts(op, body=body, query=query, credentials=credentials,
+                                           timeout=timeout, trace=None)
+            return data
+        trace = _Trace()
+        started_ns, started = time.time_ns(), time.perf_counter()
+        error: str | None = None
+        try:
+            data, _ = await self._attempts(op, body=body, query=query, credentials=credentials,
+                                           timeout=timeout, trace=trace)
+            return data
+        except SmartAIError as exc:
+            error = type(exc).__name__
+            trace.status = exc.status_code if exc.status_code is not None else trace.status
+            trace.request_id = exc.request_id or trace.request_id
+            raise
+        finally:
+            if error is not None or trace.status is not None:
+                notify(self._on_call, PlatformCall(
+                    operation=op.name, engine=self._engine_name(), attempts=trace.attempts,
+                    status_code=trace.status, request_id=trace.request_id, error=error,
+                    start_time_ns=started_ns, duration=time.perf_counter() - started,
+                ))
+
+    def _engine_name(self) -> str:
+        if self._http_client is not None or self._transport is not None:
+            return "httpx2"
+        client = self._pool.get()
+        return "aiohttp" if getattr(client, "fast", None) is not None else "httpx2"
+
+    async def _attempts(
+        self,
+        op: Op,
+        *,
+        body: Mapping[str, Any] | None = None,
+        query: Mapping[str, str] | None = None,
+        credentials: Credentials | None,
+        timeout: Timeout | float | None,
+        trace: _Trace | None,
+    ) -> tuple[Any, None]:
         base_timeout = self._timeouts[op.name]
         limits = (
             base_timeout if timeout is None else Timeout.coerce(timeout, setting="timeout", base=base_timeout)
@@ -504,9 +563,11 @@ class SmartAIClient:
             attempt = 0
             while True:
                 attempt += 1
+                if trace is not None:
+                    trace.attempts = attempt
                 try:
                     http_client = self._http()
-                    return await exchange(
+                    data, status, request_id = await exchange(
                         http_client,
                         op,
                         url=url,
@@ -519,7 +580,13 @@ class SmartAIClient:
                         max_bytes=self._max_response_bytes,
                         fast=getattr(http_client, "fast", None),
                     )
+                    if trace is not None:
+                        trace.status, trace.request_id = status, request_id
+                    return data, None
                 except Failure as failure:
+                    if trace is not None:
+                        trace.status = failure.error.status_code
+                        trace.request_id = failure.error.request_id
                     retry_safe = not failure.sent or (op.repeatable and failure.transient)
                     delay = self._retry.delay(attempt, failure.retry_after)
                     if (

@@ -105,8 +105,8 @@ async def exchange(
     redact: Redact,
     max_bytes: int,
     fast: AiohttpTransport | None = None,
-) -> Any:
-    """One request and its answer: the envelope's ``data``, or a :class:`Failure`.
+) -> tuple[Any, int, str | None]:
+    """One request and its answer: ``(data, status, request id)``, or a :class:`Failure`.
 
     ``fast`` is the client's own aiohttp transport, when it has one: the request then goes
     straight to its pool, skipping httpx2's Request/Response machinery (which costs more
@@ -141,7 +141,7 @@ async def exchange(
                "request_id": request_id, "latency_ms": round(latency_ms, 1)},
     )
     if 200 <= status < 300:
-        return _unwrap(raw, op, status, request_id, redact)
+        return _unwrap(raw, op, status, request_id, redact), status, request_id
     raise _status_failure(op, status, response_headers, raw, request_id, redact)
 
 
