@@ -6,7 +6,7 @@ import hashlib
 import math
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from starlette.applications import Starlette
@@ -23,6 +23,7 @@ from ._context import SandboxContext
 from ._http import base_url
 from ._portal import Portal
 from ._state import SandboxState
+from ._testing import RequestRecorder, ScriptedAnswer, TestingLayer, make_answer
 
 
 def _check_number(name: str, value: object, *, minimum: float, integer: bool = False) -> None:
@@ -82,6 +83,7 @@ class SandboxApp:
         signature_window: float = 300,
         campaign_delay: float = 0,
         max_body_bytes: int = 1_048_576,
+        record_requests: int = 0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if credentials is None:
@@ -105,10 +107,10 @@ class SandboxApp:
         _check_number("signature_window", signature_window, minimum=1)
         _check_number("campaign_delay", campaign_delay, minimum=0)
         _check_number("max_body_bytes", max_body_bytes, minimum=1024, integer=True)
+        _check_number("record_requests", record_requests, minimum=0, integer=True)
         if not callable(clock):
             raise TypeError("clock must be a callable returning Unix seconds")
 
-        self.credentials = credentials
         digest = hashlib.sha256(credentials.api_key.get_secret_value().encode()).hexdigest()
         self.key_id = "wc_key_test_" + digest[:16]  # what events carry as keyId
         self._ctx = SandboxContext(
@@ -133,14 +135,89 @@ class SandboxApp:
             *PlatformAPI(self._ctx).routes(),
             *Portal(self._ctx).routes(),
         ]
-        self._app = Starlette(routes=routes, exception_handlers={HTTPException: _json_http_error})
+        starlette = Starlette(routes=routes, exception_handlers={HTTPException: _json_http_error})
+        self.recorder = RequestRecorder(record_requests)
+        self._testing = TestingLayer(
+            starlette, self.recorder, max_body_bytes, lambda: self._ctx.credentials
+        )
 
     def __repr__(self) -> str:
         return f"SandboxApp(credentials={self.credentials!r}, token_ttl={self._ctx.token_ttl!r})"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Starlette writes into the scope it is given; never into the host's.
-        await self._app(dict(scope), receive, send)
+        await self._testing(dict(scope), receive, send)
+
+    @property
+    def credentials(self) -> Credentials:
+        """The key pair the sandbox accepts; assign a new test pair to rotate it."""
+        return self._ctx.credentials
+
+    @credentials.setter
+    def credentials(self, credentials: Credentials) -> None:
+        if not isinstance(credentials, Credentials):
+            raise TypeError(f"credentials must be a Credentials, got {type(credentials).__name__}")
+        if not _is_test_pair(credentials):
+            raise ValueError("credentials: the sandbox accepts test keys only")
+        self._ctx.credentials = credentials
+
+    # ── the sandbox as a test fake (docs/sandbox-testing.md) ──────────────────────
+
+    def script(
+        self,
+        method: str,
+        path: str,
+        *,
+        status: int | None = None,
+        body: object = None,
+        headers: Mapping[str, str] | None = None,
+        delay: float = 0,
+        drop: bool = False,
+        times: int | None = 1,
+        check_keys: bool = False,
+    ) -> ScriptedAnswer:
+        """Answer the next ``times`` matching requests this way instead of as the platform.
+
+        ``path`` matches the end of the request path (``"/sessions"``); ``method`` may be
+        ``"*"``. ``status`` with ``body`` (dict/list → JSON, str → text, bytes as is) and
+        ``headers`` is the answer; ``delay`` seconds pass first; ``status=None`` answers as
+        usual after the delay; ``drop=True`` starts the answer and then drops the connection.
+        ``times=None`` scripts every matching request; ``check_keys=True`` scripts only
+        requests carrying the sandbox's keys (others are refused as usual). Rules are tried
+        in the order they were added.
+
+        ::
+
+            sandbox.script("POST", "/sessions", status=503, body={"error": "busy"}, times=2)
+        """
+        answer = make_answer(
+            method, path, status=status, body=body, headers=headers, delay=delay, drop=drop,
+            times=times, check_keys=check_keys,
+        )
+        self._testing.add(answer)
+        return answer
+
+    def clear_script(self) -> None:
+        """Forget every scripted answer: the sandbox answers as the platform again."""
+        self._testing.clear()
+
+    def enqueue(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """Queue an event as given, for a poller to read; ``eventId``/``storedAt`` are added
+        when absent. Returns the stored event."""
+        if not isinstance(event, Mapping):
+            raise TypeError(f"event must be a mapping, got {type(event).__name__}")
+        return self._ctx.state.enqueue_as_given(dict(event))
+
+    def acknowledged_events(self) -> list[str]:
+        """Event ids acknowledged so far (each once), oldest first; bounded by max_events."""
+        return self._ctx.state.acknowledged()
+
+    def reset(self) -> None:
+        """Forget every session, event, scripted answer and recorded request."""
+        self._ctx.state.clear()
+        self._testing.clear()
+        self.recorder.clear()
+        self._ctx.last_poll = None
 
     @staticmethod
     def platform_url(sandbox_url: str) -> str:

@@ -7,7 +7,7 @@ import logging
 import secrets
 import threading
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -86,7 +86,15 @@ class SandboxState:
         self._assessments: OrderedDict[str, Assessment] = OrderedDict()
         self._events: OrderedDict[str, StoredEvent] = OrderedDict()
         self._reports: OrderedDict[str, StoredEvent] = OrderedDict()
+        self._acknowledged: deque[str] = deque(maxlen=max_events)
         self.dropped_events = 0
+
+    def clear(self) -> None:
+        with self._lock:
+            self._assessments.clear()
+            self._events.clear()
+            self._reports.clear()
+            self._acknowledged.clear()
 
     def now(self) -> float:
         return self._clock()
@@ -187,6 +195,25 @@ class SandboxState:
                     self._reports.popitem(last=False)
             return full
 
+    def enqueue_as_given(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Queue a test's event verbatim: ``eventId``/``storedAt`` only filled when absent,
+        so a test may queue odd events (a null id) as the platform might send them."""
+        with self._lock:
+            now = self.now()
+            self._prune_events(now)
+            stored_ms = int(now * 1000)
+            full = {"eventId": new_event_id(), "storedAt": iso_ms(stored_ms), **payload}
+            key = full["eventId"] if isinstance(full["eventId"], str) else new_event_id()
+            self._events[key] = StoredEvent(stored_ms, full)
+            while len(self._events) > self._max_events:
+                self._events.popitem(last=False)
+                self.dropped_events += 1
+            return copy.deepcopy(full)
+
+    def acknowledged(self) -> list[str]:
+        with self._lock:
+            return list(self._acknowledged)
+
     def poll(self, *, limit: int, since_ms: int) -> tuple[list[dict[str, Any]], int]:
         """Oldest pending events stored after ``since_ms``; and how many remain after them."""
         with self._lock:
@@ -200,6 +227,7 @@ class SandboxState:
             for event_id in dict.fromkeys(event_ids):
                 if self._events.pop(event_id, None) is not None:
                     removed += 1
+                    self._acknowledged.append(event_id)
             return removed
 
     def pending(self) -> list[dict[str, Any]]:

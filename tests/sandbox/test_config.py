@@ -17,7 +17,10 @@ from .conftest import Running
 
 def test_public_names() -> None:
     assert sandbox_module.__all__ == sorted(sandbox_module.__all__)
-    assert set(sandbox_module.__all__) == {"SandboxApp", "generate_test_credentials"}
+    assert set(sandbox_module.__all__) == {
+        "RecordedRequest", "RequestRecorder", "SandboxApp", "ScriptedAnswer",
+        "generate_test_credentials",
+    }
 
 
 def test_generated_keys_are_test_keys_and_differ() -> None:
