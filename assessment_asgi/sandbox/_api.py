@@ -12,6 +12,7 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Scope
 
 from . import _auth, _payloads
 from ._context import SandboxContext
@@ -73,6 +74,18 @@ class PlatformAPI:
         if request.headers.get("x-signature") and self._signed(request, raw):
             return None
         return fail(401, "Invalid secret key or signature")
+
+    def keys_ok(self, scope: Scope, raw: bytes) -> bool:
+        """What a scripted ``check_keys`` answer asks: the API key, plus the secret key or a
+        valid signature when the request carries either (the queue needs the key alone)."""
+        request = Request(scope)
+        if not _auth.api_key_ok(request, self._ctx.credentials):
+            return False
+        if _auth.secret_key_ok(request, self._ctx.credentials):
+            return True
+        if request.headers.get("x-signature"):
+            return self._signed(request, raw)
+        return "x-secret-key" not in request.headers
 
     async def _body(self, request: Request) -> bytes:
         return await read_body(request, self._ctx.max_body_bytes)

@@ -130,15 +130,16 @@ class SandboxApp:
             campaign_delay=float(campaign_delay),
             max_body_bytes=max_body_bytes,
         )
+        api = PlatformAPI(self._ctx)
         routes = [
             Route("/", self._index, methods=["GET"]),
-            *PlatformAPI(self._ctx).routes(),
+            *api.routes(),
             *Portal(self._ctx).routes(),
         ]
         starlette = Starlette(routes=routes, exception_handlers={HTTPException: _json_http_error})
         self.recorder = RequestRecorder(record_requests)
         self._testing = TestingLayer(
-            starlette, self.recorder, max_body_bytes, lambda: self._ctx.credentials
+            starlette, self.recorder, max_body_bytes, api.keys_ok
         )
 
     def __repr__(self) -> str:

@@ -9,15 +9,13 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from ..platform._credentials import Credentials
 
 
 @dataclass(slots=True)
@@ -103,7 +101,7 @@ class ScriptedAnswer:
     method: str
     path: str
     status: int | None
-    body: bytes
+    body: bytes | Callable[[RecordedRequest], object]
     headers: dict[str, str]
     delay: float
     drop: bool
@@ -157,7 +155,11 @@ def make_answer(
         raise ValueError(f"times must be a positive int, or None for every request, got {times!r}")
     if status is None and not drop and body is not None:
         raise ValueError("body needs a status: without one the sandbox answers as usual")
-    raw, content_type = _encode(body)
+    raw: bytes | Callable[[RecordedRequest], object]
+    if callable(body):
+        raw, content_type = body, None
+    else:
+        raw, content_type = _encode(body)
     return ScriptedAnswer(
         method=method.upper(),
         path=path,
@@ -178,12 +180,16 @@ class TestingLayer:
     __test__ = False  # not a pytest class, whatever its name
 
     def __init__(
-        self, app: ASGIApp, recorder: RequestRecorder, max_body_bytes: int, keys: Any
+        self,
+        app: ASGIApp,
+        recorder: RequestRecorder,
+        max_body_bytes: int,
+        keys_ok: Callable[[Scope, bytes], bool],
     ) -> None:
         self._app = app
         self.recorder = recorder
         self._max_body = max_body_bytes
-        self._keys = keys  # a callable giving the sandbox's current Credentials
+        self._keys_ok = keys_ok  # the sandbox's own key and signature check
         self._lock = threading.Lock()
         self.script: list[ScriptedAnswer] = []
 
@@ -195,18 +201,12 @@ class TestingLayer:
         with self._lock:
             self.script.clear()
 
-    def _keys_ok(self, headers: dict[str, str]) -> bool:
-        credentials: Credentials = self._keys()
-        if headers.get("x-api-key") != credentials.api_key.get_secret_value():
-            return False
-        secret = headers.get("x-secret-key")
-        return secret is None or secret == credentials.secret_key.get_secret_value()
-
-    def _take(self, method: str, path: str, headers: dict[str, str]) -> ScriptedAnswer | None:
+    def _take(self, scope: Scope, body: bytes) -> ScriptedAnswer | None:
+        method, path = scope["method"], scope["path"]
         with self._lock:
             for answer in self.script:
                 if answer.matches(method, path) and (
-                    not answer.check_keys or self._keys_ok(headers)
+                    not answer.check_keys or self._keys_ok(scope, body)
                 ):
                     if answer.remaining is not None:
                         answer.remaining -= 1
@@ -228,7 +228,7 @@ class TestingLayer:
                 recorded.status = int(message["status"])
             await send(message)
 
-        answer = self._take(scope["method"], scope["path"], headers)
+        answer = self._take(scope, body)
         if answer is None:
             await self._app(scope, receive, recording_send)
             return
@@ -237,7 +237,7 @@ class TestingLayer:
         if answer.status is None and not answer.drop:
             await self._app(scope, receive, recording_send)
             return
-        await self._answer(answer, recording_send)
+        await self._answer(answer, recorded, recording_send)
 
     async def _buffer(self, receive: Receive) -> tuple[bytes, bool, Receive]:
         """Read the body up to the cap; hand the sandbox a ``receive`` replaying it whole."""
@@ -260,17 +260,21 @@ class TestingLayer:
             replayed[-1]["more_body"] = False
         return body[: self._max_body], more or size > self._max_body, _replay(replayed, receive)
 
-    async def _answer(self, answer: ScriptedAnswer, send: Send) -> None:
+    async def _answer(self, answer: ScriptedAnswer, request: RecordedRequest, send: Send) -> None:
         headers = dict(answer.headers)
-        if answer.content_type and "content-type" not in headers:
-            headers["content-type"] = answer.content_type
+        body, content_type = (
+            _encode(answer.body(request)) if callable(answer.body)
+            else (answer.body, answer.content_type)
+        )
+        if content_type and "content-type" not in headers:
+            headers["content-type"] = content_type
         status = answer.status if answer.status is not None else 200
         if answer.drop:
             # Promise a body, send half of it, then fail: the server can only close the
             # connection. (No ASGI app can refuse to answer before the status line.)
-            headers["content-length"] = str(len(answer.body) + 64)
+            headers["content-length"] = str(len(body) + 64)
         else:
-            headers["content-length"] = str(len(answer.body))
+            headers["content-length"] = str(len(body))
         await send(
             {
                 "type": "http.response.start",
@@ -280,11 +284,11 @@ class TestingLayer:
         )
         if answer.drop:
             await send(
-                {"type": "http.response.body", "body": answer.body[: len(answer.body) // 2],
+                {"type": "http.response.body", "body": body[: len(body) // 2],
                  "more_body": True}
             )
             raise DroppedConnection("the sandbox dropped this connection, as scripted")
-        await send({"type": "http.response.body", "body": answer.body})
+        await send({"type": "http.response.body", "body": body})
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:

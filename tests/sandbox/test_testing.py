@@ -160,3 +160,29 @@ def test_reset_forgets_sessions_events_scripts_and_records(fake: Running) -> Non
     assert polled.status_code == 200
     assert polled.json()["data"]["events"] == []
     assert len(fake.app.recorder.requests) == 1
+
+
+def test_check_keys_verifies_a_signature_like_the_sandbox(fake: Running) -> None:
+    import time
+
+    from assessment_asgi.platform._signing import signature
+
+    fake.app.script("GET", "/assessments", status=200, body={"success": True, "data": []},
+                    times=None, check_keys=True)
+    stamp = str(int(time.time() * 1000))
+
+    def signed(secret: str) -> int:
+        headers = {"x-api-key": fake.api_key, "x-timestamp": stamp,
+                   "x-signature": signature(secret, "GET", "/api/v1/assessments", stamp, b"")}
+        return httpx2.get(f"{fake.platform_url}/assessments", headers=headers).status_code
+
+    assert signed(fake.secret_key) == 200
+    assert signed("wc_sk_test_wrong") == 401
+
+
+def test_a_body_may_be_computed_from_the_request(fake: Running) -> None:
+    fake.app.script("POST", "/sessions", status=200, times=None,
+                    body=lambda r: {"echo": r.json()["users"][0]["name"]})
+    answer = httpx2.post(f"{fake.platform_url}/sessions", json={"users": USERS}, headers=fake.keys)
+    assert answer.json() == {"echo": "Ada"}
+    assert answer.headers["content-type"] == "application/json"
