@@ -15,9 +15,8 @@ from assessment_asgi.platform import (
     SmartAIClient,
 )
 from assessment_asgi.sandbox import SandboxApp
+from tests._fake import API_KEY, SECRET, StandIn, build_app, completed_event
 from tests._servers import serve
-
-from ._standin import API_KEY, SECRET, StandIn, build_app, completed_event
 
 CREDS = Credentials(API_KEY, SECRET)
 

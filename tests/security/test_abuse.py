@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from assessment_asgi import AssessmentApp, ConfigurationError, Recruiter
 from assessment_asgi._ratelimit import PlatformCallLimiter, RecruiterRateLimiter
 from assessment_asgi._responses import HTTPProblem
-from tests._platform import USERS, PlatformStandIn
+from tests._fake import USERS, PlatformStandIn
 from tests._servers import Server, free_port
 
 from .conftest import assert_clean, bearer, body, hs_token, make_app, mounted
