@@ -19,7 +19,6 @@ from ._context import SandboxContext
 from ._http import (
     NO_STORE,
     TooLarge,
-    base_url,
     fail,
     ok,
     parse_json,
@@ -162,9 +161,12 @@ class PlatformAPI:
             total_questions=total_questions,
         )
         self._ctx.state.add(assessment)
-        link = _payloads.assessment_url(base_url(request), assessment, self._ctx.key_id)
+        base = self._ctx.base_url(request)
+        link = _payloads.assessment_url(base, assessment, self._ctx.key_id)
         self._ctx.state.enqueue(
-            _payloads.campaign_generated(assessment, link=link, key_id=self._ctx.key_id)
+            _payloads.campaign_generated(
+                assessment, link=link, key_id=self._ctx.key_id, base_url=base
+            )
         )
         logger.info(
             "campaign created: method=%s, %d candidate(s); campaign.generated queued",
@@ -193,7 +195,7 @@ class PlatformAPI:
             return fail(401, "Invalid API key")
         if not self._signed(request, raw):
             return fail(401, "Invalid or expired signature")
-        base = base_url(request)
+        base = self._ctx.base_url(request)
         items = [
             {
                 "assessmentId": item.id,

@@ -8,6 +8,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -20,7 +21,6 @@ from ..platform._credentials import TEST_KEY_PREFIX, TEST_SECRET_PREFIX, Credent
 from . import _pages
 from ._api import PlatformAPI
 from ._context import SandboxContext
-from ._http import base_url
 from ._portal import Portal
 from ._state import SandboxState
 from ._testing import RequestRecorder, ScriptedAnswer, TestingLayer, make_answer
@@ -33,6 +33,19 @@ def _check_number(name: str, value: object, *, minimum: float, integer: bool = F
         raise TypeError(f"{name} must be {kind}, got {type(value).__name__}")
     if not math.isfinite(value) or value < minimum:  # type: ignore[arg-type, operator]
         raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+
+
+def _check_public_url(url: object) -> str | None:
+    if url is None:
+        return None
+    if not isinstance(url, str):
+        raise TypeError(f"public_url must be a str, got {type(url).__name__}")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"public_url must be an absolute http(s) URL, got {url!r}")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError("public_url must not carry a query, a fragment or credentials")
+    return url.rstrip("/")
 
 
 def generate_test_credentials() -> Credentials:
@@ -67,7 +80,9 @@ class SandboxApp:
         SandboxApp.platform_url("http://127.0.0.1:8000/sandbox")  # → …/sandbox/api/v1
 
     Test keys only: live-looking keys are refused, so a real pair is never pasted here.
-    State lives in memory, bounded by ``max_sessions``/``max_events`` and the TTLs.
+    State lives in memory, bounded by ``max_sessions``/``max_events``, ``max_stored_bytes``
+    and the TTLs. Links in events and pages start with ``public_url`` when given (set it
+    behind a proxy), else with the address the connection reached — never the Host header.
     """
 
     def __init__(
@@ -83,6 +98,8 @@ class SandboxApp:
         signature_window: float = 300,
         campaign_delay: float = 0,
         max_body_bytes: int = 1_048_576,
+        max_stored_bytes: int = 64 * 1_048_576,
+        public_url: str | None = None,
         record_requests: int = 0,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -107,7 +124,9 @@ class SandboxApp:
         _check_number("signature_window", signature_window, minimum=1)
         _check_number("campaign_delay", campaign_delay, minimum=0)
         _check_number("max_body_bytes", max_body_bytes, minimum=1024, integer=True)
+        _check_number("max_stored_bytes", max_stored_bytes, minimum=1_048_576, integer=True)
         _check_number("record_requests", record_requests, minimum=0, integer=True)
+        public_url = _check_public_url(public_url)
         if not callable(clock):
             raise TypeError("clock must be a callable returning Unix seconds")
 
@@ -121,6 +140,7 @@ class SandboxApp:
                 max_events=max_events,
                 event_ttl=float(event_ttl),
                 session_retention=max(float(session_retention), float(token_ttl)),
+                max_stored_bytes=max_stored_bytes,
             ),
             clock=clock,
             key_id=self.key_id,
@@ -129,6 +149,7 @@ class SandboxApp:
             signature_window=float(signature_window),
             campaign_delay=float(campaign_delay),
             max_body_bytes=max_body_bytes,
+            public_url=public_url,
         )
         api = PlatformAPI(self._ctx)
         routes = [
@@ -235,4 +256,4 @@ class SandboxApp:
         return self._ctx.state.pending()
 
     async def _index(self, request: Request) -> Response:
-        return HTMLResponse(_pages.index_page(base_url(request)))
+        return HTMLResponse(_pages.index_page(self._ctx.base_url(request)))

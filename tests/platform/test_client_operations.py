@@ -191,6 +191,7 @@ async def test_every_operation_against_the_sandbox(sandbox: tuple[SandboxApp, st
                 json={
                     "assessmentId": session["assessmentId"],
                     "candidateId": session["candidates"][0]["id"],
+                    "candidateKey": session["candidates"][0]["key"],
                     "score": 77,
                 },
             )
