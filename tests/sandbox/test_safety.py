@@ -205,7 +205,7 @@ def test_public_url_is_checked_at_construction(bad: str) -> None:
 def test_a_non_loopback_bind_is_named_and_warned_about() -> None:
     port = free_port()
     with subprocess.Popen(
-        [sys.executable, "-m", "assessment_asgi", "sandbox", "--host", "0.0.0.0",  # noqa: S104
+        [sys.executable, "-m", "assessment_asgi", "sandbox", "--host", "0.0.0.0",
          "--port", str(port)],
         cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     ) as process:
