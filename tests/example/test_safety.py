@@ -102,6 +102,7 @@ def test_turned_on_against_a_platform_it_refuses_to_start_off_loopback(
         ({"content-type": "application/json"}, b'{"name": "' + b"R" * 100_000 + b'"}',
          413, "body_too_large"),
     ],
+    ids=["text-plain", "no-content-type", "100kB"],
 )
 def test_login_checks_the_content_type_and_caps_the_body(
     example: Example, headers: dict[str, str], content: bytes, status: int, code: str

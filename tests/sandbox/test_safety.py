@@ -49,6 +49,8 @@ def _pending(sandbox: Running) -> list[dict[str, Any]]:
         ("recruiterId", "r" * 129, None),
         ("workflowId", "w" * 129, None),
     ],
+    ids=["name-1MB", "name-201", "email-255", "candidateId-129", "recruiterId-129",
+         "workflowId-129"],
 )
 def test_oversized_fields_are_refused_not_stored(
     sandbox: Running, field: str, value: str, where: str | None
