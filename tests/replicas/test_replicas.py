@@ -125,6 +125,7 @@ def test_two_pollers_one_killed_midway_handle_every_event(
         "duplicated": len(duplicated),
         "acknowledged": total - len(app.pending_events()),
         "victim_handled_before_kill": killed_after,
+        "victim_in_flight_at_kill": len(set(started_a) - set(done_a)),
         "survivor_handled": len(done_b),
     }
     for key, value in counts.items():
