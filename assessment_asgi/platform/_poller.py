@@ -16,7 +16,6 @@ from types import TracebackType
 from typing import Any
 
 import anyio
-import anyio.to_thread
 from anyio.abc import TaskGroup, TaskStatus
 
 from .._exceptions import ConfigurationError
@@ -221,6 +220,12 @@ class ResultsPoller:
             unhandled=tally.unhandled,
             pending_count=batch.pending_count,
         )
+        if tally.store_error is not None:
+            logger.warning(
+                "the de-duplication store failed (%s): %d event(s) left queued",
+                tally.store_error,
+                report.failed,
+            )
         logger.debug("polled: %r", report)
         return report, tally.store_error
 
@@ -340,13 +345,7 @@ class ResultsPoller:
                         # Every claim would fail alike: back off as for a platform error.
                         failures += 1
                         delay = self._backoff(failures)
-                        logger.warning(
-                            "the de-duplication store failed (%s): %d event(s) left queued; "
-                            "next poll in %.1fs",
-                            store_error,
-                            report.failed,
-                            delay,
-                        )
+                        logger.warning("backing off for the de-duplication store: next poll in %.1fs", delay)
                 if self._stopping:
                     break
                 with self._interruptible():

@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as redis_asyncio
 
 from assessment_asgi.platform import Credentials, RedisDedupStore, ResultsPoller, RetryPolicy, SmartAIClient
-from tests._servers import serve
+from tests._servers import free_port, serve
 
 from ._standin import API_KEY, SECRET, StandIn, build_app, completed_event
 
@@ -96,3 +96,20 @@ def test_bad_redis_arguments_are_refused() -> None:
         RedisDedupStore("http://127.0.0.1:6379")
     with pytest.raises(TypeError, match="redis"):
         RedisDedupStore(42)
+
+
+@pytest.mark.anyio
+async def test_an_unreachable_store_leaves_the_batch_queued(caplog: pytest.LogCaptureFixture) -> None:
+    state = StandIn(queue=[completed_event(n) for n in range(3)])
+    handled: list[str] = []
+    store = RedisDedupStore(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    with serve(build_app(state)) as base:
+        credentials = Credentials(API_KEY, SECRET)
+        async with SmartAIClient(base_url=f"{base}/api/v1", credentials=credentials) as client:
+            poller = ResultsPoller(client, lambda e: handled.append(e.event_id), dedup=store)
+            report = await poller.poll_once()
+    await store.aclose()
+    assert handled == []  # never handled without its claim
+    assert (report.failed, report.acknowledged) == (3, 0)
+    assert state.acked == []
+    assert "de-duplication store failed (ConnectionError): 3 event(s) left queued" in caplog.text
