@@ -157,7 +157,8 @@ def test_a_redis_outage_gives_503_then_everything_recovers_without_a_restart(
         assert down.status_code == 503
         assert down.json()["code"] == "service_unavailable"
         seed_completed(app, sandbox_url, 5)  # queued while Redis is down
-        wait_for(lambda: "de-duplication store failed" in poller.output(), "the poller to back off", 30)
+        backing_off = "backing off for the de-duplication store"
+        wait_for(lambda: backing_off in poller.output(), "the poller to back off", 30)
         assert len(lines(out, "done")) == 5  # nothing handled without de-duplication
         assert len(app.pending_events()) == 5
 
