@@ -398,6 +398,8 @@ class SmartAIClient:
         """Pull up to ``limit`` (1-100) pending events; ``since`` is Unix ms or a datetime.
 
         Every event type is returned, and ``pending_count`` is the platform's own count.
+        An event that does not fit :class:`Event` is listed in ``invalid`` (its id, type and
+        failing fields) instead of failing the whole batch.
         """
         if isinstance(limit, bool) or not isinstance(limit, int):
             raise TypeError("limit must be an int")
