@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.requests import Request
 
+from ._audit import AuditHooks, OnSessionCreated, OnSessionRefused
 from ._auth import JWTAuthenticator
 from ._body import (
     ALLOWED_METHODS,
@@ -23,6 +24,13 @@ from ._body import (
 from ._compat import to_async
 from ._cors import CORSPolicy
 from ._exceptions import AuthError, ConfigurationError
+from ._idempotency import (
+    Idempotency,
+    MemoryIdempotencyStore,
+    RedisIdempotencyStore,
+    Ticket,
+    read_key,
+)
 from ._keys import EnvironmentKeys, StaticKeys
 from ._models import Recruiter, SessionRequest
 from ._openapi import openapi_document
@@ -31,6 +39,7 @@ from ._recruiter import ClaimsRecruiterResolver
 from ._redact import known_secrets, redacted_traceback
 from ._responses import HTTPProblem, send_json, send_problem
 from ._settings import AssessmentSettings
+from ._telemetry import RequestRecord, Telemetry, observe_platform_call
 from ._types import Authenticate, KeyProvider, Receive, ResolveRecruiter, Scope, Send
 from .platform import (
     Credentials,
@@ -70,6 +79,8 @@ class AssessmentApp:
         keys: KeyProvider | Credentials | None = None,
         client: SmartAIClient | None = None,
         settings: AssessmentSettings | None = None,
+        on_session_created: OnSessionCreated | None = None,
+        on_session_refused: OnSessionRefused | None = None,
         **overrides: Any,
     ) -> None:
         unknown = sorted(set(overrides) - set(AssessmentSettings.model_fields))
@@ -121,6 +132,16 @@ class AssessmentApp:
             )
             if settings.cors_origins
             else None
+        )
+        # Features of POST /session (see _idempotency.py, _telemetry.py, _audit.py).
+        self.audit = AuditHooks(on_session_created, on_session_refused)
+        self.telemetry = Telemetry()
+        self.idempotency = Idempotency(
+            RedisIdempotencyStore(settings.redis_url) if settings.redis_url is not None
+            else MemoryIdempotencyStore(max_keys=settings.idempotency_max_keys),
+            ttl=settings.idempotency_ttl,
+            # A claim outlives the slowest request that may still complete it, not more.
+            lease=settings.timeout + settings.queue_timeout + 10.0,
         )
 
     # -- configuration -------------------------------------------------------------------
@@ -182,6 +203,7 @@ class AssessmentApp:
                     read=min(s.read_timeout, s.timeout),
                     deadline=s.timeout,
                 ),
+                on_call=observe_platform_call,
             )
         return self._client
 
@@ -270,16 +292,61 @@ class AssessmentApp:
             return
         if method != "POST":
             raise HTTPProblem("method_not_allowed", headers={"Allow": ALLOWED_METHODS})
+        with self.telemetry.request(f"{scope.get('root_path', '')}/session") as record:
+            try:
+                await self._create(scope, receive, send, record)
+            except HTTPProblem as problem:
+                record.refused(problem.code, problem.status)
+                await send_problem(send, problem)
+            except ClientDisconnected:
+                raise
+            except Exception:
+                record.refused("internal_error", 500)
+                await self._audit_refusal(record)
+                raise
+        if record.created:
+            await self.audit.created(
+                recruiter=record.recruiter, candidates=record.candidates,
+                request_id=record.platform_request_id, expires_at=record.expires_at,
+            )
+        elif record.code != "ok":
+            await self._audit_refusal(record)
+
+    async def _create(self, scope: Scope, receive: Receive, send: Send, record: RequestRecord) -> None:
         check_content_type(scope)
+        key = read_key(scope)
         s = self.settings
         body = await read_body(scope, receive, max_bytes=s.max_body_bytes, timeout=s.body_timeout)
         data = parse_json(body)
 
         principal = await self._authenticate(scope, body)
         request = self._validate(data)
+        record.candidates = tuple(request.users)
         recruiter = await self._resolve(principal, request)
+        record.recruiter = recruiter
         if self.rate_limiter is not None:
             await self.rate_limiter.check(recruiter)
+        ticket: Ticket | None = None
+        if key is not None:
+            claimed = await self.idempotency.begin(key, recruiter, data)
+            if not isinstance(claimed, Ticket):
+                record.replayed = True
+                await send_json(send, 200, {"success": True, "data": claimed},
+                                {"Idempotent-Replayed": "true"})
+                return
+            ticket = claimed
+        try:
+            answer = await self._create_session(request, recruiter)
+        except BaseException:
+            if ticket is not None:
+                await self.idempotency.abandon(ticket)
+            raise
+        if ticket is not None:
+            await self.idempotency.finish(ticket, answer)
+        record.created, record.expires_at = True, answer["expiresAt"]
+        await send_json(send, 200, {"success": True, "data": answer})
+
+    async def _create_session(self, request: SessionRequest, recruiter: Recruiter) -> dict[str, Any]:
         credentials = await self._credentials()
         started = time.perf_counter()
         try:
@@ -296,9 +363,16 @@ class AssessmentApp:
             "session created: %d candidate(s) in %.1f ms",
             len(request.users), (time.perf_counter() - started) * 1000,
         )
-        await send_json(
-            send, 200, {"success": True, "data": {"token": result.token, "expiresAt": result.expires_at}}
+        return {"token": result.token, "expiresAt": result.expires_at}
+
+    async def _audit_refusal(self, record: RequestRecord) -> None:
+        await self.audit.refused(
+            code=record.code, status=record.status, recruiter=record.recruiter,
+            candidates=record.candidates, request_id=record.platform_request_id,
         )
+
+    #: Pass to a ``SmartAIClient(on_call=...)`` you inject: platform spans and request ids.
+    observe_platform_call = staticmethod(observe_platform_call)
 
     async def _authenticate(self, scope: Scope, body: bytes) -> Any:
         if self._call_authenticate is None:
