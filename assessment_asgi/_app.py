@@ -220,6 +220,7 @@ class AssessmentApp:
         """Close the platform client's connections (it is rebuilt if used again)."""
         if self._client is not None and self._owns_client:
             await self._client.aclose()
+        await self.idempotency.aclose()
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: object = None) -> AsyncIterator[None]:

@@ -148,6 +148,12 @@ class Idempotency:
         except Exception as exc:
             logger.error("could not store an idempotent answer: %s", type(exc).__name__)
 
+    async def aclose(self) -> None:
+        """Close the store's connections, if it has any (Redis)."""
+        close = getattr(self.store, "aclose", None)
+        if close is not None:
+            await close()
+
     async def abandon(self, ticket: Ticket) -> None:
         """Free the key after a failure, so the client may retry it (even when cancelled)."""
         try:
@@ -312,7 +318,8 @@ class RedisIdempotencyStore:
         await self._redis().eval(_COMPLETE, 1, self.prefix + slot, owner, "", 0)
 
     async def aclose(self) -> None:
-        """Close the connection pool of the running loop's client."""
+        """Close the client of the running loop (one of another loop is only forgotten)."""
         if self._client is not None:
-            client, self._client = self._client[1], None
-            await client.aclose()
+            (loop, client), self._client = self._client, None
+            if loop is current_loop()[1]:
+                await client.aclose()
