@@ -22,40 +22,58 @@ from tests._servers import serve
 PREFIX = "/assessment"
 
 
-class SessionCounter:
-    """A pure ASGI layer in front of the sandbox: counts the sessions it created (200 answers
-    to ``POST …/sessions``). Unopened sessions are not listed by the platform's API, so the
-    count is taken at the door."""
+class FrontDoor:
+    """A pure ASGI layer in front of the sandbox, as the platform's load balancer would be.
+
+    It stamps each answer with an ``x-request-id`` (``req_1``, ``req_2``, …), counts the
+    sessions created (200 answers to ``POST …/sessions``: the platform's API lists a session
+    only once opened, so the count is taken at the door), and answers ``503`` to the next
+    ``fail_next`` requests without passing them on (a failing balancer: nothing created).
+    """
 
     def __init__(self, app: SandboxApp) -> None:
         self.app = app
         self.created = 0
+        self.fail_next = 0
+        self._requests = 0
         self._lock = threading.Lock()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].endswith("/sessions"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        with self._lock:
+            self._requests += 1
+            request_id = f"req_{self._requests}".encode()
+            failing, self.fail_next = self.fail_next > 0, max(0, self.fail_next - 1)
+        if failing:
+            await send({"type": "http.response.start", "status": 503,
+                        "headers": [(b"x-request-id", request_id), (b"content-length", b"0")]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        creating = scope["method"] == "POST" and scope["path"].endswith("/sessions")
 
-        async def counting_send(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] == 200:
-                with self._lock:
-                    self.created += 1
+        async def stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", request_id)]}
+                if creating and message["status"] == 200:
+                    with self._lock:
+                        self.created += 1
             await send(message)
 
-        await self.app(scope, receive, counting_send)
+        await self.app(scope, receive, stamped)
 
 
 @dataclass
 class Sandbox:
     """The embedded sandbox with the canary test keys, served over real loopback HTTP."""
 
-    counter: SessionCounter
+    door: FrontDoor
     url: str
 
     @property
     def app(self) -> SandboxApp:
-        return self.counter.app
+        return self.door.app
 
     @property
     def platform_url(self) -> str:
@@ -63,14 +81,14 @@ class Sandbox:
 
     def sessions(self) -> int:
         """How many sessions the platform created."""
-        return self.counter.created
+        return self.door.created
 
 
 @contextlib.contextmanager
 def running_sandbox(**options: Any) -> Iterator[Sandbox]:
-    counter = SessionCounter(SandboxApp(credentials=Credentials(API_KEY, SECRET_KEY), **options))
-    with serve(counter) as url:
-        yield Sandbox(counter, url)
+    door = FrontDoor(SandboxApp(credentials=Credentials(API_KEY, SECRET_KEY), **options))
+    with serve(door) as url:
+        yield Sandbox(door, url)
 
 
 def assessment_app(sandbox: Sandbox, **kwargs: Any) -> AssessmentApp:
