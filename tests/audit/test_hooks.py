@@ -13,6 +13,7 @@ from assessment_asgi import SessionCreated, SessionRefused
 from tests._features import Sandbox, assessment_app, served
 from tests._platform import USERS, auth, make_token
 
+
 def sync_hooks() -> tuple[queue.Queue[Any], dict[str, Any]]:
     events: queue.Queue[Any] = queue.Queue()
 
