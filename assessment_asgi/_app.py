@@ -293,7 +293,8 @@ class AssessmentApp:
             return
         if method != "POST":
             raise HTTPProblem("method_not_allowed", headers={"Allow": ALLOWED_METHODS})
-        with self.telemetry.request(f"{scope.get('root_path', '')}/session") as record:
+        route = f"{scope.get('root_path', '')}/session"
+        with self.telemetry.request(route, scope.get("headers", ())) as record:
             try:
                 await self._create(scope, receive, send, record)
             except HTTPProblem as problem:

@@ -30,13 +30,18 @@ if TYPE_CHECKING:
     from ._models import Candidate, Recruiter
 
 try:
+    from opentelemetry import context as otel_context
     from opentelemetry import metrics as otel_metrics
+    from opentelemetry import propagate as otel_propagate
     from opentelemetry import trace as otel_trace
 except ImportError:  # the otel extra is not installed: everything below is a no-op
+    otel_context = None  # type: ignore[assignment]
     otel_metrics = None  # type: ignore[assignment]
+    otel_propagate = None  # type: ignore[assignment]
     otel_trace = None  # type: ignore[assignment]
 
 _SCOPE = "assessment_asgi"
+_PROPAGATION_HEADERS = frozenset({b"traceparent", b"tracestate"})
 RATE_LIMIT_CODES = frozenset({"rate_limited", "platform_rate_limited"})
 
 
@@ -72,8 +77,9 @@ class Telemetry:
     def __repr__(self) -> str:
         return f"Telemetry(enabled={self.enabled})"
 
-    def request(self, route: str) -> RequestRecord:
-        return RequestRecord(self, route)
+    def request(self, route: str, headers: Any = ()) -> RequestRecord:
+        """The record of one request; ``headers`` (ASGI pairs) may carry a ``traceparent``."""
+        return RequestRecord(self, route, headers)
 
 
 @dataclass(slots=True)
@@ -82,6 +88,7 @@ class RequestRecord:
 
     telemetry: Telemetry
     route: str
+    headers: Any = ()
     code: str = "ok"
     status: int = 200
     recruiter: Recruiter | None = None
@@ -93,21 +100,32 @@ class RequestRecord:
     started: float = field(default_factory=time.perf_counter)
     span: Any = None
     _token: Any = None
+    _attached: Any = None
 
     def __enter__(self) -> RequestRecord:
         self._token = _CURRENT.set(self)
         if self.telemetry.enabled:
+            parent, kind = None, otel_trace.SpanKind.INTERNAL
+            if not otel_trace.get_current_span().get_span_context().is_valid:
+                # No host instrumentation: this is the server span, continuing the caller's
+                # trace when it sent a W3C traceparent.
+                kind = otel_trace.SpanKind.SERVER
+                carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in self.headers
+                           if k in _PROPAGATION_HEADERS}
+                parent = otel_propagate.extract(carrier) if carrier else None
             self.span = self.telemetry.tracer.start_span(
-                f"POST {self.route}",
-                kind=otel_trace.SpanKind.SERVER,
+                f"POST {self.route}", context=parent, kind=kind,
                 attributes={"http.request.method": "POST", "http.route": self.route},
             )
+            # Current, so spans of other instrumentations (database, HTTP) nest under it.
+            self._attached = otel_context.attach(otel_trace.set_span_in_context(self.span))
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         _CURRENT.reset(self._token)
         if not self.telemetry.enabled:
             return
+        otel_context.detach(self._attached)
         attributes: dict[str, str | int] = {
             "assessment.code": self.code, "http.response.status_code": self.status,
         }

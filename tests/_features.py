@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,9 +102,14 @@ def assessment_app(sandbox: Sandbox, **kwargs: Any) -> AssessmentApp:
 
 
 @contextlib.contextmanager
-def served(assessment: AssessmentApp) -> Iterator[tuple[httpx2.Client, str]]:
-    """``assessment`` mounted at /assessment in Starlette under uvicorn: (client, session URL)."""
+def served(
+    assessment: AssessmentApp, wrap: Callable[[Any], Any] | None = None
+) -> Iterator[tuple[httpx2.Client, str]]:
+    """``assessment`` mounted at /assessment in Starlette under uvicorn: (client, session URL).
+
+    ``wrap`` puts a layer around the mounted app (an instrumentation middleware, say)."""
     # The host's lifespan closes the app's connections (Redis) on the server's loop.
-    host = Starlette(routes=[Mount(PREFIX, app=assessment)], lifespan=assessment.lifespan)
+    mounted = assessment if wrap is None else wrap(assessment)
+    host = Starlette(routes=[Mount(PREFIX, app=mounted)], lifespan=assessment.lifespan)
     with serve(host) as url, httpx2.Client(timeout=30) as client:
         yield client, f"{url}{PREFIX}/session"

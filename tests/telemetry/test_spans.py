@@ -130,3 +130,44 @@ def test_a_replay_is_marked_on_its_span(sandbox: Sandbox, exported: Exported) ->
     assert [s.attributes["assessment.idempotent_replayed"] for s in requests if s.attributes] == [False, True]
     calls = [s for s in exported.spans.get_finished_spans() if s.name.startswith("SmartAI")]
     assert len(calls) == 1  # the replay did not call the platform
+
+
+def test_the_request_span_continues_the_callers_trace(sandbox: Sandbox, exported: Exported) -> None:
+    trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    headers = {**auth(), "traceparent": f"00-{trace_id}-{parent_id}-01"}
+    with served(assessment_app(sandbox)) as (client, url):
+        assert client.post(url, json={"users": USERS}, headers=headers).status_code == 200
+    spans = {s.name: s for s in exported.spans.get_finished_spans()}
+    request, call = spans["POST /assessment/session"], spans["SmartAI create_session"]
+    assert request.context.trace_id == int(trace_id, 16)
+    assert request.parent is not None
+    assert request.parent.span_id == int(parent_id, 16)
+    assert call.context.trace_id == int(trace_id, 16)
+
+
+def test_under_an_instrumented_host_the_span_nests_in_the_hosts(sandbox: Sandbox, exported: Exported) -> None:
+    from opentelemetry import trace
+    from starlette.types import Receive, Scope, Send
+
+    from assessment_asgi import AssessmentApp
+
+    tracer = trace.get_tracer("host")
+
+    class InstrumentedHost:  # what an ASGI instrumentation middleware does, in four lines
+        def __init__(self, app: AssessmentApp) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await self.app(scope, receive, send)
+                return
+            with tracer.start_as_current_span("host request", kind=SpanKind.SERVER):
+                await self.app(scope, receive, send)
+
+    with served(assessment_app(sandbox), wrap=InstrumentedHost) as (client, url):
+        assert client.post(url, json={"users": USERS}, headers=auth()).status_code == 200
+    spans = {s.name: s for s in exported.spans.get_finished_spans()}
+    host, request = spans["host request"], spans["POST /assessment/session"]
+    assert request.kind is SpanKind.INTERNAL
+    assert request.parent is not None
+    assert request.parent.span_id == host.context.span_id
