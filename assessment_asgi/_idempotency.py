@@ -253,9 +253,11 @@ class RedisIdempotencyStore:
 
     def __init__(self, url: str | SecretStr, *, prefix: str = "assessment_asgi:idem:") -> None:
         raw = url.get_secret_value() if isinstance(url, SecretStr) else url
+        if isinstance(raw, str) and raw.startswith("redis+unix://"):
+            raw = "unix://" + raw.removeprefix("redis+unix://")  # the limits library's spelling
         if not isinstance(raw, str) or not raw.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigurationError(
-                "ASSESSMENT_REDIS_URL must be a redis://, rediss:// or unix:// URL",
+                "ASSESSMENT_REDIS_URL must be a redis://, rediss:// or redis+unix:// URL",
                 setting="ASSESSMENT_REDIS_URL",
             )
         try:

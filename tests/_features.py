@@ -17,7 +17,7 @@ from starlette.types import Message, Receive, Scope, Send
 from assessment_asgi import AssessmentApp, Credentials
 from assessment_asgi.sandbox import SandboxApp
 from tests._platform import API_KEY, JWT_SECRET, SECRET_KEY
-from tests._servers import serve
+from tests._servers import Server, serve
 
 PREFIX = "/assessment"
 
@@ -103,7 +103,7 @@ def assessment_app(sandbox: Sandbox, **kwargs: Any) -> AssessmentApp:
 
 @contextlib.contextmanager
 def served(
-    assessment: AssessmentApp, wrap: Callable[[Any], Any] | None = None
+    assessment: AssessmentApp, wrap: Callable[[Any], Any] | None = None, server: Server = "uvicorn"
 ) -> Iterator[tuple[httpx2.Client, str]]:
     """``assessment`` mounted at /assessment in Starlette under uvicorn: (client, session URL).
 
@@ -111,5 +111,5 @@ def served(
     # The host's lifespan closes the app's connections (Redis) on the server's loop.
     mounted = assessment if wrap is None else wrap(assessment)
     host = Starlette(routes=[Mount(PREFIX, app=mounted)], lifespan=assessment.lifespan)
-    with serve(host) as url, httpx2.Client(timeout=30) as client:
+    with serve(host, server) as url, httpx2.Client(timeout=30) as client:
         yield client, f"{url}{PREFIX}/session"

@@ -173,3 +173,32 @@ def test_the_memory_store_keeps_at_most_the_configured_number_of_keys(sandbox: S
     assert evicted.status_code == 200
     assert "idempotent-replayed" not in evicted.headers
     assert sandbox.sessions() == 4
+
+
+def test_on_trio_the_memory_store_and_the_audit_hooks_work(sandbox: Sandbox) -> None:
+    created: list[Any] = []
+    reported = threading.Event()
+
+    def on_created(event: Any) -> None:
+        created.append(event)
+        reported.set()
+
+    app = assessment_app(sandbox, on_session_created=on_created)
+    k = key()
+    with served(app, server="hypercorn-trio") as (client, url):
+        first = post(client, url, k)
+        again = post(client, url, k)
+        assert reported.wait(30)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert sandbox.sessions() == 1
+    assert len(created) == 1
+
+
+def test_on_trio_the_redis_store_says_it_needs_asyncio(sandbox: Sandbox, redis_url: str) -> None:
+    with served(assessment_app(sandbox, redis_url=redis_url), server="hypercorn-trio") as (client, url):
+        response = post(client, url, key())
+    assert response.status_code == 500
+    assert response.json() == {"success": False, "code": "not_configured",
+                               "error": "The Redis idempotency store needs asyncio (redis.asyncio)"}
+    assert sandbox.sessions() == 0
