@@ -112,7 +112,7 @@ async def main(rounds: int, requests: int) -> None:
     added = _telemetry_alone(app, 20_000)
     # Per pair of adjacent rounds: machine load changes between pairs more than within one.
     ratios = [a[0] / b[0] for a, b in zip(results[True], results[False], strict=True)]
-    cpu = {k: statistics.median(x[1] for x in v) for k, v in results.items()}
+    cpu = {k: statistics.median(x[1] for x in v) for k, v in results.items()}  # per label
     print(f"rounds={rounds} requests/round={requests}")
     labels = {False: "telemetry off (as without the API)", True: "telemetry on (API, no SDK)"}
     for enabled, label in labels.items():
@@ -120,7 +120,8 @@ async def main(rounds: int, requests: int) -> None:
         print(f"{label:36} median {statistics.median(rates):6.0f} req/s, "
               f"{cpu[enabled]:6.0f} us CPU/request  {rates}")
     print(f"req/s on/off, median of paired rounds: {statistics.median(ratios):.3f}")
-    print(f"CPU per request on/off: {cpu[True] / cpu[False]:.3f}")
+    cpu_ratios = [a[1] / b[1] for a, b in zip(results[True], results[False], strict=True)]
+    print(f"CPU per request on/off, median of paired rounds: {statistics.median(cpu_ratios):.3f}")
     print(f"telemetry alone: {added:.1f} us CPU per request = {100 * added / cpu[False]:.1f} % of a request")
 
 
