@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import time
@@ -24,13 +25,7 @@ from ._body import (
 from ._compat import to_async
 from ._cors import CORSPolicy
 from ._exceptions import AuthError, ConfigurationError
-from ._idempotency import (
-    Idempotency,
-    MemoryIdempotencyStore,
-    RedisIdempotencyStore,
-    Ticket,
-    read_key,
-)
+from ._idempotency import Idempotency, MemoryIdempotencyStore, RedisIdempotencyStore, read_key
 from ._keys import EnvironmentKeys, StaticKeys
 from ._models import Recruiter, SessionRequest
 from ._openapi import openapi_document
@@ -304,15 +299,9 @@ class AssessmentApp:
                 raise
             except Exception:
                 record.refused("internal_error", 500)
-                await self._audit_refusal(record)
+                await self.audit.report(record)
                 raise
-        if record.created:
-            await self.audit.created(
-                recruiter=record.recruiter, candidates=record.candidates,
-                request_id=record.platform_request_id, expires_at=record.expires_at,
-            )
-        elif record.code != "ok":
-            await self._audit_refusal(record)
+        await self.audit.report(record)  # after the answer: a slow hook delays nobody
 
     async def _create(self, scope: Scope, receive: Receive, send: Send, record: RequestRecord) -> None:
         check_content_type(scope)
@@ -328,25 +317,14 @@ class AssessmentApp:
         record.recruiter = recruiter
         if self.rate_limiter is not None:
             await self.rate_limiter.check(recruiter)
-        ticket: Ticket | None = None
-        if key is not None:
-            claimed = await self.idempotency.begin(key, recruiter, data)
-            if not isinstance(claimed, Ticket):
-                record.replayed = True
-                await send_json(send, 200, {"success": True, "data": claimed},
-                                {"Idempotent-Replayed": "true"})
-                return
-            ticket = claimed
-        try:
-            answer = await self._create_session(request, recruiter)
-        except BaseException:
-            if ticket is not None:
-                await self.idempotency.abandon(ticket)
-            raise
-        if ticket is not None:
-            await self.idempotency.finish(ticket, answer)
-        record.created, record.expires_at = True, answer["expiresAt"]
-        await send_json(send, 200, {"success": True, "data": answer})
+        create = functools.partial(self._create_session, request, recruiter)
+        if key is None:
+            answer = await create()
+        else:
+            answer, record.replayed = await self.idempotency.run(key, recruiter, data, create)
+        record.created, record.expires_at = not record.replayed, answer["expiresAt"]
+        await send_json(send, 200, {"success": True, "data": answer},
+                        {"Idempotent-Replayed": "true"} if record.replayed else None)
 
     async def _create_session(self, request: SessionRequest, recruiter: Recruiter) -> dict[str, Any]:
         credentials = await self._credentials()
@@ -366,12 +344,6 @@ class AssessmentApp:
             len(request.users), (time.perf_counter() - started) * 1000,
         )
         return {"token": result.token, "expiresAt": result.expires_at}
-
-    async def _audit_refusal(self, record: RequestRecord) -> None:
-        await self.audit.refused(
-            code=record.code, status=record.status, recruiter=record.recruiter,
-            candidates=record.candidates, request_id=record.platform_request_id,
-        )
 
     #: Pass to a ``SmartAIClient(on_call=...)`` you inject: platform spans and request ids.
     observe_platform_call = staticmethod(observe_platform_call)

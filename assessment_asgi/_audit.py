@@ -12,10 +12,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._compat import to_async
 from ._models import Candidate, Recruiter
+
+if TYPE_CHECKING:
+    from ._telemetry import RequestRecord
 
 logger = logging.getLogger("assessment_asgi")
 
@@ -99,6 +102,19 @@ class AuditHooks:
     @property
     def active(self) -> bool:
         return self._created is not None or self._refused is not None
+
+    async def report(self, record: RequestRecord) -> None:
+        """Tell the hooks how a request ended: created, refused, or neither (a replay)."""
+        if record.created:
+            await self.created(
+                recruiter=record.recruiter, candidates=record.candidates,
+                request_id=record.platform_request_id, expires_at=record.expires_at,
+            )
+        elif record.code != "ok":
+            await self.refused(
+                code=record.code, status=record.status, recruiter=record.recruiter,
+                candidates=record.candidates, request_id=record.platform_request_id,
+            )
 
     async def created(self, **fields: Any) -> None:
         if self._created is not None:

@@ -21,6 +21,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -138,6 +139,21 @@ class Idempotency:
         if claim.state == "reused":
             raise HTTPProblem("idempotency_key_reused")
         raise HTTPProblem("idempotency_key_in_flight", headers={"Retry-After": "1"})
+
+    async def run(
+        self, key: str, recruiter: Recruiter, data: Any, create: Callable[[], Awaitable[dict[str, Any]]]
+    ) -> tuple[dict[str, Any], bool]:
+        """``create()`` once per key: (its answer, False), or (the stored answer, True)."""
+        claimed = await self.begin(key, recruiter, data)
+        if not isinstance(claimed, Ticket):
+            return claimed, True
+        try:
+            answer = await create()
+        except BaseException:
+            await self.abandon(claimed)
+            raise
+        await self.finish(claimed, answer)
+        return answer, False
 
     async def finish(self, ticket: Ticket, answer: dict[str, Any]) -> None:
         """Store a success; a store failure is logged (never the token) and answered anyway."""
