@@ -191,9 +191,9 @@ class _Entry:
 class MemoryIdempotencyStore:
     """In-process keys: at most ``max_keys``, least recently used evicted first.
 
-    ::
+    The app's default without ``ASSESSMENT_REDIS_URL`` (``ASSESSMENT_IDEMPOTENCY_MAX_KEYS``)::
 
-        AssessmentApp(idempotency_store=MemoryIdempotencyStore(max_keys=50_000))
+        store = MemoryIdempotencyStore(max_keys=50_000)
     """
 
     def __init__(self, *, max_keys: int = 10_000) -> None:
@@ -262,9 +262,10 @@ class RedisIdempotencyStore:
     """Keys shared by every replica through Redis (``pip install 'assessment-asgi[redis]'``).
 
     The claim is one ``SET NX PX``: of two replicas racing on a key, one wins and the other
-    answers 409 (or replays, once the first stored its answer). Asyncio only::
+    answers 409 (or replays, once the first stored its answer). Asyncio only. The app's
+    store when ``ASSESSMENT_REDIS_URL`` is set::
 
-        AssessmentApp(idempotency_store=RedisIdempotencyStore("redis://127.0.0.1:6379/0"))
+        store = RedisIdempotencyStore("redis://127.0.0.1:6379/0")
     """
 
     def __init__(self, url: str | SecretStr, *, prefix: str = "assessment_asgi:idem:") -> None:
