@@ -135,8 +135,9 @@ class AssessmentApp:
             RedisIdempotencyStore(settings.redis_url) if settings.redis_url is not None
             else MemoryIdempotencyStore(max_keys=settings.idempotency_max_keys),
             ttl=settings.idempotency_ttl,
-            # A claim outlives the slowest request that may still complete it, not more.
-            lease=settings.timeout + settings.queue_timeout + 10.0,
+            # A claim outlives the slowest request that may still complete it (an injected
+            # client may wait longer than ASSESSMENT_TIMEOUT: a minute of margin), not more.
+            lease=settings.timeout + settings.queue_timeout + 60.0,
         )
 
     # -- configuration -------------------------------------------------------------------
