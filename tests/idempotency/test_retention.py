@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
+from pathlib import Path
 
 import redis.asyncio as redis_asyncio
 
@@ -70,3 +72,11 @@ def test_the_openapi_document_describes_the_header_and_the_codes() -> None:
     assert "invalid_idempotency_key" in operation["responses"]["400"]["description"]
     assert ERROR_CODES["idempotency_key_in_flight"][0] == 409
     assert ERROR_CODES["idempotency_key_reused"][0] == 422
+
+
+def test_every_error_code_has_its_row_in_the_readme_table() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `([a-z_]+)` \| (\d{3}) \|", readme, re.M))
+    assert {code: int(rows[code]) for code in ERROR_CODES if code in rows} == {
+        code: status for code, (status, _) in ERROR_CODES.items()
+    }
