@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.requests import Request
 
-from ._audit import AuditHooks, OnSessionCreated, OnSessionRefused
+from ._audit import AuditHooks
 from ._auth import JWTAuthenticator
 from ._body import (
     ALLOWED_METHODS,
@@ -35,7 +35,16 @@ from ._redact import known_secrets, redacted_traceback
 from ._responses import HTTPProblem, send_json, send_problem
 from ._settings import AssessmentSettings
 from ._telemetry import RequestRecord, Telemetry, observe_platform_call
-from ._types import Authenticate, KeyProvider, Receive, ResolveRecruiter, Scope, Send
+from ._types import (
+    Authenticate,
+    KeyProvider,
+    OnSessionCreated,
+    OnSessionRefused,
+    Receive,
+    ResolveRecruiter,
+    Scope,
+    Send,
+)
 from .platform import (
     Credentials,
     SmartAIAuthError,
@@ -63,7 +72,8 @@ class AssessmentApp:
 
     Hooks (each sync or async): ``authenticate(request) -> principal``,
     ``resolve_recruiter(principal, body) -> Recruiter``, ``keys() -> Credentials``; and
-    ``client``, a :class:`SmartAIClient` of your own.
+    ``client``, a :class:`SmartAIClient` of your own. Audit hooks ``on_session_created`` and
+    ``on_session_refused`` (see :class:`SessionCreated`, :class:`SessionRefused`).
     """
 
     def __init__(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._compat import to_async
 from ._models import Candidate, Recruiter
+from ._types import OnSessionCreated, OnSessionRefused
 
 if TYPE_CHECKING:
     from ._telemetry import RequestRecord
@@ -81,10 +82,6 @@ class SessionRefused:
             f"recruiter={self.recruiter!r}, candidates={len(self.candidates)}, "
             f"at={self.at.isoformat()!r}, request_id={self.request_id!r})"
         )
-
-
-OnSessionCreated = Callable[[SessionCreated], "Awaitable[None] | None"]
-OnSessionRefused = Callable[[SessionRefused], "Awaitable[None] | None"]
 
 
 class AuditHooks:
