@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from ._app import AssessmentApp
+from ._audit import SessionCreated, SessionRefused
 from ._auth import JWTAuthenticator
 from ._exceptions import AssessmentError, AuthError, ConfigurationError, PermissionDenied
 from ._keys import EnvironmentKeys, StaticKeys
@@ -40,6 +41,8 @@ __all__ = [
     "JWTAuthenticator",
     "PermissionDenied",
     "Recruiter",
+    "SessionCreated",
+    "SessionRefused",
     "SessionRequest",
     "SmartAIClient",
     "SmartAIError",

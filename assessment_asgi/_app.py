@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import time
@@ -12,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.requests import Request
 
+from ._audit import AuditHooks
 from ._auth import JWTAuthenticator
 from ._body import (
     ALLOWED_METHODS,
@@ -23,6 +25,7 @@ from ._body import (
 from ._compat import to_async
 from ._cors import CORSPolicy
 from ._exceptions import AuthError, ConfigurationError
+from ._idempotency import Idempotency, MemoryIdempotencyStore, RedisIdempotencyStore, read_key
 from ._keys import EnvironmentKeys, StaticKeys
 from ._models import Recruiter, SessionRequest
 from ._openapi import openapi_document
@@ -31,7 +34,17 @@ from ._recruiter import ClaimsRecruiterResolver
 from ._redact import known_secrets, redacted_traceback
 from ._responses import HTTPProblem, send_json, send_problem
 from ._settings import AssessmentSettings
-from ._types import Authenticate, KeyProvider, Receive, ResolveRecruiter, Scope, Send
+from ._telemetry import RequestRecord, Telemetry, observe_platform_call
+from ._types import (
+    Authenticate,
+    KeyProvider,
+    OnSessionCreated,
+    OnSessionRefused,
+    Receive,
+    ResolveRecruiter,
+    Scope,
+    Send,
+)
 from .platform import (
     Credentials,
     SmartAIAuthError,
@@ -59,7 +72,8 @@ class AssessmentApp:
 
     Hooks (each sync or async): ``authenticate(request) -> principal``,
     ``resolve_recruiter(principal, body) -> Recruiter``, ``keys() -> Credentials``; and
-    ``client``, a :class:`SmartAIClient` of your own.
+    ``client``, a :class:`SmartAIClient` of your own. Audit hooks ``on_session_created`` and
+    ``on_session_refused`` (see :class:`SessionCreated`, :class:`SessionRefused`).
     """
 
     def __init__(
@@ -70,6 +84,8 @@ class AssessmentApp:
         keys: KeyProvider | Credentials | None = None,
         client: SmartAIClient | None = None,
         settings: AssessmentSettings | None = None,
+        on_session_created: OnSessionCreated | None = None,
+        on_session_refused: OnSessionRefused | None = None,
         **overrides: Any,
     ) -> None:
         unknown = sorted(set(overrides) - set(AssessmentSettings.model_fields))
@@ -121,6 +137,17 @@ class AssessmentApp:
             )
             if settings.cors_origins
             else None
+        )
+        # Features of POST /session (see _idempotency.py, _telemetry.py, _audit.py).
+        self.audit = AuditHooks(on_session_created, on_session_refused)
+        self.telemetry = Telemetry()
+        self.idempotency = Idempotency(
+            RedisIdempotencyStore(settings.redis_url) if settings.redis_url is not None
+            else MemoryIdempotencyStore(max_keys=settings.idempotency_max_keys),
+            ttl=settings.idempotency_ttl,
+            # A claim outlives the slowest request that may still complete it (an injected
+            # client may wait longer than ASSESSMENT_TIMEOUT: a minute of margin), not more.
+            lease=settings.timeout + settings.queue_timeout + 60.0,
         )
 
     # -- configuration -------------------------------------------------------------------
@@ -182,6 +209,7 @@ class AssessmentApp:
                     read=min(s.read_timeout, s.timeout),
                     deadline=s.timeout,
                 ),
+                on_call=observe_platform_call,
             )
         return self._client
 
@@ -198,6 +226,7 @@ class AssessmentApp:
         """Close the platform client's connections (it is rebuilt if used again)."""
         if self._client is not None and self._owns_client:
             await self._client.aclose()
+        await self.idempotency.aclose()
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: object = None) -> AsyncIterator[None]:
@@ -270,16 +299,45 @@ class AssessmentApp:
             return
         if method != "POST":
             raise HTTPProblem("method_not_allowed", headers={"Allow": ALLOWED_METHODS})
+        route = f"{scope.get('root_path', '')}/session"
+        with self.telemetry.request(route, scope.get("headers", ())) as record:
+            try:
+                await self._create(scope, receive, send, record)
+            except HTTPProblem as problem:
+                record.refused(problem.code, problem.status)
+                await send_problem(send, problem)
+            except ClientDisconnected:
+                raise
+            except Exception:
+                record.refused("internal_error", 500)
+                await self.audit.report(record)
+                raise
+        await self.audit.report(record)  # after the answer: a slow hook delays nobody
+
+    async def _create(self, scope: Scope, receive: Receive, send: Send, record: RequestRecord) -> None:
         check_content_type(scope)
+        key = read_key(scope)
         s = self.settings
         body = await read_body(scope, receive, max_bytes=s.max_body_bytes, timeout=s.body_timeout)
         data = parse_json(body)
 
         principal = await self._authenticate(scope, body)
         request = self._validate(data)
+        record.candidates = tuple(request.users)
         recruiter = await self._resolve(principal, request)
+        record.recruiter = recruiter
         if self.rate_limiter is not None:
             await self.rate_limiter.check(recruiter)
+        create = functools.partial(self._create_session, request, recruiter)
+        if key is None:
+            answer = await create()
+        else:
+            answer, record.replayed = await self.idempotency.run(key, recruiter, data, create)
+        record.created, record.expires_at = not record.replayed, answer["expiresAt"]
+        await send_json(send, 200, {"success": True, "data": answer},
+                        {"Idempotent-Replayed": "true"} if record.replayed else None)
+
+    async def _create_session(self, request: SessionRequest, recruiter: Recruiter) -> dict[str, Any]:
         credentials = await self._credentials()
         started = time.perf_counter()
         try:
@@ -296,9 +354,10 @@ class AssessmentApp:
             "session created: %d candidate(s) in %.1f ms",
             len(request.users), (time.perf_counter() - started) * 1000,
         )
-        await send_json(
-            send, 200, {"success": True, "data": {"token": result.token, "expiresAt": result.expires_at}}
-        )
+        return {"token": result.token, "expiresAt": result.expires_at}
+
+    #: Pass to a ``SmartAIClient(on_call=...)`` you inject: platform spans and request ids.
+    observe_platform_call = staticmethod(observe_platform_call)
 
     async def _authenticate(self, scope: Scope, body: bytes) -> Any:
         if self._call_authenticate is None:

@@ -19,8 +19,8 @@ from ._exceptions import ConfigurationError
 from ._types import Message, Scope, Send
 
 ALLOW_METHODS = "POST, OPTIONS"
-ALLOW_HEADERS = "authorization, content-type"
-EXPOSE_HEADERS = "retry-after"
+ALLOW_HEADERS = "authorization, content-type, idempotency-key"
+EXPOSE_HEADERS = "retry-after, idempotent-replayed"
 
 
 def _normalise_origin(origin: str) -> str:

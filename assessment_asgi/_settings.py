@@ -61,6 +61,11 @@ class AssessmentSettings(BaseSettings):
     max_concurrent_calls: int = Field(default=64, ge=1, le=10_000)
     queue_timeout: float = Field(default=5.0, ge=0, le=60)
 
+    # Idempotency-Key (see _idempotency.py): how long an answer is replayed (never past the
+    # token's expiresAt), and how many keys one process keeps when Redis is not used.
+    idempotency_ttl: float = Field(default=86_400.0, gt=0, le=7 * 86_400)
+    idempotency_max_keys: int = Field(default=10_000, ge=1, le=10_000_000)
+
     # Recruiter key source limits (see _jwks.py).
     jwks_max_age: float = Field(default=3600.0, gt=0, le=7 * 86400)
     jwks_max_stale: float = Field(default=6 * 3600.0, ge=0, le=7 * 86400)
