@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from assessment_asgi import (
@@ -36,7 +37,8 @@ def test_settings_come_from_a_dotenv_file(tmp_path: Path) -> None:
         f"ASSESSMENT_JWT_SECRET={JWT_SECRET}\nOTHER_APP_SETTING=ignored\n"
     )
     app = AssessmentApp()
-    assert app.keys() == Credentials(API_KEY, SECRET_KEY)
+    # The built-in key providers are async (awaited inline, never in the thread pool).
+    assert anyio.run(app.keys) == Credentials(API_KEY, SECRET_KEY)
     assert isinstance(app.authenticate, JWTAuthenticator)
 
 
