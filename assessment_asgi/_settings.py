@@ -155,6 +155,12 @@ class AssessmentSettings(BaseSettings):
             raise ConfigurationError(f"{setting} {problem}", setting=setting)
         return url
 
+    @field_validator("api_key", "secret_key", "jwt_secret", "redis_url")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        # ASSESSMENT_JWT_SECRET= (empty) in a .env means "not set", as for the other settings.
+        return value if value is not None and value.get_secret_value().strip() else None
+
     @field_validator("jwt_secret")
     @classmethod
     def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:

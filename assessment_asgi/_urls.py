@@ -20,12 +20,14 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def secure_url_problem(url: str, *, bare: bool = True) -> str | None:
+def secure_url_problem(url: str, *, bare: bool = True, in_process: bool = False) -> str | None:
     """Why ``url`` may not carry secrets or fetch keys, or None when it may.
 
     Allowed: ``https://host…``, and ``http://`` only to a loopback host; never a fragment.
     ``bare`` (the platform base URL) also refuses ``user:password@`` and a query: the keys
     travel in headers, never in URLs. A key URL may carry both (an operator's choice).
+    ``in_process`` also allows http to a name under ``.invalid``: reserved never to resolve
+    (RFC 6761 §6.4), it is how an in-process ASGI transport is addressed (the sandbox).
     """
     try:
         parts = urlsplit(url)
@@ -40,7 +42,9 @@ def secure_url_problem(url: str, *, bare: bool = True) -> str | None:
         return "must not carry credentials (user:password@)"
     if parts.fragment or (parts.query and bare):
         return "must not have a query or a fragment"
-    if parts.scheme == "http" and not is_loopback_host(host):
+    if parts.scheme == "http" and not is_loopback_host(host) and not (
+        in_process and host.lower().endswith(".invalid")
+    ):
         return "must use https:// (http:// is allowed only for loopback hosts)"
     return None
 
