@@ -180,7 +180,15 @@ class AssessmentSettings(BaseSettings):
     @classmethod
     def _rate_limit(cls, value: str) -> str:
         if value.strip():
-            parse_rate_limit(value, variable("rate_limit"))
+            setting = variable("rate_limit")
+            try:
+                parse_rate_limit(value, setting)
+            except ConfigurationError:
+                raise ConfigurationError(
+                    f"{setting} must look like '30/minute' or '30/minute;500/day' (amounts of 1 "
+                    "or more), or be empty to turn the limit off",
+                    setting=setting,
+                ) from None
         return value.strip()
 
     @field_validator("redis_url")
@@ -209,10 +217,13 @@ class AssessmentSettings(BaseSettings):
             wrong = [a for a in self.jwt_algorithms if a not in allowed]
             if wrong:
                 setting = variable("jwt_algorithms")
-                # Algorithm names are not secret: naming the wrong one is the useful answer.
+                # Only names of the known vocabulary are repeated; anything else is input.
+                known = [a for a in wrong if a in HMAC_ALGORITHMS | ASYMMETRIC_ALGORITHMS]
+                what = f"{', '.join(known)} cannot be used" if len(known) == len(wrong) else (
+                    "an unknown algorithm name is listed"
+                )
                 raise ConfigurationError(
-                    f"{setting}: {', '.join(wrong)} cannot be used with this key source "
-                    f"(allowed: {', '.join(sorted(allowed))})",
+                    f"{setting}: {what} with this key source (allowed: {', '.join(sorted(allowed))})",
                     setting=setting,
                 )
         # One platform key without the other is not refused here: from the environment they
