@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.requests import Request
 
-from ._auth import JWTAuthenticator
+from . import _build as build
 from ._body import (
     ALLOWED_METHODS,
     ClientDisconnected,
@@ -23,7 +23,6 @@ from ._body import (
 from ._compat import to_async
 from ._cors import CORSPolicy
 from ._exceptions import AuthError, ConfigurationError, HTTPException
-from ._keys import EnvironmentKeys, StaticKeys
 from ._models import Recruiter, SessionRequest, field_errors
 from ._openapi import openapi_document
 from ._ratelimit import PlatformCallLimiter, RecruiterRateLimiter
@@ -40,7 +39,6 @@ from .platform import (
     SmartAIRateLimitError,
     SmartAITimeoutError,
     SmartAIValidationError,
-    Timeout,
 )
 
 logger = logging.getLogger("assessment_asgi")
@@ -72,17 +70,7 @@ class AssessmentApp:
         settings: AssessmentSettings | None = None,
         **overrides: Any,
     ) -> None:
-        unknown = sorted(set(overrides) - set(AssessmentSettings.model_fields))
-        if unknown:
-            raise TypeError(f"AssessmentApp() got unknown setting(s): {', '.join(unknown)}")
-        if settings is not None and not isinstance(settings, AssessmentSettings):
-            raise TypeError("settings must be an AssessmentSettings")
-        # The one check (see _settings.py): a bad value raises ConfigurationError naming it.
-        if settings is None:
-            settings = AssessmentSettings(**overrides)
-        elif overrides:
-            settings = AssessmentSettings(**{**settings.model_dump(), **overrides})
-        self._settings = settings
+        self._settings = settings = build.settings_for(settings, overrides)
         for name, hook in (("authenticate", authenticate), ("resolve_recruiter", resolve_recruiter)):
             if hook is not None and not callable(hook):
                 raise TypeError(f"{name} must be callable, got {type(hook).__name__}")
@@ -90,41 +78,24 @@ class AssessmentApp:
             raise TypeError("client must be a SmartAIClient")
 
         # Hooks are fixed here, once: read-only properties below, decided sync or async once.
-        self._auth_problem: str | None = None
-        self._authenticate_hook = authenticate or self._default_authenticate()
+        self._authenticate_hook = authenticate or build.default_authenticate(settings)
         self._resolve_recruiter_hook: ResolveRecruiter = resolve_recruiter or ClaimsRecruiterResolver(
             id_claim=settings.recruiter_id_claim, email_claim=settings.recruiter_email_claim
         )
-        self._keys_hook: KeyProvider = self._key_provider(keys, overrides)
+        self._keys_hook = build.key_provider(settings, keys, overrides)
         self._call_authenticate = to_async(self._authenticate_hook) if self._authenticate_hook else None
         self._call_resolve_recruiter = to_async(self._resolve_recruiter_hook)
         self._call_keys = to_async(self._keys_hook)
         self._owns_client = client is None
-        self._client = client if client is not None else self._default_client()
+        self._client = client if client is not None else build.default_client(settings)
         self._routes: dict[str, Handler] = {
             "/session": self._session,
             "/openapi.json": self._openapi,
         }
         # Abuse limits and CORS (see _ratelimit.py, _cors.py), all from settings.
-        self._rate_limiter = (
-            RecruiterRateLimiter(
-                limit=settings.rate_limit, strategy=settings.rate_limit_strategy,
-                storage_uri=settings.redis_url,
-            )
-            if settings.rate_limit
-            else None
-        )
-        self._call_limiter = PlatformCallLimiter(
-            max_concurrent=settings.max_concurrent_calls, queue_timeout=settings.queue_timeout
-        )
-        self._cors = (
-            CORSPolicy(
-                origins=settings.cors_origins, allow_credentials=settings.cors_allow_credentials,
-                max_age=settings.cors_max_age,
-            )
-            if settings.cors_origins
-            else None
-        )
+        self._rate_limiter = build.rate_limiter(settings)
+        self._call_limiter = build.call_limiter(settings)
+        self._cors = build.cors_policy(settings)
         self._http: Handler = self._cors.wrap(self._serve) if self._cors else self._serve
 
     # -- configuration (read-only: fixed at construction) ----------------------------------
@@ -175,64 +146,6 @@ class AssessmentApp:
                 "ASSESSMENT_BASE_URL is not set (or pass client=)", setting="ASSESSMENT_BASE_URL"
             )
         return self._client
-
-    def _default_client(self) -> SmartAIClient | None:
-        s = self._settings
-        if s.base_url is None:
-            return None  # the endpoint answers 500 not_configured, naming the setting
-        return SmartAIClient(
-            base_url=s.base_url,
-            timeout=Timeout(
-                connect=min(s.connect_timeout, s.timeout),
-                read=min(s.read_timeout, s.timeout),
-                deadline=s.timeout,
-            ),
-        )
-
-    def _default_authenticate(self) -> Authenticate | None:
-        s = self._settings
-        if s.jwt_secret is None and s.jwks_url is None and s.oidc_issuer is None:
-            # Fail closed: every call is refused until one key source is configured.
-            self._auth_problem = (
-                "Recruiter authentication is not configured: set ASSESSMENT_JWT_SECRET, "
-                "ASSESSMENT_JWKS_URL or ASSESSMENT_OIDC_ISSUER (or pass authenticate=)"
-            )
-            logger.warning(self._auth_problem)
-            return None
-        return JWTAuthenticator(
-            secret=s.jwt_secret,
-            jwks_url=s.jwks_url,
-            oidc_issuer=s.oidc_issuer,
-            issuer=s.jwt_issuer,
-            audience=s.jwt_audience,
-            algorithms=s.jwt_algorithms or None,
-            leeway=s.jwt_leeway,
-            key_cache_max_age=s.jwks_max_age,
-            key_cache_max_stale=s.jwks_max_stale,
-            key_refresh_interval=s.jwks_refresh_interval,
-        )
-
-    def _key_provider(
-        self, keys: KeyProvider | Credentials | None, overrides: dict[str, Any]
-    ) -> KeyProvider:
-        if isinstance(keys, Credentials):
-            return StaticKeys(keys.api_key, keys.secret_key)
-        if keys is not None:
-            if not callable(keys):
-                raise TypeError("keys must be Credentials or a callable returning Credentials")
-            return keys
-        s = self._settings
-        if "api_key" in overrides or "secret_key" in overrides:
-            # Keys given as keywords are fixed; from the environment they may arrive later
-            # (the endpoint then answers 500 not_configured naming the missing variable).
-            if s.api_key is None or s.secret_key is None:
-                raise ConfigurationError(
-                    "pass both api_key and secret_key (ASSESSMENT_API_KEY and "
-                    "ASSESSMENT_SECRET_KEY), or neither",
-                    setting="ASSESSMENT_API_KEY",
-                )
-            return StaticKeys(s.api_key, s.secret_key)
-        return EnvironmentKeys(api_key=s.api_key, secret_key=s.secret_key)
 
     def __repr__(self) -> str:
         return (
@@ -353,8 +266,8 @@ class AssessmentApp:
 
     async def _authenticate(self, scope: Scope, body: bytes) -> Any:
         if self._call_authenticate is None:
-            logger.error(self._auth_problem)
-            raise HTTPException("not_configured", self._auth_problem)
+            logger.error(build.AUTH_NOT_CONFIGURED)
+            raise HTTPException("not_configured", build.AUTH_NOT_CONFIGURED)
         # AuthError, PermissionDenied or any HTTPException from the hook answers as it is.
         principal = await self._call_authenticate(Request(scope, _replay(body)))
         if principal is None:
