@@ -8,7 +8,7 @@ this same check, so the two always agree.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -108,6 +108,14 @@ class AssessmentSettings(BaseSettings):
     def __init__(self, **values: Any) -> None:
         try:
             super().__init__(**values)
+        except ValidationError as exc:
+            raise configuration_error(exc) from None
+
+    @classmethod
+    def model_validate(cls, *args: Any, **kwargs: Any) -> Self:
+        """As pydantic's, with the same ``ConfigurationError`` as the constructor."""
+        try:
+            return super().model_validate(*args, **kwargs)
         except ValidationError as exc:
             raise configuration_error(exc) from None
 

@@ -152,6 +152,8 @@ def test_the_same_check_holds_for_the_environment_and_dotenv(
     (tmp_path / ".env").write_text("ASSESSMENT_MAX_USERS=0\n")
     with pytest.raises(ConfigurationError, match="ASSESSMENT_MAX_USERS"):
         AssessmentApp(jwt_secret=JWT_SECRET)
+    with pytest.raises(ConfigurationError, match="ASSESSMENT_MAX_USERS"):
+        AssessmentSettings.model_validate({"max_users": 0})
 
 
 @pytest.mark.parametrize(
