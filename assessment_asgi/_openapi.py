@@ -65,7 +65,8 @@ def _schemas(max_users: int) -> dict[str, Any]:
     request["properties"]["users"].update(minItems=1, maxItems=max_users)
     request["description"] = (
         "Candidates to invite. `recruiterId` and `recruiterEmail` may repeat the signed-in "
-        "recruiter (from the bearer token), never contradict it."
+        "recruiter (from the bearer token), never contradict it. `workflowId` (optional) is "
+        "forwarded to the platform."
     )
     schemas = {f"{SCHEMA_PREFIX}{name}": schema for name, schema in defs.items()}
     schemas[f"{SCHEMA_PREFIX}SessionRequest"] = request

@@ -9,9 +9,10 @@ envelope, so a frontend written for the platform docs can show it as it is.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
+from ._exceptions import HTTPException
 from ._types import Send
 
 # code → (status, default message). Codes are part of the public contract: never renamed.
@@ -50,30 +51,8 @@ JSON_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
-class HTTPProblem(Exception):
-    """An answer to send instead of going on: raised inside the request pipeline."""
-
-    def __init__(
-        self,
-        code: str,
-        message: str | None = None,
-        *,
-        details: Sequence[Mapping[str, Any]] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        status, default = ERROR_CODES[code]
-        self.code = code
-        self.status = status
-        self.message = message or default
-        self.details = details
-        self.headers = dict(headers or {})
-        super().__init__(f"{status} {code}")
-
-    def body(self) -> dict[str, Any]:
-        payload: dict[str, Any] = {"success": False, "error": self.message, "code": self.code}
-        if self.details is not None:
-            payload["details"] = list(self.details)
-        return payload
+# The package's own name for the public HTTPException, kept for the modules that raise it.
+HTTPProblem = HTTPException
 
 
 def dumps(payload: Any) -> bytes:
@@ -94,5 +73,5 @@ async def send_json(
     await send({"type": "http.response.body", "body": body})
 
 
-async def send_problem(send: Send, problem: HTTPProblem) -> None:
-    await send_json(send, problem.status, problem.body(), problem.headers)
+async def send_problem(send: Send, problem: HTTPException) -> None:
+    await send_json(send, problem.status_code, problem.body(), problem.headers)

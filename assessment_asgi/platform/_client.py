@@ -17,6 +17,7 @@ import httpx2
 from pydantic import BaseModel, ValidationError
 
 from .._exceptions import ConfigurationError
+from .._urls import secure_url_problem
 from ._config import DEFAULT_CAMPAIGN_TIMEOUT, DEFAULT_TIMEOUT, RetryPolicy, Timeout
 from ._credentials import Credentials
 from ._errors import SmartAIError, SmartAIResponseError, SmartAITimeoutError
@@ -108,13 +109,10 @@ def _validate_base_url(value: object, setting: str) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{setting} must be a str, got {type(value).__name__}")
     url = value.strip().rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValueError(f"{setting} must be an absolute http(s) URL such as https://host/api/v1")
-    if parts.username or parts.password:
-        raise ValueError(f"{setting} must not carry credentials")
-    if parts.query or parts.fragment:
-        raise ValueError(f"{setting} must not have a query or fragment")
+    # The keys travel in headers of every call: https, or http to loopback / in-process only.
+    problem = secure_url_problem(url, in_process=True)
+    if problem is not None:
+        raise ConfigurationError(f"{setting} {problem} (such as https://host/api/v1)", setting=setting)
     return url
 
 
