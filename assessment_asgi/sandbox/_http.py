@@ -9,6 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from .._numbers import ascii_int
 from ._validation import BodyError
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -49,8 +50,8 @@ def server_url(request: Request) -> str:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    declared = ascii_int(request.headers.get("content-length"))
+    if declared is not None and declared > limit:
         raise TooLarge
     chunks: list[bytes] = []
     size = 0
