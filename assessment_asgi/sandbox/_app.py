@@ -83,6 +83,9 @@ class SandboxApp:
     State lives in memory, bounded by ``max_sessions``/``max_events``, ``max_stored_bytes``
     and the TTLs. Links in events and pages start with ``public_url`` when given (set it
     behind a proxy), else with the address the connection reached — never the Host header.
+
+    As a test fake: ``record_requests=N`` keeps what it received (``recorder``), ``script()``
+    answers with a fault or a canned body, ``enqueue()`` seeds events (docs/sandbox-testing.md).
     """
 
     def __init__(
