@@ -98,6 +98,10 @@ class Options:
     transport: httpx2.AsyncBaseTransport | None = None  # a caller's, for httpx2
 
 
+def _installed(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
 def check(name: object) -> str | None:
     """The engine name asked for (None: the default), or a clear error now, not on first use."""
     if name is None or name == "auto":
@@ -105,7 +109,7 @@ def check(name: object) -> str | None:
     if not isinstance(name, str) or name not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)} (or None: the default), got {name!r}")
     extra = _EXTRAS.get(name)
-    if extra is not None and importlib.util.find_spec(name) is None:
+    if extra is not None and not _installed(name):
         raise ConfigurationError(
             f"engine {name!r} is not installed: pip install 'assessment-asgi[{extra}]'",
             setting="engine",
@@ -115,7 +119,7 @@ def check(name: object) -> str | None:
 
 def default_name(library: str) -> str:
     """aiohttp on asyncio when installed (fast, and it keeps every guarantee), else httpx2."""
-    if library == "asyncio" and importlib.util.find_spec("aiohttp") is not None:
+    if library == "asyncio" and _installed("aiohttp"):
         return "aiohttp"
     return "httpx2"
 
