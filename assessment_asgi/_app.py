@@ -182,6 +182,7 @@ class AssessmentApp:
                     read=min(s.read_timeout, s.timeout),
                     deadline=s.timeout,
                 ),
+                engine=s.engine,
             )
         return self._client
 

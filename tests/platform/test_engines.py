@@ -23,6 +23,8 @@ from assessment_asgi.platform import Credentials, PlatformCall, SmartAIClient, _
 from assessment_asgi.platform._engines import Answer, Engine, EngineError, Options, Prepared
 from tests._servers import serve
 
+from ._engine_runs import pytest_generate_tests  # noqa: F401 - runs engine_name tests per engine
+
 API_KEY = "wc_ak_test_0123456789abcdef"
 
 
@@ -139,18 +141,7 @@ def read_request_head(conn: socket.socket) -> bytes:
     return data
 
 
-#: Every engine on asyncio; trio runs on httpx2 only (aiohttp and pyreqwest are asyncio-only).
-ENGINE_RUNS = [("asyncio", "aiohttp"), ("asyncio", "pyreqwest"), ("asyncio", "httpx2"), ("trio", "httpx2")]
 OK_SESSION = b'{"success": true, "data": {"token": "t", "expiresAt": "x"}}'
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "engine_name" in metafunc.fixturenames:
-        metafunc.parametrize(
-            ("anyio_backend", "engine_name"),
-            ENGINE_RUNS,
-            ids=[f"{backend}-{engine}" for backend, engine in ENGINE_RUNS],
-        )
 
 
 @contextlib.asynccontextmanager
@@ -488,4 +479,20 @@ async def test_aclose_closes_the_engine_and_the_next_call_builds_a_new_one(engin
         assert client._pool.active == 0
         assert (await client.create_session(name="A", email="a@x.io", recruiter_id="r")).token == "t"
         assert client._pool.get() is not first
+        await client.aclose()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_the_app_takes_its_engine_from_assessment_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    from assessment_asgi import AssessmentApp
+
+    with _faulty_server(OK_SESSION) as base_url:
+        monkeypatch.setenv("ASSESSMENT_ENGINE", "pyreqwest")
+        monkeypatch.setenv("ASSESSMENT_BASE_URL", base_url)
+        client = AssessmentApp().client
+        assert client.engine == "pyreqwest"
+        token = await client.create_session(name="A", email="a@x.io", recruiter_id="r", credentials=CREDS)
+        assert token.token == "t"
+        assert client._pool.get().name == "pyreqwest"
         await client.aclose()
