@@ -1,4 +1,4 @@
-"""Benchmark the session endpoint served seven ways, on loopback, with wrk.
+"""Benchmark the session endpoint served nine ways, on loopback, with wrk.
 
     python benchmarks/run.py            # full run (~5 minutes)
     python benchmarks/run.py --quick    # smoke run (~1 minute)
@@ -50,9 +50,10 @@ RECRUITERS = 10_000
 ORDER = [
     "package",
     "package_nolimit",
+    "package_pyreqwest",
     "package_httpx2",
     "aiohttp",
-    "httpx2_aiohttp",
+    "pyreqwest",
     "httpx2",
     "sdk",
     "ceiling",
@@ -60,9 +61,10 @@ ORDER = [
 LABELS = {
     "package": "assessment-asgi (AssessmentApp, defaults)",
     "package_nolimit": "assessment-asgi, rate limit off",
-    "package_httpx2": "assessment-asgi on httpx2's own pool",
+    "package_pyreqwest": "assessment-asgi, engine=pyreqwest (opt-in)",
+    "package_httpx2": "assessment-asgi, engine=httpx2",
     "aiohttp": "hand-written, raw aiohttp.ClientSession",
-    "httpx2_aiohttp": "hand-written, httpx2 + AiohttpTransport",
+    "pyreqwest": "hand-written, pooled pyreqwest client",
     "httpx2": "hand-written, pooled httpx2.AsyncClient",
     "sdk": "hand-written, official SDK 2.0.4 in threadpool",
     "ceiling": "ceiling: auth + validation, no platform call",
@@ -329,14 +331,15 @@ def render_markdown(report: dict[str, Any]) -> str:
             continue
         ref = table.get("package", {}).get(key)
         aio = table.get("aiohttp", {}).get(key)
+        prq = table.get("pyreqwest", {}).get(key)
         sdk = table.get("sdk", {}).get(key)
         ceil = table.get("ceiling", {}).get(key)
         lines += [
             f"## {c} connection{'s' if c != 1 else ''}",
             "",
             "| variant | req/s | p50 ms | p99 ms | package ÷ this (req/s) "
-            "| this ÷ aiohttp | this ÷ SDK | this ÷ ceiling | errors |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| this ÷ aiohttp | this ÷ pyreqwest | this ÷ SDK | this ÷ ceiling | errors |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for v in rows:
             r = table[v][key]
@@ -344,6 +347,7 @@ def render_markdown(report: dict[str, Any]) -> str:
                 f"| {LABELS[v]} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
                 f"{ratio(ref['rps'], r['rps']) if ref else '-'} | "
                 f"{ratio(r['rps'], aio['rps']) if aio else '-'} | "
+                f"{ratio(r['rps'], prq['rps']) if prq else '-'} | "
                 f"{ratio(r['rps'], sdk['rps']) if sdk else '-'} | "
                 f"{ratio(r['rps'], ceil['rps']) if ceil else '-'} | {r['errors']} |"
             )
@@ -400,8 +404,9 @@ def main() -> None:
         default=",".join(ORDER),
         help=f"comma-separated, of: {', '.join(ORDER)}",
     )
-    parser.add_argument("--loop", default="asyncio", help="uvicorn --loop for every variant")
-    parser.add_argument("--http", default="h11", help="uvicorn --http for every variant")
+    # As production runs (uvicorn[standard]); --loop asyncio --http h11 for the pure-Python stack.
+    parser.add_argument("--loop", default="uvloop", help="uvicorn --loop for every variant")
+    parser.add_argument("--http", default="httptools", help="uvicorn --http for every variant")
     parser.add_argument(
         "--pin",
         default=None,

@@ -19,7 +19,7 @@ import httpx2
 import pytest
 
 from assessment_asgi._exceptions import ConfigurationError
-from assessment_asgi.platform import Credentials, PlatformCall, SmartAIClient, _engines
+from assessment_asgi.platform import Credentials, PlatformCall, SmartAIClient, Timeout, _engines
 from assessment_asgi.platform._engines import Answer, Engine, EngineError, Options, Prepared
 from tests._servers import serve
 
@@ -495,4 +495,28 @@ async def test_the_app_takes_its_engine_from_assessment_engine(monkeypatch: pyte
         token = await client.create_session(name="A", email="a@x.io", recruiter_id="r", credentials=CREDS)
         assert token.token == "t"
         assert client._pool.get().name == "pyreqwest"
+        await client.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_callers_cancel_scope_ends_a_call_inside_its_deadline(engine_name: str) -> None:
+    """The client's own deadline scope composes with the caller's: a cancel from outside
+    ends the call at once and is not mistaken for (or swallowed as) the client's deadline."""
+    received = threading.Event()
+
+    def stall(conn: socket.socket) -> None:
+        read_request_head(conn)
+        received.set()
+        threading.Event().wait(5)
+
+    with raw_server(stall) as url:
+        client = SmartAIClient(
+            base_url=url, credentials=CREDS, engine=engine_name,
+            timeout=Timeout(connect=5, read=30, deadline=30),
+        )
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.poll_events)
+            assert await anyio.to_thread.run_sync(received.wait, 10)
+            tg.cancel_scope.cancel()
+        assert tg.cancel_scope.cancelled_caught
         await client.aclose()
