@@ -7,6 +7,8 @@ from typing import Any
 
 
 def text(value: object, setting: str) -> str:
+    if type(value) is str and value and not value.isspace():  # the common case, first
+        return value
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{setting} must be a non-empty string")
     return value
@@ -19,7 +21,7 @@ def optional_text(value: object, setting: str) -> str | None:
 
 
 def _user(entry: object, index: int) -> dict[str, str]:
-    if isinstance(entry, Mapping):
+    if type(entry) is dict or isinstance(entry, Mapping):
         name, email = entry.get("name"), entry.get("email")
     else:
         name, email = getattr(entry, "name", None), getattr(entry, "email", None)
@@ -30,7 +32,8 @@ def _user(entry: object, index: int) -> dict[str, str]:
 
 
 def _users(users: object) -> list[dict[str, str]]:
-    if isinstance(users, str | bytes | Mapping) or not isinstance(users, Iterable):
+    plain = type(users) is list  # the common case, without the abstract-class checks
+    if not plain and (isinstance(users, str | bytes | Mapping) or not isinstance(users, Iterable)):
         raise TypeError("users must be a sequence of {name, email} entries")
     result = [_user(entry, index) for index, entry in enumerate(users)]
     if not result:
