@@ -8,6 +8,7 @@ import contextlib
 import gc
 import gzip
 import json
+import os
 import socket
 import threading
 import warnings
@@ -520,3 +521,42 @@ async def test_a_callers_cancel_scope_ends_a_call_inside_its_deadline(engine_nam
             tg.cancel_scope.cancel()
         assert tg.cancel_scope.cancelled_caught
         await client.aclose()
+
+
+@pytest.mark.parametrize("engine", ["aiohttp", "httpx2"])
+def test_after_fork_the_child_builds_its_own_engine(engine: str) -> None:
+    """gunicorn --preload forks after the app is imported (and maybe used): the child must
+    not touch the parent's pool. pyreqwest is left out: a pyreqwest client built before a
+    fork makes the child hang (upstream issue #51), a documented limit of that engine."""
+    with _faulty_server(OK_SESSION) as base_url:
+        client = SmartAIClient(base_url=base_url, credentials=CREDS, engine=engine)
+
+        async def call() -> str:
+            return (await client.create_session(name="A", email="a@x.io", recruiter_id="r")).token
+
+        loop = asyncio.new_event_loop()
+        try:
+            assert loop.run_until_complete(call()) == "t"  # the parent's pool is open
+            parent_engine = loop.run_until_complete(_current_engine(client))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # fork() with threads, 3.12+
+                pid = os.fork()
+            if pid == 0:  # the child: a fresh loop, as a worker starts one
+                code = 1
+                try:
+                    child_loop = asyncio.new_event_loop()
+                    ok = child_loop.run_until_complete(call()) == "t"
+                    fresh = child_loop.run_until_complete(_current_engine(client)) is not parent_engine
+                    code = 0 if ok and fresh else 1
+                finally:
+                    os._exit(code)
+            _, status = os.waitpid(pid, 0)
+            assert os.waitstatus_to_exitcode(status) == 0
+            assert loop.run_until_complete(call()) == "t"  # the parent's pool still works
+            loop.run_until_complete(client.aclose())
+        finally:
+            loop.close()
+
+
+async def _current_engine(client: SmartAIClient) -> Engine:
+    return client._pool.get()
