@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 
 def text(value: object, setting: str) -> str:
@@ -35,7 +35,7 @@ def _users(users: object) -> list[dict[str, str]]:
     plain = type(users) is list  # the common case, without the abstract-class checks
     if not plain and (isinstance(users, str | bytes | Mapping) or not isinstance(users, Iterable)):
         raise TypeError("users must be a sequence of {name, email} entries")
-    result = [_user(entry, index) for index, entry in enumerate(users)]
+    result = [_user(entry, index) for index, entry in enumerate(cast("Iterable[Any]", users))]
     if not result:
         raise ValueError("users must not be empty")
     return result

@@ -3,15 +3,11 @@ raw misbehaving sockets. Every engine must classify the same faults the same way
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import gc
 import gzip
 import json
-import os
 import socket
 import threading
-import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -19,12 +15,15 @@ import anyio
 import httpx2
 import pytest
 
-from assessment_asgi._exceptions import ConfigurationError
-from assessment_asgi.platform import Credentials, PlatformCall, SmartAIClient, Timeout, _engines
+from assessment_asgi.platform import _engines
 from assessment_asgi.platform._engines import Answer, Engine, EngineError, Options, Prepared
 from tests._servers import serve
 
-from ._engine_runs import pytest_generate_tests  # noqa: F401 - runs engine_name tests per engine
+from ._engine_runs import (
+    pytest_generate_tests,  # noqa: F401 - runs engine_name tests per engine
+    raw_server,
+    read_request_head,
+)
 
 API_KEY = "wc_ak_test_0123456789abcdef"
 
@@ -100,49 +99,6 @@ def echo_url() -> Iterator[str]:
     with serve(echo_app, "uvicorn") as url:
         yield url
 
-
-@contextlib.contextmanager
-def raw_server(handle: Callable[[socket.socket], None], backlog: int = 16) -> Iterator[str]:
-    """A bare TCP server; ``handle`` gets each accepted socket (in its own thread)."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(backlog)
-    stop = threading.Event()
-    held: list[socket.socket] = []
-
-    def accept_loop() -> None:
-        listener.settimeout(0.05)
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except (TimeoutError, OSError):
-                continue
-            held.append(conn)
-            threading.Thread(target=handle, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=accept_loop, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join(5)
-        for conn in held:
-            conn.close()
-        listener.close()
-
-
-def read_request_head(conn: socket.socket) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
-OK_SESSION = b'{"success": true, "data": {"token": "t", "expiresAt": "x"}}'
 
 
 @contextlib.asynccontextmanager
@@ -393,54 +349,6 @@ async def test_cancelling_a_call_ends_its_request(engine_name: str) -> None:
             assert await anyio.to_thread.run_sync(hung_up.wait, 10)
 
 
-def test_a_new_event_loop_gets_a_new_engine_without_warnings(echo_url: str) -> None:
-    seen: list[PlatformCall] = []
-    with _faulty_server(OK_SESSION) as base_url:
-        for engine in ("aiohttp", "pyreqwest", "httpx2"):
-            client = SmartAIClient(base_url=base_url, credentials=CREDS, engine=engine, on_call=seen.append)
-
-            async def call(client: SmartAIClient = client) -> str:
-                token = await client.create_session(name="A", email="a@x.io", recruiter_id="r")
-                return token.token
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("error")
-                assert asyncio.run(call()) == "t"  # the first loop ends with its engine open
-                assert asyncio.run(call()) == "t"
-                gc.collect()
-            assert client._pool.active == 0  # each loop closed its engine on shutdown
-    assert [call.engine for call in seen] == ["aiohttp"] * 2 + ["pyreqwest"] * 2 + ["httpx2"] * 2
-
-
-@pytest.mark.anyio
-async def test_calls_name_the_engine_that_carried_them(anyio_backend: str) -> None:
-    seen: list[PlatformCall] = []
-    with _faulty_server(OK_SESSION) as base_url:
-        for engine in (None, "aiohttp", "pyreqwest", "httpx2"):
-            async with SmartAIClient(
-                base_url=base_url, credentials=CREDS, engine=engine, on_call=seen.append
-            ) as client:
-                await client.create_session(name="A", email="a@x.io", recruiter_id="r")
-    # The default is aiohttp on asyncio; on trio every engine falls back to httpx2.
-    expected = ["aiohttp", "aiohttp", "pyreqwest", "httpx2"] if anyio_backend == "asyncio" else ["httpx2"] * 4
-    assert [call.engine for call in seen] == expected
-
-
-def test_an_engine_is_checked_when_the_client_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(ValueError, match="engine must be one of aiohttp, pyreqwest, httpx2"):
-        SmartAIClient(base_url="https://platform.example/api/v1", engine="curl")
-    with pytest.raises(ValueError, match="http_client or transport"):
-        SmartAIClient(
-            base_url="https://platform.example/api/v1", engine="pyreqwest", transport=httpx2.MockTransport(
-                lambda request: httpx2.Response(200)
-            ),
-        )
-    # An optional engine that is not installed names the extra that installs it.
-    monkeypatch.setattr(_engines, "_installed", lambda name: name != "pyreqwest")
-    with pytest.raises(ConfigurationError, match=r"pip install 'assessment-asgi\[pyreqwest\]'"):
-        SmartAIClient(base_url="https://platform.example/api/v1", engine="pyreqwest")
-
-
 @pytest.mark.anyio
 @pytest.mark.parametrize(("anyio_backend", "native"), [("asyncio", "aiohttp"), ("asyncio", "pyreqwest")])
 async def test_native_engines_ignore_proxies_from_the_environment(
@@ -457,106 +365,3 @@ async def test_native_engines_ignore_proxies_from_the_environment(
     async with open_engine(native) as engine:
         answer = await engine.send(prepared(f"{echo_url}/p"))
     assert answer.status == 201
-
-
-CREDS = Credentials("wc_ak_test_engines", "wc_sk_test_engines")
-
-
-@contextlib.contextmanager
-def _faulty_server(body: bytes) -> Iterator[str]:
-    from ._faulty import FaultServer, answer
-
-    with FaultServer(answer(200, body)) as server:
-        yield server.base_url
-
-
-@pytest.mark.anyio
-async def test_aclose_closes_the_engine_and_the_next_call_builds_a_new_one(engine_name: str) -> None:
-    with _faulty_server(OK_SESSION) as base_url:
-        client = SmartAIClient(base_url=base_url, credentials=CREDS, engine=engine_name)
-        first = client._pool.get()
-        assert (await client.create_session(name="A", email="a@x.io", recruiter_id="r")).token == "t"
-        await client.aclose()
-        assert client._pool.active == 0
-        assert (await client.create_session(name="A", email="a@x.io", recruiter_id="r")).token == "t"
-        assert client._pool.get() is not first
-        await client.aclose()
-
-
-@pytest.mark.anyio
-@pytest.mark.parametrize("anyio_backend", ["asyncio"])
-async def test_the_app_takes_its_engine_from_assessment_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    from assessment_asgi import AssessmentApp
-
-    with _faulty_server(OK_SESSION) as base_url:
-        monkeypatch.setenv("ASSESSMENT_ENGINE", "pyreqwest")
-        monkeypatch.setenv("ASSESSMENT_BASE_URL", base_url)
-        client = AssessmentApp().client
-        assert client.engine == "pyreqwest"
-        token = await client.create_session(name="A", email="a@x.io", recruiter_id="r", credentials=CREDS)
-        assert token.token == "t"
-        assert client._pool.get().name == "pyreqwest"
-        await client.aclose()
-
-
-@pytest.mark.anyio
-async def test_a_callers_cancel_scope_ends_a_call_inside_its_deadline(engine_name: str) -> None:
-    """The client's own deadline scope composes with the caller's: a cancel from outside
-    ends the call at once and is not mistaken for (or swallowed as) the client's deadline."""
-    received = threading.Event()
-
-    def stall(conn: socket.socket) -> None:
-        read_request_head(conn)
-        received.set()
-        threading.Event().wait(5)
-
-    with raw_server(stall) as url:
-        client = SmartAIClient(
-            base_url=url, credentials=CREDS, engine=engine_name,
-            timeout=Timeout(connect=5, read=30, deadline=30),
-        )
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(client.poll_events)
-            assert await anyio.to_thread.run_sync(received.wait, 10)
-            tg.cancel_scope.cancel()
-        assert tg.cancel_scope.cancelled_caught
-        await client.aclose()
-
-
-@pytest.mark.parametrize("engine", ["aiohttp", "httpx2"])
-def test_after_fork_the_child_builds_its_own_engine(engine: str) -> None:
-    """gunicorn --preload forks after the app is imported (and maybe used): the child must
-    not touch the parent's pool. pyreqwest is left out: a pyreqwest client built before a
-    fork makes the child hang (upstream issue #51), a documented limit of that engine."""
-    with _faulty_server(OK_SESSION) as base_url:
-        client = SmartAIClient(base_url=base_url, credentials=CREDS, engine=engine)
-
-        async def call() -> str:
-            return (await client.create_session(name="A", email="a@x.io", recruiter_id="r")).token
-
-        loop = asyncio.new_event_loop()
-        try:
-            assert loop.run_until_complete(call()) == "t"  # the parent's pool is open
-            parent_engine = loop.run_until_complete(_current_engine(client))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)  # fork() with threads, 3.12+
-                pid = os.fork()
-            if pid == 0:  # the child: a fresh loop, as a worker starts one
-                code = 1
-                try:
-                    child_loop = asyncio.new_event_loop()
-                    ok = child_loop.run_until_complete(call()) == "t"
-                    fresh = child_loop.run_until_complete(_current_engine(client)) is not parent_engine
-                    code = 0 if ok and fresh else 1
-                finally:
-                    os._exit(code)
-            _, status = os.waitpid(pid, 0)
-            assert os.waitstatus_to_exitcode(status) == 0
-            assert loop.run_until_complete(call()) == "t"  # the parent's pool still works
-            loop.run_until_complete(client.aclose())
-        finally:
-            loop.close()
-
-
-async def _current_engine(client: SmartAIClient) -> Engine:
-    return client._pool.get()
