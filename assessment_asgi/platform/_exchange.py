@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
-
-import anyio
 
 from ._config import parse_retry_after
 from ._credentials import Credentials
@@ -96,7 +95,7 @@ async def exchange(
 ) -> tuple[Any, int, str | None]:
     """One request through the engine and its meaning: ``(data, status, request id)``, or
     a :class:`Failure` saying whether trying again is safe."""
-    started = anyio.current_time()
+    started = time.monotonic()
     try:
         answer = await engine.send(request)
     except EngineError as exc:
@@ -105,7 +104,7 @@ async def exchange(
     status = answer.status
     request_id = _request_id(answer.headers)
     if logger.isEnabledFor(logging.DEBUG):
-        latency_ms = (anyio.current_time() - started) * 1000
+        latency_ms = (time.monotonic() - started) * 1000
         logger.debug(
             "smartai %s %s -> %d in %.0f ms (attempt %d, request id %s)",
             op.name, path, status, latency_ms, attempt, request_id,
@@ -150,7 +149,7 @@ def _engine_failure(exc: EngineError, op: Op, cap: int) -> Failure:
 
 
 def _log_failure(op: Op, path: str, attempt: int, started: float, reason: str) -> None:
-    latency_ms = (anyio.current_time() - started) * 1000
+    latency_ms = (time.monotonic() - started) * 1000
     logger.debug(
         "smartai %s %s failed after %.0f ms: %s (attempt %d)",
         op.name,
