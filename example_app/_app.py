@@ -6,7 +6,9 @@ Two modes, chosen from the ``ASSESSMENT_*`` settings (environment or ``.env``):
   set): the embedded SmartAI sandbox is mounted at ``/sandbox`` with generated test keys, and
   the page loads its ``AssessmentPortal`` script. No keys, no network.
 - **platform** (all three set): the endpoint talks to that platform; the page loads the
-  portal script named by ``ASSESSMENT_PORTAL_SCRIPT_URL``.
+  portal script named by ``ASSESSMENT_PORTAL_SCRIPT_URL``. The development sign-in is off
+  here unless ``EXAMPLE_DEV_SIGN_IN=1`` (``dev_sign_in=True``), and then it answers only on
+  a loopback address: with real keys it would let anyone create sessions on the platform.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ Mode = Literal["sandbox", "platform"]
 
 SANDBOX_PREFIX = "/sandbox"
 PORTAL_SCRIPT_VAR = "ASSESSMENT_PORTAL_SCRIPT_URL"
+DEV_SIGN_IN_VAR = "EXAMPLE_DEV_SIGN_IN"
 _PLATFORM_VARS = ("ASSESSMENT_API_KEY", "ASSESSMENT_SECRET_KEY", "ASSESSMENT_BASE_URL")
 # The in-process sandbox is reached through an ASGI transport, never a socket: the host name
 # is in the reserved .invalid domain, so nothing could resolve it even by mistake.
@@ -95,6 +98,15 @@ def _candidate_rows(candidates: tuple[Profile, ...]) -> str:
     )
 
 
+def _dev_sign_in_from_env() -> bool:
+    value = os.environ.get(DEV_SIGN_IN_VAR, "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{DEV_SIGN_IN_VAR} must be 1 or 0, got {value!r}")
+
+
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
@@ -106,6 +118,7 @@ def create_app(
     jwt_secret: str | None = None,
     sandbox: SandboxApp | None = None,
     portal_script_url: str | None = None,
+    dev_sign_in: bool | None = None,
 ) -> Starlette:
     """Build the example app.
 
@@ -113,10 +126,14 @@ def create_app(
     follows from it. ``jwt_secret`` signs the development-only recruiter tokens (default:
     ``ASSESSMENT_JWT_SECRET``, else random per process). ``sandbox`` replaces the embedded
     sandbox (sandbox mode only). ``portal_script_url`` defaults to
-    ``ASSESSMENT_PORTAL_SCRIPT_URL`` in platform mode.
+    ``ASSESSMENT_PORTAL_SCRIPT_URL`` in platform mode. ``dev_sign_in`` turns the
+    development sign-in on in platform mode (default: ``EXAMPLE_DEV_SIGN_IN``; loopback
+    only); it is always on in sandbox mode.
     """
     settings = settings if settings is not None else AssessmentSettings()
     mode = _platform_mode(settings)
+    if dev_sign_in is None:
+        dev_sign_in = mode == "sandbox" or _dev_sign_in_from_env()
     if sandbox is not None and mode != "sandbox":
         raise ValueError("sandbox= is for sandbox mode: unset the ASSESSMENT_* platform settings")
     if jwt_secret is None:
@@ -153,9 +170,10 @@ def create_app(
         )
         script_url = (portal_script_url or os.environ.get(PORTAL_SCRIPT_VAR, "")).strip()
         logger.info(
-            "mode=platform: sessions are created on %s; the sign-in is development-only, "
-            "so anyone who can reach this server can create sessions",
+            "mode=platform: sessions are created on %s; development sign-in %s",
             _shown_url(settings.base_url or ""),
+            "ON (loopback connections only)" if dev_sign_in else
+            f"off (set {DEV_SIGN_IN_VAR}=1 to turn it on, loopback only)",
         )
         if not script_url:
             logger.warning(
@@ -163,7 +181,7 @@ def create_app(
                 PORTAL_SCRIPT_VAR,
             )
 
-    login = DevLogin(secret=jwt_secret)
+    login = DevLogin(secret=jwt_secret, loopback_only=mode == "platform") if dev_sign_in else None
     script_origin = _origin(script_url)
     csp = "; ".join(
         [
@@ -193,6 +211,9 @@ def create_app(
     )
 
     async def sign_in(request: Request) -> Response:
+        if login is None:
+            page = _render("signin_off.html", banner=banner, variable=DEV_SIGN_IN_VAR)
+            return HTMLResponse(page, headers=page_headers)
         return HTMLResponse(_render("signin.html", banner=banner), headers=page_headers)
 
     async def candidates(request: Request) -> Response:
@@ -210,12 +231,13 @@ def create_app(
 
     routes += [
         Route("/", sign_in, methods=["GET"]),
-        Route("/login", login.endpoint, methods=["POST"]),
         Route("/candidates", candidates, methods=["GET"]),
         Route("/favicon.ico", favicon, methods=["GET"]),
         Mount("/static", StaticFiles(directory=str(_PACKAGE.joinpath("static"))), name="static"),
         Mount("/assessment", assessment),
     ]
+    if login is not None:
+        routes.append(Route("/login", login.endpoint, methods=["POST"]))
     if mode == "sandbox":
         routes.append(Mount(SANDBOX_PREFIX, sandbox))
 
@@ -233,4 +255,9 @@ def create_app(
     app.state.assessment = assessment
     app.state.sandbox = sandbox
     app.state.portal_script_url = script_url
+    app.state.dev_sign_in = dev_sign_in
+    app.state.platform = (
+        f"embedded SmartAI sandbox at {SANDBOX_PREFIX} (generated test keys, in memory)"
+        if mode == "sandbox" else f"SmartAI platform at {_shown_url(settings.base_url or '')}"
+    )
     return app

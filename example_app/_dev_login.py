@@ -4,6 +4,10 @@ There is no password and no user database: ``POST /login`` with a name and an em
 an HS256 recruiter JWT signed with the app's secret. It exists so the example runs with no
 identity provider. A real app issues these tokens from its own login (or lets an identity
 provider do it, and configures ``ASSESSMENT_JWKS_URL`` / ``ASSESSMENT_OIDC_ISSUER``).
+
+So it is on by default only on the sandbox. Against a real platform it is off unless
+``EXAMPLE_DEV_SIGN_IN=1``, and even then it answers only connections that reached the app
+on a loopback address (``loopback_only``).
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ from joserfc.jwk import OctKey
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from assessment_asgi.sandbox._bind import is_loopback
+
 TOKEN_LIFETIME = 3600  # seconds; long enough to play with the demo
+MAX_BODY = 4096  # {name, email} fits many times over
 _EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251})\.[A-Za-z]{2,63}$")
 _NO_STORE = {"Cache-Control": "no-store"}
 
@@ -29,21 +36,38 @@ def recruiter_id(email: str) -> str:
     return "rec_" + hashlib.sha256(email.lower().encode()).hexdigest()[:12]
 
 
-def _refuse(message: str, code: str) -> JSONResponse:
+def _refuse(message: str, code: str, status: int = 400) -> JSONResponse:
     # The same envelope as AssessmentApp, so the page shows both kinds of error alike.
     return JSONResponse(
-        {"success": False, "error": message, "code": code}, status_code=400, headers=_NO_STORE
+        {"success": False, "error": message, "code": code}, status_code=status, headers=_NO_STORE
     )
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_capped(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise _TooLarge
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise _TooLarge
+    return body
 
 
 class DevLogin:
     """``POST /login`` ``{name, email}`` → ``{success, data: {token, expiresAt, recruiter}}``."""
 
-    def __init__(self, *, secret: str) -> None:
+    def __init__(self, *, secret: str, loopback_only: bool = False) -> None:
         self._key = OctKey.import_key(secret.encode())
+        self._loopback_only = loopback_only
 
     def __repr__(self) -> str:
-        return "DevLogin(secret='**********')"
+        return f"DevLogin(secret='**********', loopback_only={self._loopback_only})"
 
     def issue(self, *, name: str, email: str, now: float | None = None) -> tuple[str, int]:
         issued = int(time.time() if now is None else now)
@@ -58,8 +82,22 @@ class DevLogin:
         return jwt.encode({"alg": "HS256", "typ": "JWT"}, claims, self._key, ["HS256"]), issued
 
     async def endpoint(self, request: Request) -> JSONResponse:
+        server = request.scope.get("server")
+        if self._loopback_only and not (server and is_loopback(str(server[0]))):
+            # The address the connection reached, not a header: a remote caller cannot fake it.
+            return _refuse(
+                "The development sign-in answers on a loopback address only", "forbidden", 403
+            )
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            return _refuse("Send JSON (Content-Type: application/json)",
+                           "unsupported_media_type", 415)
         try:
-            body = json.loads(await request.body())
+            raw = await _read_capped(request)
+        except _TooLarge:
+            return _refuse(f"The request body is over {MAX_BODY} bytes", "body_too_large", 413)
+        try:
+            body = json.loads(raw)
         except ValueError:
             return _refuse("The request body is not valid JSON", "invalid_json")
         if not isinstance(body, dict):

@@ -16,7 +16,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from assessment_asgi import AssessmentApp, Credentials
 from assessment_asgi.sandbox import SandboxApp
-from tests._platform import API_KEY, JWT_SECRET, SECRET_KEY
+from tests._fake import API_KEY, JWT_SECRET, SECRET_KEY
 from tests._servers import Server, serve
 
 PREFIX = "/assessment"

@@ -11,8 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from tests._platform import API_KEY, CANARIES, SECRET_KEY, PlatformStandIn
-from tests._servers import free_port, serve
+from tests._fake import (  # noqa: F401 - the platform fixtures, shared by every directory
+    CANARIES,
+    _served_platform,
+    _standin,
+    platform,
+    platform_url,
+)
+from tests._servers import free_port
 
 
 @pytest.fixture(params=["asyncio", "trio"])
@@ -33,32 +39,12 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @pytest.fixture(autouse=True)
 def _no_canary_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     """Across the whole suite, at DEBUG (see ``log_level`` in pyproject.toml): no record of
-    any logger, nor its traceback, may carry a canary secret from ``tests/_platform.py``."""
+    any logger, nor its traceback, may carry a canary secret from ``tests/_fake.py``."""
     yield
     for record in [*caplog.get_records("setup"), *caplog.get_records("call")]:
         text = f"{record.getMessage()} {record.exc_text or ''}"
         for canary in CANARIES:
             assert canary not in text, f"{record.name} logged a secret: {canary[:14]}…"
-
-
-@pytest.fixture(scope="session")
-def _standin() -> Iterator[tuple[PlatformStandIn, str]]:
-    platform = PlatformStandIn(api_key=API_KEY, secret_key=SECRET_KEY)
-    with serve(platform.app()) as url:
-        yield platform, f"{url}/api/v1"
-
-
-@pytest.fixture
-def platform(_standin: tuple[PlatformStandIn, str]) -> PlatformStandIn:
-    """The recording platform stand-in on loopback, reset for this test."""
-    _standin[0].reset()
-    return _standin[0]
-
-
-@pytest.fixture
-def platform_url(_standin: tuple[PlatformStandIn, str], platform: PlatformStandIn) -> str:
-    """The stand-in's base URL, including ``/api/v1``."""
-    return _standin[1]
 
 
 @pytest.fixture(scope="session")

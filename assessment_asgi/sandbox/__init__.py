@@ -10,5 +10,12 @@
 from __future__ import annotations
 
 from ._app import SandboxApp, generate_test_credentials
+from ._testing import RecordedRequest, RequestRecorder, ScriptedAnswer
 
-__all__ = ["SandboxApp", "generate_test_credentials"]
+__all__ = [
+    "RecordedRequest",
+    "RequestRecorder",
+    "SandboxApp",
+    "ScriptedAnswer",
+    "generate_test_credentials",
+]

@@ -12,13 +12,13 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Scope
 
 from . import _auth, _payloads
 from ._context import SandboxContext
 from ._http import (
     NO_STORE,
     TooLarge,
-    base_url,
     fail,
     ok,
     parse_json,
@@ -73,6 +73,18 @@ class PlatformAPI:
         if request.headers.get("x-signature") and self._signed(request, raw):
             return None
         return fail(401, "Invalid secret key or signature")
+
+    def keys_ok(self, scope: Scope, raw: bytes) -> bool:
+        """What a scripted ``check_keys`` answer asks: the API key, plus the secret key or a
+        valid signature when the request carries either (the queue needs the key alone)."""
+        request = Request(scope)
+        if not _auth.api_key_ok(request, self._ctx.credentials):
+            return False
+        if _auth.secret_key_ok(request, self._ctx.credentials):
+            return True
+        if request.headers.get("x-signature"):
+            return self._signed(request, raw)
+        return "x-secret-key" not in request.headers
 
     async def _body(self, request: Request) -> bytes:
         return await read_body(request, self._ctx.max_body_bytes)
@@ -149,9 +161,12 @@ class PlatformAPI:
             total_questions=total_questions,
         )
         self._ctx.state.add(assessment)
-        link = _payloads.assessment_url(base_url(request), assessment, self._ctx.key_id)
+        base = self._ctx.base_url(request)
+        link = _payloads.assessment_url(base, assessment, self._ctx.key_id)
         self._ctx.state.enqueue(
-            _payloads.campaign_generated(assessment, link=link, key_id=self._ctx.key_id)
+            _payloads.campaign_generated(
+                assessment, link=link, key_id=self._ctx.key_id, base_url=base
+            )
         )
         logger.info(
             "campaign created: method=%s, %d candidate(s); campaign.generated queued",
@@ -180,7 +195,7 @@ class PlatformAPI:
             return fail(401, "Invalid API key")
         if not self._signed(request, raw):
             return fail(401, "Invalid or expired signature")
-        base = base_url(request)
+        base = self._ctx.base_url(request)
         items = [
             {
                 "assessmentId": item.id,

@@ -6,8 +6,9 @@ import hashlib
 import math
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -20,9 +21,9 @@ from ..platform._credentials import TEST_KEY_PREFIX, TEST_SECRET_PREFIX, Credent
 from . import _pages
 from ._api import PlatformAPI
 from ._context import SandboxContext
-from ._http import base_url
 from ._portal import Portal
 from ._state import SandboxState
+from ._testing import RequestRecorder, ScriptedAnswer, TestingLayer, make_answer
 
 
 def _check_number(name: str, value: object, *, minimum: float, integer: bool = False) -> None:
@@ -32,6 +33,19 @@ def _check_number(name: str, value: object, *, minimum: float, integer: bool = F
         raise TypeError(f"{name} must be {kind}, got {type(value).__name__}")
     if not math.isfinite(value) or value < minimum:  # type: ignore[arg-type, operator]
         raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+
+
+def _check_public_url(url: object) -> str | None:
+    if url is None:
+        return None
+    if not isinstance(url, str):
+        raise TypeError(f"public_url must be a str, got {type(url).__name__}")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"public_url must be an absolute http(s) URL, got {url!r}")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError("public_url must not carry a query, a fragment or credentials")
+    return url.rstrip("/")
 
 
 def generate_test_credentials() -> Credentials:
@@ -66,7 +80,12 @@ class SandboxApp:
         SandboxApp.platform_url("http://127.0.0.1:8000/sandbox")  # → …/sandbox/api/v1
 
     Test keys only: live-looking keys are refused, so a real pair is never pasted here.
-    State lives in memory, bounded by ``max_sessions``/``max_events`` and the TTLs.
+    State lives in memory, bounded by ``max_sessions``/``max_events``, ``max_stored_bytes``
+    and the TTLs. Links in events and pages start with ``public_url`` when given (set it
+    behind a proxy), else with the address the connection reached — never the Host header.
+
+    As a test fake: ``record_requests=N`` keeps what it received (``recorder``), ``script()``
+    answers with a fault or a canned body, ``enqueue()`` seeds events (docs/sandbox-testing.md).
     """
 
     def __init__(
@@ -82,6 +101,9 @@ class SandboxApp:
         signature_window: float = 300,
         campaign_delay: float = 0,
         max_body_bytes: int = 1_048_576,
+        max_stored_bytes: int = 64 * 1_048_576,
+        public_url: str | None = None,
+        record_requests: int = 0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if credentials is None:
@@ -105,10 +127,12 @@ class SandboxApp:
         _check_number("signature_window", signature_window, minimum=1)
         _check_number("campaign_delay", campaign_delay, minimum=0)
         _check_number("max_body_bytes", max_body_bytes, minimum=1024, integer=True)
+        _check_number("max_stored_bytes", max_stored_bytes, minimum=1_048_576, integer=True)
+        _check_number("record_requests", record_requests, minimum=0, integer=True)
+        public_url = _check_public_url(public_url)
         if not callable(clock):
             raise TypeError("clock must be a callable returning Unix seconds")
 
-        self.credentials = credentials
         digest = hashlib.sha256(credentials.api_key.get_secret_value().encode()).hexdigest()
         self.key_id = "wc_key_test_" + digest[:16]  # what events carry as keyId
         self._ctx = SandboxContext(
@@ -119,6 +143,7 @@ class SandboxApp:
                 max_events=max_events,
                 event_ttl=float(event_ttl),
                 session_retention=max(float(session_retention), float(token_ttl)),
+                max_stored_bytes=max_stored_bytes,
             ),
             clock=clock,
             key_id=self.key_id,
@@ -127,20 +152,97 @@ class SandboxApp:
             signature_window=float(signature_window),
             campaign_delay=float(campaign_delay),
             max_body_bytes=max_body_bytes,
+            public_url=public_url,
         )
+        api = PlatformAPI(self._ctx)
         routes = [
             Route("/", self._index, methods=["GET"]),
-            *PlatformAPI(self._ctx).routes(),
+            *api.routes(),
             *Portal(self._ctx).routes(),
         ]
-        self._app = Starlette(routes=routes, exception_handlers={HTTPException: _json_http_error})
+        starlette = Starlette(routes=routes, exception_handlers={HTTPException: _json_http_error})
+        self.recorder = RequestRecorder(record_requests)
+        self._testing = TestingLayer(
+            starlette, self.recorder, max_body_bytes, api.keys_ok
+        )
 
     def __repr__(self) -> str:
         return f"SandboxApp(credentials={self.credentials!r}, token_ttl={self._ctx.token_ttl!r})"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Starlette writes into the scope it is given; never into the host's.
-        await self._app(dict(scope), receive, send)
+        await self._testing(dict(scope), receive, send)
+
+    @property
+    def credentials(self) -> Credentials:
+        """The key pair the sandbox accepts; assign a new test pair to rotate it."""
+        return self._ctx.credentials
+
+    @credentials.setter
+    def credentials(self, credentials: Credentials) -> None:
+        if not isinstance(credentials, Credentials):
+            raise TypeError(f"credentials must be a Credentials, got {type(credentials).__name__}")
+        if not _is_test_pair(credentials):
+            raise ValueError("credentials: the sandbox accepts test keys only")
+        self._ctx.credentials = credentials
+
+    # ── the sandbox as a test fake (docs/sandbox-testing.md) ──────────────────────
+
+    def script(
+        self,
+        method: str,
+        path: str,
+        *,
+        status: int | None = None,
+        body: object = None,
+        headers: Mapping[str, str] | None = None,
+        delay: float = 0,
+        drop: bool = False,
+        times: int | None = 1,
+        check_keys: bool = False,
+    ) -> ScriptedAnswer:
+        """Answer the next ``times`` matching requests this way instead of as the platform.
+
+        ``path`` matches the end of the request path (``"/sessions"``); ``method`` may be
+        ``"*"``. ``status`` with ``body`` (dict/list → JSON, str → text, bytes as is) and
+        ``headers`` is the answer; ``delay`` seconds pass first; ``status=None`` answers as
+        usual after the delay; ``drop=True`` starts the answer and then drops the connection.
+        ``times=None`` scripts every matching request; ``check_keys=True`` scripts only
+        requests carrying the sandbox's keys (others are refused as usual). Rules are tried
+        in the order they were added.
+
+        ::
+
+            sandbox.script("POST", "/sessions", status=503, body={"error": "busy"}, times=2)
+        """
+        answer = make_answer(
+            method, path, status=status, body=body, headers=headers, delay=delay, drop=drop,
+            times=times, check_keys=check_keys,
+        )
+        self._testing.add(answer)
+        return answer
+
+    def clear_script(self) -> None:
+        """Forget every scripted answer: the sandbox answers as the platform again."""
+        self._testing.clear()
+
+    def enqueue(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """Queue an event as given, for a poller to read; ``eventId``/``storedAt`` are added
+        when absent. Returns the stored event."""
+        if not isinstance(event, Mapping):
+            raise TypeError(f"event must be a mapping, got {type(event).__name__}")
+        return self._ctx.state.enqueue_as_given(dict(event))
+
+    def acknowledged_events(self) -> list[str]:
+        """Event ids acknowledged so far (each once), oldest first; bounded by max_events."""
+        return self._ctx.state.acknowledged()
+
+    def reset(self) -> None:
+        """Forget every session, event, scripted answer and recorded request."""
+        self._ctx.state.clear()
+        self._testing.clear()
+        self.recorder.clear()
+        self._ctx.last_poll = None
 
     @staticmethod
     def platform_url(sandbox_url: str) -> str:
@@ -157,4 +259,4 @@ class SandboxApp:
         return self._ctx.state.pending()
 
     async def _index(self, request: Request) -> Response:
-        return HTMLResponse(_pages.index_page(base_url(request)))
+        return HTMLResponse(_pages.index_page(self._ctx.base_url(request)))

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from ..platform._credentials import TEST_KEY_PREFIX, TEST_SECRET_PREFIX, Credentials
 from ._app import SandboxApp, generate_test_credentials
+from ._bind import bind_address, exposed_warning, is_loopback, local_url
 
 _API_KEY = "ASSESSMENT_API_KEY"
 _SECRET_KEY = "ASSESSMENT_SECRET_KEY"  # noqa: S105 - a variable name
@@ -29,6 +30,11 @@ def _parser() -> argparse.ArgumentParser:
         "--min-poll-interval", type=float, default=0.0, metavar="SECONDS",
         help="answer 429 to event polls closer together than this (default 0: off; "
         "the platform rate-limits below 5)",
+    )
+    parser.add_argument(
+        "--public-url", default=None, metavar="URL",
+        help="the URL people reach the sandbox at (behind a proxy); links in events start "
+        "with it (default: the address each connection reached)",
     )
     parser.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
@@ -79,17 +85,21 @@ def main(argv: Sequence[str]) -> int:
         )
         return 2
     try:
-        app = SandboxApp(credentials=credentials, min_poll_interval=args.min_poll_interval)
+        app = SandboxApp(
+            credentials=credentials,
+            min_poll_interval=args.min_poll_interval,
+            public_url=args.public_url,
+        )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    shown_host = "127.0.0.1" if args.host in {"0.0.0.0", "::"} else args.host  # noqa: S104
-    if ":" in shown_host:
-        shown_host = f"[{shown_host}]"
-    url = f"http://{shown_host}:{args.port}"
+    if not is_loopback(args.host):
+        print(exposed_warning("sandbox", args.host, args.port), file=sys.stderr, flush=True)
+    url = args.public_url or local_url(args.host, args.port)
     lines = [
-        f"SmartAI sandbox (in memory, no network) on {url}",
+        f"SmartAI sandbox (in memory) listening on {bind_address(args.host, args.port)}",
+        f"  open: {url}",
         f"  ASSESSMENT_BASE_URL={SandboxApp.platform_url(url)}",
         f"  portal script: {SandboxApp.portal_script_url(url)}",
     ]

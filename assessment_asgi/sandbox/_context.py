@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 
 from joserfc import jwt
 from joserfc.jwk import OctKey
+from starlette.requests import Request
 
 from ..platform._credentials import Credentials
+from ._http import server_url
 from ._state import SandboxState
 
 _ISSUER = "smartai-sandbox"
@@ -26,11 +28,17 @@ class SandboxContext:
     signature_window: float
     campaign_delay: float
     max_body_bytes: int
+    public_url: str | None = None
     # Per sandbox: tokens of one sandbox never open another's portal.
     _token_key: OctKey = field(
         default_factory=lambda: OctKey.import_key(secrets.token_bytes(32)), repr=False
     )
     last_poll: float | None = None
+
+    def base_url(self, request: Request) -> str:
+        """Where links in events and pages point: the configured public URL, else the address
+        the connection reached — never the client's ``Host`` header."""
+        return self.public_url or server_url(request)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

@@ -6,7 +6,6 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -29,15 +28,25 @@ class TooLarge(Exception):
     """The request body is over the sandbox's ``max_body_bytes``."""
 
 
-def base_url(request: Request) -> str:
-    """The sandbox's own absolute URL, wherever it is mounted.
+def server_url(request: Request) -> str:
+    """The sandbox's own absolute URL, wherever it is mounted: the address the connection
+    really reached (``scope["server"]``) plus the mount (``root_path``).
 
-    ``request.base_url`` is the *host's* root; the sandbox may be mounted below it, and a
-    mount appends its prefix to ``root_path``.
+    Never the ``Host`` header: any client sets that, and these URLs end up in queued events
+    and pages other people open. Behind a proxy, configure ``SandboxApp(public_url=...)``.
     """
+    scheme = request.scope.get("scheme", "http")
+    server = request.scope.get("server")
+    if server and server[0]:
+        host, port = str(server[0]), server[1]
+        if ":" in host:
+            host = f"[{host}]"
+        default = {"http": 80, "https": 443}.get(scheme)
+        netloc = host if port in (None, default) else f"{host}:{port}"
+    else:  # a unix socket: nothing trustworthy to name
+        netloc = "localhost"
     root_path = request.scope.get("root_path", "")
-    url = URL(scope={**request.scope, "path": root_path or "/", "query_string": b""})
-    return str(url).rstrip("/")
+    return f"{scheme}://{netloc}{root_path}".rstrip("/")
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -6,7 +6,7 @@ from html import escape
 from importlib import resources
 from typing import Any
 
-from ._state import Assessment
+from ._state import Assessment, Candidate
 
 _STYLE = """
 body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#0f172a;
@@ -56,10 +56,20 @@ def error_page(message: str, base_url: str) -> str:
     return _page("Assessment portal — " + message, body)
 
 
-def portal_page(assessment: Assessment, base_url: str, *, title: str) -> str:
-    """Candidates, recruiter, a Finish button per candidate (and Send for sessions)."""
+def portal_page(
+    assessment: Assessment,
+    base_url: str,
+    *,
+    title: str,
+    only: Candidate | None = None,
+) -> str:
+    """Candidates, recruiter, a Finish button per candidate (and Send for sessions).
+
+    The whole list is the recruiter's view, behind the session's single-use token; ``only``
+    is one candidate's own page, behind that candidate's link: it shows nobody else.
+    """
     rows = []
-    for candidate in assessment.candidates:
+    for candidate in [only] if only is not None else assessment.candidates:
         finished = candidate.id in assessment.finished
         cid = escape(candidate.id)
         state = ' data-state="finished"' if finished else ""
@@ -73,9 +83,9 @@ def portal_page(assessment: Assessment, base_url: str, *, title: str) -> str:
             f"<small class=\"muted\" data-testid=\"candidate-status\">"
             f"{'Finished' if finished else 'Invited'}</small></span>"
             f"<button type=\"button\" data-testid=\"finish-button\" data-candidate-id=\"{cid}\""
-            f"{disabled}>Finish</button></li>"
+            f" data-candidate-key=\"{escape(candidate.key)}\"{disabled}>Finish</button></li>"
         )
-    recruiter = " · ".join(
+    recruiter = "" if only is not None else " · ".join(
         escape(part) for part in (assessment.recruiter_email, assessment.recruiter_id) if part
     )
     recruiter_html = (
@@ -89,16 +99,18 @@ def portal_page(assessment: Assessment, base_url: str, *, title: str) -> str:
     send = (
         "<p><button type=\"button\" id=\"portal-send\" data-testid=\"portal-send\">"
         "Send to candidates</button></p>"
-        if assessment.kind == "session"
+        if assessment.kind == "session" and only is None
         else ""
     )
+    count = 1 if only is not None else len(assessment.candidates)
     body = (
         f"<main id=\"assessment-portal\" data-testid=\"portal\""
-        f" data-assessment-id=\"{escape(assessment.id)}\" data-base-url=\"{escape(base_url)}\">"
+        f" data-assessment-id=\"{escape(assessment.id)}\" data-base-url=\"{escape(base_url)}\""
+        f" data-portal-key=\"{escape(assessment.portal_key if only is None else '')}\">"
         f"<h1>{escape(title)} <span class=\"badge\">sandbox</span></h1>"
         f"<p class=\"muted\">{escape(assessment.job_title)} · "
-        f"<span data-testid=\"candidate-count\">{len(assessment.candidates)}</span> "
-        f"candidate{'s' if len(assessment.candidates) != 1 else ''}</p>"
+        f"<span data-testid=\"candidate-count\">{count}</span> "
+        f"candidate{'s' if count != 1 else ''}</p>"
         f"{recruiter_html}"
         f"<ul id=\"portal-candidates\" data-testid=\"portal-candidates\">{''.join(rows)}</ul>"
         f"{send}"
@@ -107,6 +119,22 @@ def portal_page(assessment: Assessment, base_url: str, *, title: str) -> str:
         "Finishing queues an <code>assessment.completed</code> event for your poller.</small>"
         "</p></main>"
         f"<script src=\"{escape(base_url)}/portal/portal.js\"></script>"
+    )
+    return _page(title, body)
+
+
+def overview_page(assessment: Assessment, title: str) -> str:
+    """The shared assessment link: what it is, and no candidate's name, email or button."""
+    count = len(assessment.candidates)
+    body = (
+        "<main id=\"assessment-overview\" data-testid=\"overview\">"
+        f"<h1>{escape(title)} <span class=\"badge\">sandbox</span></h1>"
+        f"<p class=\"muted\">{escape(assessment.job_title)} · "
+        f"<span data-testid=\"candidate-count\">{count}</span> "
+        f"candidate{'s' if count != 1 else ''}</p>"
+        "<p>Each candidate takes this assessment from their own link (in the "
+        "<code>campaign.generated</code> / <code>assessment.sent</code> event, or the "
+        "portal's <code>candidates[].link</code>).</p></main>"
     )
     return _page(title, body)
 

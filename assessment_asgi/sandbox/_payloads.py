@@ -33,8 +33,24 @@ def assessment_url(base_url: str, assessment: Assessment, key_id: str) -> str:
     return f"{base_url}/assessment/{assessment.id}/{key_id}"
 
 
+def candidate_url(base_url: str, assessment: Assessment, candidate: Candidate, key_id: str) -> str:
+    """A candidate's own link: the only way to finish as that candidate."""
+    return f"{assessment_url(base_url, assessment, key_id)}/{candidate.key}"
+
+
+def candidates_with_links(
+    assessment: Assessment, base_url: str, key_id: str
+) -> list[dict[str, str]]:
+    # The platform emails each candidate their link; the sandbox sends no email, so the
+    # links ride along in the events only the API key holder can read.
+    return [
+        {**c.as_dict(), "link": candidate_url(base_url, assessment, c, key_id)}
+        for c in assessment.candidates
+    ]
+
+
 def campaign_generated(
-    assessment: Assessment, *, link: str, key_id: str
+    assessment: Assessment, *, link: str, key_id: str, base_url: str
 ) -> dict[str, Any]:
     return {
         "event": "campaign.generated",
@@ -42,7 +58,7 @@ def campaign_generated(
         "assessmentId": assessment.id,
         "assessmentLink": link,
         "method": assessment.method,
-        "candidates": [c.as_dict() for c in assessment.candidates],
+        "candidates": candidates_with_links(assessment, base_url, key_id),
         "totalCandidates": len(assessment.candidates),
         "jobTitle": assessment.job_title,
         "experience": assessment.experience,
@@ -53,7 +69,9 @@ def campaign_generated(
     }
 
 
-def assessment_sent(assessment: Assessment, *, url: str, key_id: str) -> dict[str, Any]:
+def assessment_sent(
+    assessment: Assessment, *, url: str, key_id: str, base_url: str
+) -> dict[str, Any]:
     return {
         "event": "assessment.sent",
         "assessmentId": assessment.id,
@@ -61,7 +79,7 @@ def assessment_sent(assessment: Assessment, *, url: str, key_id: str) -> dict[st
         "keyId": key_id,
         "orgId": ORG_ID,
         "jobTitle": assessment.job_title,
-        "candidates": [c.as_dict() for c in assessment.candidates],
+        "candidates": candidates_with_links(assessment, base_url, key_id),
         "totalCandidates": len(assessment.candidates),
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -14,7 +15,7 @@ from starlette.routing import Route
 
 from . import _pages, _payloads
 from ._context import SandboxContext
-from ._http import NO_STORE, TooLarge, base_url, cors, fail, ok, parse_json, read_body
+from ._http import NO_STORE, TooLarge, cors, fail, ok, parse_json, read_body
 from ._state import Assessment, iso_ms, new_event_id
 from ._validation import BodyError
 
@@ -39,7 +40,9 @@ class Portal:
             Route("/portal/open", cors(self.open), methods=both),
             Route("/portal/complete", cors(self.complete), methods=both),
             Route("/portal/send", cors(self.send), methods=both),
-            Route("/assessment/{assessment_id}/{key_id}", self.take, methods=["GET"]),
+            Route("/assessment/{assessment_id}/{key_id}", self.overview, methods=["GET"]),
+            Route("/assessment/{assessment_id}/{key_id}/{candidate_key}", self.take,
+                  methods=["GET"]),
             Route("/reports/{event_id}", self.report, methods=["GET"]),
             Route("/media/{event_id}/selfie.svg", self.selfie, methods=["GET"]),
         ]
@@ -73,11 +76,19 @@ class Portal:
             logger.info("portal refused a token (reused, expired or invalid)")
             return fail(401, TOKEN_EXPIRED, headers=NO_STORE)
         logger.info("portal opened a session of %d candidate(s)", len(assessment.candidates))
-        base = base_url(request)
+        base = self._ctx.base_url(request)
+        key_id = self._ctx.key_id
         return ok(
             {
                 "assessmentId": assessment.id,
-                "candidates": [c.as_dict() for c in assessment.candidates],
+                # The opener is the recruiter: each candidate's own link (and its key, which
+                # /portal/complete needs), and the key that sends the assessment.
+                "candidates": [
+                    {**c.as_dict(), "key": c.key,
+                     "link": _payloads.candidate_url(base, assessment, c, key_id)}
+                    for c in assessment.candidates
+                ],
+                "portalKey": assessment.portal_key,
                 "totalCandidates": len(assessment.candidates),
                 "recruiter": {"id": assessment.recruiter_id, "email": assessment.recruiter_email},
                 "assessmentUrl": _payloads.assessment_url(base, assessment, self._ctx.key_id),
@@ -87,7 +98,7 @@ class Portal:
 
     async def view(self, request: Request) -> Response:
         """The portal page (a form POST from ``sdk.js`` into its iframe), or "Token expired"."""
-        base = base_url(request)
+        base = self._ctx.base_url(request)
         if request.method == "GET":
             return HTMLResponse(_pages.index_page(base), headers=_PAGE_HEADERS)
         try:
@@ -118,7 +129,8 @@ class Portal:
         return body, assessment
 
     async def complete(self, request: Request) -> Response:
-        """``POST /portal/complete {"assessmentId", "candidateId", "outcome"?, "score"?}``."""
+        """``POST /portal/complete {"assessmentId", "candidateId", "candidateKey", "outcome"?,
+        "score"?}``: ``candidateKey`` is the secret in that candidate's own link."""
         try:
             body, assessment = await self._opened(request)
         except BodyError as exc:
@@ -128,6 +140,10 @@ class Portal:
         candidate = assessment.candidate(str(body.get("candidateId", "")))
         if candidate is None:
             return fail(404, "Unknown candidate for this assessment")
+        key = body.get("candidateKey")
+        if not isinstance(key, str) or assessment.candidate_by_key(key) is not candidate:
+            logger.info("portal refused to finish a candidate without their own link")
+            return fail(403, "Finishing needs this candidate's own link (candidateKey)")
         outcome = body.get("outcome", "completed")
         if outcome not in ("completed", "disqualified"):
             return fail(400, 'outcome must be "completed" or "disqualified"')
@@ -143,7 +159,7 @@ class Portal:
             assessment,
             candidate,
             now=self._ctx.clock(),
-            base_url=base_url(request),
+            base_url=self._ctx.base_url(request),
             key_id=self._ctx.key_id,
             report_id=event_id,
             outcome=str(outcome),
@@ -163,25 +179,32 @@ class Portal:
         )
 
     async def send(self, request: Request) -> Response:
-        """``POST /portal/send {"assessmentId"}``: queue ``assessment.sent`` once."""
+        """``POST /portal/send {"assessmentId", "portalKey"}``: queue ``assessment.sent`` once;
+        ``portalKey`` comes with the opened portal, so only the token's holder sends."""
         try:
-            _, assessment = await self._opened(request)
+            body, assessment = await self._opened(request)
         except BodyError as exc:
             return fail(400, exc.errors[0])
         except LookupError as exc:
             return fail(404, str(exc))
+        key = body.get("portalKey")
+        if not isinstance(key, str) or not secrets.compare_digest(
+            key.encode(), assessment.portal_key.encode()
+        ):
+            return fail(403, "Sending needs the opened portal's key (portalKey)")
         if not self._ctx.state.mark_sent(assessment.id):
             return fail(409, "This assessment was already sent")
-        url = _payloads.assessment_url(base_url(request), assessment, self._ctx.key_id)
+        base = self._ctx.base_url(request)
+        url = _payloads.assessment_url(base, assessment, self._ctx.key_id)
         event = self._ctx.state.enqueue(
-            _payloads.assessment_sent(assessment, url=url, key_id=self._ctx.key_id)
+            _payloads.assessment_sent(assessment, url=url, key_id=self._ctx.key_id, base_url=base)
         )
         logger.info("assessment.sent queued")
         return ok({"eventId": event["eventId"], "event": event["event"]})
 
     # ── pages behind the links in events ────────────────────────────────────────
 
-    async def take(self, request: Request) -> Response:
+    def _linked(self, request: Request) -> Assessment:
         assessment = self._ctx.state.get(request.path_params["assessment_id"])
         if (
             assessment is None
@@ -189,9 +212,25 @@ class Portal:
             or request.path_params["key_id"] != self._ctx.key_id
         ):
             raise HTTPException(404, "Unknown assessment")
+        return assessment
+
+    async def overview(self, request: Request) -> Response:
+        """The shared link: what the assessment is, naming no candidate."""
+        assessment = self._linked(request)
+        page = _pages.overview_page(assessment, f"{assessment.job_title} assessment")
+        return HTMLResponse(page, headers=_PAGE_HEADERS)
+
+    async def take(self, request: Request) -> Response:
+        """A candidate's own link: that candidate, and nobody else."""
+        assessment = self._linked(request)
+        candidate = assessment.candidate_by_key(request.path_params["candidate_key"])
+        if candidate is None:
+            raise HTTPException(404, "Unknown candidate link")
         title = f"{assessment.job_title} assessment"
-        page = _pages.portal_page(assessment, base_url(request), title=title)
-        return HTMLResponse(page, headers=NO_STORE)
+        page = _pages.portal_page(
+            assessment, self._ctx.base_url(request), title=title, only=candidate
+        )
+        return HTMLResponse(page, headers=_PAGE_HEADERS)
 
     async def report(self, request: Request) -> Response:
         event = self._ctx.state.report(request.path_params["event_id"])
@@ -209,7 +248,7 @@ class Portal:
     async def sdk_js(self, request: Request) -> Response:
         # The script finds the sandbox from its own src; the embedded URL is the fallback.
         script = _pages.static_text("sdk.js").replace(
-            '"__SANDBOX_BASE_URL__"', json.dumps(base_url(request))
+            '"__SANDBOX_BASE_URL__"', json.dumps(self._ctx.base_url(request))
         )
         return Response(
             script,

@@ -10,6 +10,13 @@ from .._numbers import ascii_int
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_USERS = 1000
+# Field caps as the platform's models would have them (and as this package's own request
+# model has them): a 1 MB "name" is refused, not stored.
+MAX_LENGTHS = {
+    "name": 200, "email": 254, "candidateId": 128, "id": 128, "recruiterId": 128,
+    "recruiterEmail": 254, "workflowId": 128, "jobTitle": 200, "jobDescription": 5000,
+    "experience": 100, "level": 50,
+}
 METHODS = ("programming", "knowledge")
 
 
@@ -39,6 +46,10 @@ def _text(body: dict[str, Any], key: str, errors: list[str], *, required: bool) 
         errors.append(f"{key} must be a string")
         return None
     text = str(value).strip()
+    limit = MAX_LENGTHS.get(key, 200)
+    if len(text) > limit:
+        errors.append(f"{key} must be at most {limit} characters")
+        return None
     if not text and required:
         errors.append(f"{key} is required")
         return None

@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from assessment_asgi import AssessmentApp
-from tests._platform import API_KEY, SECRET_KEY
+from tests._fake import API_KEY, SECRET_KEY
 from tests._servers import serve
 
 

@@ -17,7 +17,7 @@ from assessment_asgi import (
     JWTAuthenticator,
     SmartAIClient,
 )
-from tests._platform import API_KEY, JWT_SECRET, SECRET_KEY, USERS, auth
+from tests._fake import API_KEY, JWT_SECRET, SECRET_KEY, USERS, auth
 
 
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,7 +16,7 @@ from assessment_asgi import (
     SessionRequest,
     StaticKeys,
 )
-from tests._platform import API_KEY, JWT_SECRET, SECRET_KEY, USERS, PlatformStandIn, auth
+from tests._fake import API_KEY, JWT_SECRET, SECRET_KEY, USERS, PlatformStandIn, auth
 
 pytestmark = pytest.mark.usefixtures("env_keys")
 
@@ -80,7 +80,7 @@ def test_custom_recruiter_resolver(served: Any, platform: PlatformStandIn, platf
 def test_recruiter_claim_names_are_configurable(
     served: Any, platform: PlatformStandIn, platform_url: str
 ) -> None:
-    from tests._platform import make_token
+    from tests._fake import make_token
 
     assessment = AssessmentApp(
         base_url=platform_url, jwt_secret=JWT_SECRET,

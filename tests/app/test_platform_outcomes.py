@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from assessment_asgi import AssessmentApp
-from tests._platform import JWT_SECRET, USERS, PlatformStandIn, auth
+from tests._fake import JWT_SECRET, USERS, PlatformStandIn, auth
 
 pytestmark = pytest.mark.usefixtures("env_keys")
 

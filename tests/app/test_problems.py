@@ -22,7 +22,7 @@ from assessment_asgi import (
     SmartAIError,
     StaticKeys,
 )
-from tests._platform import API_KEY, JWT_SECRET, SECRET_KEY, USERS, PlatformStandIn, auth
+from tests._fake import API_KEY, JWT_SECRET, SECRET_KEY, USERS, PlatformStandIn, auth
 
 pytestmark = pytest.mark.usefixtures("env_keys")
 

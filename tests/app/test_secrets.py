@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from assessment_asgi import AssessmentApp, AssessmentSettings, Credentials, StaticKeys
-from tests._platform import (
+from tests._fake import (
     API_KEY,
     CANARIES,
     JWT_SECRET,

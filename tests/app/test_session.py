@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from assessment_asgi import AssessmentApp
-from tests._platform import (
+from tests._fake import (
     API_KEY,
     JWT_SECRET,
     SECRET_KEY,

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from assessment_asgi import SessionCreated, SessionRefused
+from tests._fake import USERS, auth, make_token
 from tests._features import Sandbox, assessment_app, served
-from tests._platform import USERS, auth, make_token
 
 
 def sync_hooks() -> tuple[queue.Queue[Any], dict[str, Any]]:

@@ -12,8 +12,8 @@ import httpx2
 import pytest
 from starlette.types import Receive, Scope, Send
 
+from tests._fake import API_KEY, JWT_SECRET, SECRET_KEY, USERS, auth
 from tests._features import Sandbox
-from tests._platform import API_KEY, JWT_SECRET, SECRET_KEY, USERS, auth
 from tests._servers import serve
 
 README = Path(__file__).resolve().parents[2] / "README.md"

@@ -131,7 +131,7 @@ def test_platform_mode_uses_the_configured_platform_and_never_logs_the_keys(
         monkeypatch.setenv("ASSESSMENT_BASE_URL", SandboxApp.platform_url(platform_url))
         monkeypatch.setenv("ASSESSMENT_PORTAL_SCRIPT_URL", SandboxApp.portal_script_url(platform_url))
         with caplog.at_level(logging.INFO, logger="example_app"):
-            app = create_app()
+            app = create_app(dev_sign_in=True)  # opted in; served on loopback below
         modes = [r.getMessage() for r in caplog.records if r.name == "example_app"]
         assert any(m.startswith("mode=platform") and platform_url in m for m in modes)
         assert not any(api_key in m or secret_key in m for m in caplog.messages)
@@ -182,6 +182,7 @@ def test_tokens_signed_with_the_configured_jwt_secret_are_accepted(
 
 def _clean_subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSESSMENT_")}
+    env.pop("EXAMPLE_DEV_SIGN_IN", None)
     env.pop("HOST", None)
     env.pop("PORT", None)
     env["PYTHONPATH"] = str(ROOT)

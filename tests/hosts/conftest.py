@@ -10,7 +10,7 @@ import httpx2
 import pytest
 
 from assessment_asgi import AssessmentApp
-from tests._platform import API_KEY, JWT_SECRET, SECRET_KEY
+from tests._fake import API_KEY, JWT_SECRET, SECRET_KEY
 
 from ._hosts import HOSTS, Host
 

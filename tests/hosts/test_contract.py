@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests._platform import API_KEY, STANDIN_EXPIRES, STANDIN_TOKEN, USERS, PlatformStandIn, make_token
+from tests._fake import API_KEY, STANDIN_EXPIRES, STANDIN_TOKEN, USERS, PlatformStandIn, make_token
 
 from .conftest import PREFIX
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from tests._platform import (
+from tests._fake import (
     API_KEY,
     JWT_SECRET,
     SECRET_KEY,

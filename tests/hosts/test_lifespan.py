@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from assessment_asgi import AssessmentApp, AssessmentMiddleware
-from tests._platform import STANDIN_TOKEN, USERS, PlatformStandIn, make_token
+from tests._fake import STANDIN_TOKEN, USERS, PlatformStandIn, make_token
 from tests._servers import serve
 
 from ._hosts import bare_host

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from assessment_asgi import AssessmentApp, AssessmentMiddleware
-from tests._platform import JWT_SECRET
+from tests._fake import JWT_SECRET
 
 from ._hosts import RecordingApp
 from .conftest import in_process

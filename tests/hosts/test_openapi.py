@@ -10,7 +10,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from assessment_asgi import ERROR_CODES, AssessmentApp, openapi_document
-from tests._platform import USERS
+from tests._fake import USERS
 
 from .conftest import in_process
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from litestar.types import Receive, Scope, Send
 
-from tests._platform import JWT_SECRET
+from tests._fake import JWT_SECRET
 
 from ._hosts import HOSTS, Host, RecordingApp
 from .conftest import in_process

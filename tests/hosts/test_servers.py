@@ -8,7 +8,7 @@ from __future__ import annotations
 import httpx2
 import pytest
 
-from tests._platform import API_KEY, JWT_SECRET, SECRET_KEY, STANDIN_TOKEN, USERS, PlatformStandIn, make_token
+from tests._fake import API_KEY, JWT_SECRET, SECRET_KEY, STANDIN_TOKEN, USERS, PlatformStandIn, make_token
 from tests._servers import serve
 
 from ._hosts import HOSTS, RecordingApp

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from assessment_asgi import Credentials
+from tests._fake import API_KEY, SECRET_KEY, USERS, auth, make_token
 from tests._features import Sandbox, assessment_app, served
-from tests._platform import API_KEY, SECRET_KEY, USERS, auth, make_token
 
 BODY = {"users": USERS[:2]}
 

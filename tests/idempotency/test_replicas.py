@@ -15,8 +15,8 @@ from typing import Any
 import httpx2
 import pytest
 
+from tests._fake import API_KEY, JWT_SECRET, SECRET_KEY, USERS, auth
 from tests._features import Sandbox, running_sandbox
-from tests._platform import API_KEY, JWT_SECRET, SECRET_KEY, USERS, auth
 from tests._servers import _wait_for_port, free_port
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]

@@ -11,8 +11,8 @@ from pathlib import Path
 import redis.asyncio as redis_asyncio
 
 from assessment_asgi import ERROR_CODES, openapi_document
+from tests._fake import USERS, auth
 from tests._features import assessment_app, running_sandbox, served
-from tests._platform import USERS, auth
 
 
 def test_a_token_that_has_already_expired_is_never_replayed(redis_url: str) -> None:

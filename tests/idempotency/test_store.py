@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from assessment_asgi import ConfigurationError
+from tests._fake import USERS, auth
 from tests._features import Sandbox, assessment_app, served
-from tests._platform import USERS, auth
 from tests._servers import free_port
 
 

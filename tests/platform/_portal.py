@@ -27,6 +27,7 @@ async def candidates_finish(
                 json={
                     "assessmentId": session["assessmentId"],
                     "candidateId": candidate["id"],
+                    "candidateKey": candidate["key"],  # from the candidate's own link
                     "score": score,
                 },
             )

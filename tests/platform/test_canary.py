@@ -10,10 +10,6 @@ from typing import Any
 
 import anyio
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from assessment_asgi.platform import (
     Credentials,
@@ -24,6 +20,7 @@ from assessment_asgi.platform import (
     SmartAIError,
     Timeout,
 )
+from assessment_asgi.sandbox import SandboxApp
 from tests._servers import serve
 
 from . import _faulty
@@ -57,47 +54,28 @@ def event(n: int) -> dict[str, Any]:
     }
 
 
-def build_canary_app() -> Starlette:
-    """Echoes every secret it can into its answers, as a careless platform might."""
-    calls = {"sessions": 0, "events": 0}
-
-    async def sessions(request: Request) -> Response:
-        calls["sessions"] += 1
-        if calls["sessions"] == 1:
-            message = f"invalid user {CANARY_NAME} <{CANARY_EMAIL}> key {CANARY_KEY} {CANARY_TOKEN}"
-            return JSONResponse({"success": False, "error": message}, 400, headers={"x-request-id": "r-1"})
-        if calls["sessions"] == 2:
-            return JSONResponse({"success": False, "error": f"bad key {CANARY_KEY}"}, 401)
-        return JSONResponse(
-            {"success": True, "data": {"token": CANARY_TOKEN, "expiresAt": "later", "echo": USERS}}
-        )
-
-    async def assessments(request: Request) -> Response:
-        return JSONResponse({"success": True, "data": [{"_id": "a1", "candidates": USERS}]})
-
-    async def events(request: Request) -> Response:
-        calls["events"] += 1
-        if calls["events"] == 1:
-            return JSONResponse({"message": f"slow down {CANARY_EMAIL}"}, 429, headers={"Retry-After": "0"})
-        return JSONResponse(
-            {"status": "success", "data": {"events": [event(1), event(2)], "pendingCount": 0}}
-        )
-
-    async def ack(request: Request) -> Response:
-        return JSONResponse({"status": "success", "data": {"acknowledged": 1}})
-
-    async def campaigns(request: Request) -> Response:
-        return JSONResponse({"success": True, "data": {"assessmentLink": "x", "candidates": USERS}})
-
-    return Starlette(
-        routes=[
-            Route("/api/v1/sessions", sessions, methods=["POST"]),
-            Route("/api/v1/campaigns", campaigns, methods=["POST"]),
-            Route("/api/v1/assessments", assessments, methods=["GET"]),
-            Route("/api/v1/webhook/events", events, methods=["GET"]),
-            Route("/api/v1/webhook/events/ack", ack, methods=["POST"]),
-        ]
-    )
+def build_canary_app() -> SandboxApp:
+    """The sandbox scripted to echo every secret it can into its answers, as a careless
+    platform might (the sandbox's own answers never do)."""
+    sandbox = SandboxApp(credentials=CREDS)
+    message = f"invalid user {CANARY_NAME} <{CANARY_EMAIL}> key {CANARY_KEY} {CANARY_TOKEN}"
+    sandbox.script("POST", "/sessions", status=400, body={"success": False, "error": message},
+                   headers={"x-request-id": "r-1"})
+    sandbox.script("POST", "/sessions", status=401,
+                   body={"success": False, "error": f"bad key {CANARY_KEY}"})
+    sandbox.script("POST", "/sessions", status=200, times=None, body={
+        "success": True, "data": {"token": CANARY_TOKEN, "expiresAt": "later", "echo": USERS}})
+    sandbox.script("GET", "/assessments", status=200, times=None,
+                   body={"success": True, "data": [{"_id": "a1", "candidates": USERS}]})
+    sandbox.script("GET", "/webhook/events", status=429, headers={"Retry-After": "0"},
+                   body={"message": f"slow down {CANARY_EMAIL}"})
+    sandbox.script("GET", "/webhook/events", status=200, times=None, body={
+        "status": "success", "data": {"events": [event(1), event(2)], "pendingCount": 0}})
+    sandbox.script("POST", "/webhook/events/ack", status=200, times=None,
+                   body={"status": "success", "data": {"acknowledged": 1}})
+    sandbox.script("POST", "/campaigns", status=200, times=None,
+                   body={"success": True, "data": {"assessmentLink": "x", "candidates": USERS}})
+    return sandbox
 
 
 def _record_text(record: logging.LogRecord) -> str:

@@ -15,10 +15,10 @@ from assessment_asgi.platform import (
     SmartAIClient,
 )
 from assessment_asgi.sandbox import SandboxApp
+from tests._fake import API_KEY, SECRET, StandIn, build_app, completed_event
 from tests._servers import serve
 
 from ._engine_runs import pytest_generate_tests  # noqa: F401 - runs engine_name tests per engine
-from ._standin import API_KEY, SECRET, StandIn, build_app, completed_event
 
 CREDS = Credentials(API_KEY, SECRET)
 
@@ -198,6 +198,7 @@ async def test_every_operation_against_the_sandbox(sandbox: tuple[SandboxApp, st
                 json={
                     "assessmentId": session["assessmentId"],
                     "candidateId": session["candidates"][0]["id"],
+                    "candidateKey": session["candidates"][0]["key"],
                     "score": 77,
                 },
             )

@@ -17,10 +17,10 @@ from assessment_asgi.platform import (
     SmartAIClient,
     SmartAIValidationError,
 )
+from tests._fake import API_KEY, SECRET, StandIn, build_app
 from tests._servers import serve
 
 from ._engine_runs import pytest_generate_tests  # noqa: F401 - runs engine_name tests per engine
-from ._standin import API_KEY, SECRET, StandIn, build_app
 
 CREDS = Credentials(API_KEY, SECRET)
 

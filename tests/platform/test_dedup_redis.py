@@ -9,9 +9,8 @@ import pytest
 import redis.asyncio as redis_asyncio
 
 from assessment_asgi.platform import Credentials, RedisDedupStore, ResultsPoller, RetryPolicy, SmartAIClient
+from tests._fake import API_KEY, SECRET, StandIn, build_app, completed_event
 from tests._servers import free_port, serve
-
-from ._standin import API_KEY, SECRET, StandIn, build_app, completed_event
 
 pytestmark = pytest.mark.redis
 

@@ -25,11 +25,11 @@ from assessment_asgi.platform import (
     Timeout,
 )
 from assessment_asgi.platform._config import parse_retry_after
+from tests._fake import StandIn, build_app
 from tests._servers import serve
 
 from . import _faulty
 from ._faulty import FaultServer, answer, sequence
-from ._standin import StandIn, build_app
 
 CREDS = Credentials("wc_ak_test_faults", "wc_sk_test_faults")
 TIMEOUT = Timeout(connect=1.0, read=0.5, deadline=3.0)

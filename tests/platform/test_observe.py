@@ -13,9 +13,8 @@ from assessment_asgi.platform import (
     SmartAIClient,
     SmartAIServerError,
 )
+from tests._fake import API_KEY, SECRET, StandIn, build_app
 from tests._servers import serve
-
-from ._standin import API_KEY, SECRET, StandIn, build_app
 
 CREDS = Credentials(API_KEY, SECRET)
 

@@ -20,11 +20,11 @@ from assessment_asgi.platform import (
     SmartAIClient,
 )
 from assessment_asgi.sandbox import SandboxApp
+from tests._fake import API_KEY, SECRET, StandIn, build_app, completed_event
 from tests._servers import serve
 
 from . import _faulty
 from ._portal import candidates_finish
-from ._standin import API_KEY, SECRET, StandIn, build_app, completed_event
 
 
 async def wait_until(condition: Callable[[], bool]) -> None:

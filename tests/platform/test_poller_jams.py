@@ -22,9 +22,8 @@ from assessment_asgi.platform import (
     RetryPolicy,
     SmartAIClient,
 )
+from tests._fake import API_KEY, SECRET, StandIn, build_app, completed_event
 from tests._servers import serve
-
-from ._standin import API_KEY, SECRET, StandIn, build_app, completed_event
 
 PERSONAL = "jane.doe.private@example.com"
 

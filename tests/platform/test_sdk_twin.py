@@ -10,9 +10,8 @@ from record_assessment_backend import AssessmentClient
 
 from assessment_asgi.platform import Credentials, SmartAIClient
 from assessment_asgi.platform._signing import canonical_json, signature
+from tests._fake import API_KEY, SECRET, Seen, StandIn, build_app, completed_event
 from tests._servers import serve
-
-from ._standin import API_KEY, SECRET, Seen, StandIn, build_app, completed_event
 
 USERS = [{"name": "Zoë Ångström", "email": "zoe@example.com"}, {"name": "Bo", "email": "bo@example.com"}]
 AUTH_HEADERS = {"x-api-key", "x-secret-key", "x-signature", "x-timestamp"}

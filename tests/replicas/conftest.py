@@ -108,7 +108,7 @@ def seed_completed(app: SandboxApp, sandbox_url: str, count: int, per_session: i
                 done = http.post(
                     "/portal/complete",
                     json={"assessmentId": session["assessmentId"], "candidateId": candidate["id"],
-                          "score": 70},
+                          "candidateKey": candidate["key"], "score": 70},
                 )
                 done.raise_for_status()
 

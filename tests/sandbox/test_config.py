@@ -17,7 +17,10 @@ from .conftest import Running
 
 def test_public_names() -> None:
     assert sandbox_module.__all__ == sorted(sandbox_module.__all__)
-    assert set(sandbox_module.__all__) == {"SandboxApp", "generate_test_credentials"}
+    assert set(sandbox_module.__all__) == {
+        "RecordedRequest", "RequestRecorder", "SandboxApp", "ScriptedAnswer",
+        "generate_test_credentials",
+    }
 
 
 def test_generated_keys_are_test_keys_and_differ() -> None:
@@ -79,7 +82,8 @@ def test_logs_carry_no_keys_tokens_names_or_emails(
     httpx2.post(f"{sandbox.url}/portal/open", json={"token": session["token"]})
     httpx2.post(f"{sandbox.url}/portal/complete", json={
         "assessmentId": data["data"]["assessmentId"],
-        "candidateId": data["data"]["candidates"][0]["id"]})
+        "candidateId": data["data"]["candidates"][0]["id"],
+        "candidateKey": data["data"]["candidates"][0]["key"]})
     httpx2.get(f"{sandbox.url}/api/v1/webhook/events", headers={"x-api-key": sandbox.api_key})
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "session created" in logged  # the sandbox does log, just not the secrets

@@ -35,7 +35,8 @@ def test_every_method_of_sdk_1_0_2(sandbox: Running) -> None:
     ]
     httpx2.post(
         f"{sandbox.url}/portal/complete",
-        json={"assessmentId": data["assessmentId"], "candidateId": data["candidates"][0]["id"]},
+        json={"assessmentId": data["assessmentId"], "candidateId": data["candidates"][0]["id"],
+              "candidateKey": data["candidates"][0]["key"]},
     ).raise_for_status()
 
     events = client.get_webhook_events(limit=10)

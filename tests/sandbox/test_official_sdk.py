@@ -149,7 +149,8 @@ def test_results_flow_poll_and_acknowledge(sandbox: Running) -> None:
     done = httpx2.post(
         f"{sandbox.url}/portal/complete",
         json={"assessmentId": opened["assessmentId"],
-              "candidateId": opened["candidates"][0]["id"], "score": 78},
+              "candidateId": opened["candidates"][0]["id"],
+              "candidateKey": opened["candidates"][0]["key"], "score": 78},
     )
     assert done.status_code == 200
 

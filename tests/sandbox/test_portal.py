@@ -40,6 +40,14 @@ def _open(url: str, token: Any) -> httpx2.Response:
     return httpx2.post(f"{url}/portal/open", json={"token": token})
 
 
+def _finish(url: str, data: dict[str, Any], index: int, **extra: Any) -> httpx2.Response:
+    """A candidate finishing from their own link (its key comes with the opened portal)."""
+    candidate = data["candidates"][index]
+    body = {"assessmentId": data["assessmentId"], "candidateId": candidate["id"],
+            "candidateKey": candidate["key"], **extra}
+    return httpx2.post(f"{url}/portal/complete", json=body)
+
+
 def _pending(sandbox: Running) -> list[dict[str, Any]]:
     response = httpx2.get(
         f"{sandbox.url}/api/v1/webhook/events", headers={"x-api-key": sandbox.api_key}
@@ -116,10 +124,7 @@ def test_finishing_queues_assessment_completed_with_every_documented_field(
 ) -> None:
     data = _open(sandbox.url, _session(sandbox.url, sandbox.keys)).json()["data"]
     candidate = data["candidates"][0]
-    done = httpx2.post(
-        f"{sandbox.url}/portal/complete",
-        json={"assessmentId": data["assessmentId"], "candidateId": candidate["id"]},
-    )
+    done = _finish(sandbox.url, data, 0)
     assert done.status_code == 200
     [event] = _pending(sandbox)
     assert set(event) >= COMPLETED_FIELDS
@@ -145,19 +150,13 @@ def test_finishing_queues_assessment_completed_with_every_documented_field(
     assert f"Score {event['score']}/100" in report.text
     assert httpx2.get(event["verification"]["imageUrl"]).status_code == 200
 
-    twice = httpx2.post(
-        f"{sandbox.url}/portal/complete",
-        json={"assessmentId": data["assessmentId"], "candidateId": candidate["id"]},
-    )
+    twice = _finish(sandbox.url, data, 0)
     assert twice.status_code == 409
 
 
 def test_disqualified_outcome_and_fixed_score(sandbox: Running) -> None:
     data = _open(sandbox.url, _session(sandbox.url, sandbox.keys)).json()["data"]
-    httpx2.post(f"{sandbox.url}/portal/complete", json={
-        "assessmentId": data["assessmentId"], "candidateId": data["candidates"][1]["id"],
-        "outcome": "disqualified", "score": 90,
-    }).raise_for_status()
+    _finish(sandbox.url, data, 1, outcome="disqualified", score=90).raise_for_status()
     [event] = _pending(sandbox)
     assert event["event"] == "assessment.disqualified"
     assert event["score"] == 90
@@ -181,7 +180,8 @@ def test_finishing_needs_an_opened_session_and_a_known_candidate(sandbox: Runnin
 
 def test_send_queues_assessment_sent_once(sandbox: Running) -> None:
     data = _open(sandbox.url, _session(sandbox.url, sandbox.keys)).json()["data"]
-    sent = httpx2.post(f"{sandbox.url}/portal/send", json={"assessmentId": data["assessmentId"]})
+    send = {"assessmentId": data["assessmentId"], "portalKey": data["portalKey"]}
+    sent = httpx2.post(f"{sandbox.url}/portal/send", json=send)
     assert sent.status_code == 200
     [event] = _pending(sandbox)
     assert event["event"] == "assessment.sent"
@@ -190,7 +190,7 @@ def test_send_queues_assessment_sent_once(sandbox: Running) -> None:
     assert event["keyId"].startswith("wc_key_test_")
     assert event["totalCandidates"] == 2
     assert httpx2.get(event["assessmentUrl"]).status_code == 200
-    again = httpx2.post(f"{sandbox.url}/portal/send", json={"assessmentId": data["assessmentId"]})
+    again = httpx2.post(f"{sandbox.url}/portal/send", json=send)
     assert again.status_code == 409
 
 

@@ -75,5 +75,6 @@ def test_opened_sessions_are_forgotten_after_session_retention(clock: FakeClock)
         data = httpx2.post(f"{url}/portal/open", json={"token": _session(running)}).json()["data"]
         clock.advance(3601)
         late = httpx2.post(f"{url}/portal/complete", json={
-            "assessmentId": data["assessmentId"], "candidateId": data["candidates"][0]["id"]})
+            "assessmentId": data["assessmentId"], "candidateId": data["candidates"][0]["id"],
+            "candidateKey": data["candidates"][0]["key"]})
         assert late.status_code == 404

@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from assessment_asgi import AssessmentApp
-from tests._platform import API_KEY, CANARIES, JWT_SECRET, SECRET_KEY, STANDIN_TOKEN, USERS
+from tests._fake import API_KEY, CANARIES, JWT_SECRET, SECRET_KEY, STANDIN_TOKEN, USERS
 from tests._servers import Server, serve
 
 __all__ = [

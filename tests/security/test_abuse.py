@@ -20,7 +20,7 @@ from assessment_asgi import AssessmentApp, ConfigurationError, Recruiter
 from assessment_asgi._ratelimit import PlatformCallLimiter, RecruiterRateLimiter
 from assessment_asgi._ratestore import BoundedMemoryStorage
 from assessment_asgi._responses import HTTPProblem
-from tests._platform import STANDIN_TOKEN, USERS, PlatformStandIn
+from tests._fake import STANDIN_TOKEN, USERS, PlatformStandIn
 from tests._servers import Server, free_port, serve
 
 from .conftest import assert_clean, bearer, body, hs_token, make_app, mounted

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from joserfc import jwe
 from joserfc.jwk import OctKey, RSAKey
 
-from tests._platform import PlatformStandIn
+from tests._fake import PlatformStandIn
 
 from .conftest import (
     AUDIENCE,
@@ -229,7 +229,7 @@ def test_weird_kid_values(
     if isinstance(kid, str) or kid is None:
         # With a shared secret the kid plays no part: a correct signature still counts.
         assert post(checked_client, hs_url, token).status_code in {200, 401}
-        platform.calls.clear()
+        platform.clear_calls()
     else:
         assert_refused(post(checked_client, hs_url, token), platform)
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import httpx2
 import pytest
 
-from tests._platform import USERS, PlatformStandIn
+from tests._fake import USERS, PlatformStandIn
 
 from .conftest import bearer, hs_token, make_app, mounted
 

@@ -6,7 +6,7 @@ import httpx2
 import pytest
 
 from assessment_asgi import AssessmentApp, ConfigurationError
-from tests._platform import PlatformStandIn
+from tests._fake import PlatformStandIn
 
 from .conftest import bearer, body, hs_token, make_app, mounted
 

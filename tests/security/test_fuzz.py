@@ -32,7 +32,7 @@ from assessment_asgi._email import MAX_EMAIL_LENGTH
 from assessment_asgi._models import MAX_NAME_LENGTH
 from assessment_asgi._types import ASGIApp, Receive, Scope, Send
 from assessment_asgi.platform._signing import canonical_json, signature
-from tests._platform import PlatformStandIn
+from tests._fake import PlatformStandIn
 
 from .conftest import assert_clean, bearer, hs_token, make_app
 

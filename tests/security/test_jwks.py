@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from assessment_asgi import AssessmentApp, ConfigurationError, JWTAuthenticator
 from assessment_asgi._jwks import JWKSCache, KeySourceUnavailable
-from tests._platform import PlatformStandIn
+from tests._fake import PlatformStandIn
 from tests._servers import serve
 
 from .conftest import (

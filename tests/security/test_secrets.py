@@ -23,7 +23,7 @@ from assessment_asgi import (
 )
 from assessment_asgi._jwks import JWKSCache
 from assessment_asgi._responses import HTTPProblem
-from tests._platform import PlatformStandIn
+from tests._fake import PlatformStandIn
 
 from .conftest import (
     API_KEY,

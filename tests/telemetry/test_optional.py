@@ -10,8 +10,8 @@ from pathlib import Path
 import anyio
 
 from assessment_asgi import AssessmentApp, Credentials, SmartAIClient
+from tests._fake import API_KEY, SECRET_KEY
 from tests._features import Sandbox
-from tests._platform import API_KEY, SECRET_KEY
 
 from .conftest import Exported
 
@@ -48,7 +48,7 @@ SCRIPT = textwrap.dedent("""
     from starlette.routing import Mount
     from assessment_asgi import AssessmentApp, Credentials
     from assessment_asgi.sandbox import SandboxApp
-    from tests._platform import API_KEY, JWT_SECRET, SECRET_KEY, USERS, auth
+    from tests._fake import API_KEY, JWT_SECRET, SECRET_KEY, USERS, auth
     from tests._servers import serve
 
     sandbox = SandboxApp(credentials=Credentials(API_KEY, SECRET_KEY))

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
+from tests._fake import CANARIES, USERS, auth
 from tests._features import Sandbox, assessment_app, served
-from tests._platform import CANARIES, USERS, auth
 
 from .conftest import Exported
 

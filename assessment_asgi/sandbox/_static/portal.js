@@ -50,7 +50,8 @@
       button.disabled = true;
       post("/portal/complete", {
         assessmentId: assessmentId,
-        candidateId: button.getAttribute("data-candidate-id")
+        candidateId: button.getAttribute("data-candidate-id"),
+        candidateKey: button.getAttribute("data-candidate-key")
       }).then(function (data) {
         status.textContent = "Finished: " + data.score + "/100 (" + (data.passed ? "passed" : "not passed") + ")";
         row.setAttribute("data-state", "finished");
@@ -67,7 +68,7 @@
   if (send) {
     send.addEventListener("click", function () {
       send.disabled = true;
-      post("/portal/send", { assessmentId: assessmentId }).then(function () {
+      post("/portal/send", { assessmentId: assessmentId, portalKey: root.getAttribute("data-portal-key") }).then(function () {
         show("Queued an assessment.sent event.", false);
       }).catch(function (err) {
         send.disabled = false;

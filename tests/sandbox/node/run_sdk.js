@@ -31,7 +31,11 @@ async function main() {
   await fetch(`${url}/portal/complete`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ assessmentId: opened.data.assessmentId, candidateId: opened.data.candidates[1].id }),
+    body: JSON.stringify({
+      assessmentId: opened.data.assessmentId,
+      candidateId: opened.data.candidates[1].id,
+      candidateKey: opened.data.candidates[1].key,
+    }),
   });
   out.assessments = await client.listAssessments();
   out.events = await client.getWebhookEvents({ limit: 10 });
