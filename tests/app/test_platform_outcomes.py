@@ -59,7 +59,6 @@ def test_refused_keys_are_logged_with_the_cause(
     served: Any, platform: PlatformStandIn, platform_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     platform.mode = "401"
-    caplog.set_level(logging.INFO, logger="assessment_asgi")
     with served(AssessmentApp(base_url=platform_url, jwt_secret=JWT_SECRET)) as (client, url):
         response = client.post(url, json={"users": USERS}, headers=auth())
     assert response.status_code == 502

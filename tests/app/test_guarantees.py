@@ -1,0 +1,182 @@
+"""Guarantees a browser or a recruiter would notice, each pinned by a test that a regression
+fails: one platform call per request whatever the platform answers, the answer to a platform
+4xx, ``Cache-Control: no-store`` on every answer, who is refused first, a blocking sync hook
+that does not stall other requests, and the JWT leeway."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+
+from assessment_asgi import AssessmentApp, Credentials
+from tests._platform import JWT_SECRET, USERS, PlatformStandIn, auth, make_token
+from tests._servers import serve
+from tests.platform._standin import StandIn, build_app
+
+pytestmark = pytest.mark.usefixtures("env_keys")
+
+
+@pytest.mark.parametrize(
+    ("mode", "status"),
+    [("ok", 200), ("500", 502), ("html", 502), ("html200", 502), ("bad_envelope", 502),
+     ("401", 502), ("429", 429), ("slow", 504)],
+)
+def test_each_request_calls_the_platform_exactly_once(
+    served: Any, platform: PlatformStandIn, platform_url: str, mode: str, status: int
+) -> None:
+    """A session is a create: sending it twice could invite every candidate twice."""
+    platform.mode, platform.delay = mode, 3.0
+    assessment = AssessmentApp(base_url=platform_url, jwt_secret=JWT_SECRET, timeout=1.0, read_timeout=1.0)
+    with served(assessment) as (client, url):
+        response = client.post(url, json={"users": USERS}, headers=auth())
+    assert response.status_code == status
+    assert len(platform.calls) == 1
+
+
+@pytest.mark.parametrize("platform_status", [400, 404, 409, 422])
+def test_a_platform_refusal_is_a_502_platform_rejected(served: Any, platform_status: int) -> None:
+    refusal = {"success": False, "error": "no such thing"}
+    state = StandIn(script={"/sessions": [(platform_status, refusal, {})]})
+    with serve(build_app(state)) as platform_url:
+        assessment = AssessmentApp(base_url=f"{platform_url}/api/v1", jwt_secret=JWT_SECRET)
+        with served(assessment) as (client, url):
+            response = client.post(url, json={"users": USERS}, headers=auth())
+    assert response.status_code == 502
+    assert response.json() == {
+        "success": False, "code": "platform_rejected", "error": "The assessment platform refused the request",
+    }
+    assert len(state.calls("/sessions")) == 1
+
+
+def test_every_answer_says_no_store(served: Any, platform: PlatformStandIn, platform_url: str) -> None:
+    """Tokens and refusals alike must never be cached by a browser or a proxy."""
+    keys = {"mode": "ok"}
+
+    def key_provider() -> Credentials | None:
+        if keys["mode"] == "fail":
+            raise RuntimeError("the secrets manager is down")
+        if keys["mode"] == "none":
+            return None
+        return Credentials("wc_ak_test_nostore", "wc_sk_test_nostore")
+
+    assessment = AssessmentApp(
+        base_url=platform_url, jwt_secret=JWT_SECRET, keys=key_provider, max_body_bytes=4096,
+        rate_limit="",
+    )
+    platform.api_key, platform.secret_key = "wc_ak_test_nostore", "wc_sk_test_nostore"
+    valid = {"json": {"users": USERS}, "headers": auth()}
+    cases: list[tuple[str, dict[str, Any], str, int]] = [
+        ("ok", valid, "ok", 200),
+        ("invalid json", {"content": b"{", "headers": {**auth(), "content-type": "application/json"}},
+         "ok", 400),
+        ("invalid body", {"json": {"users": [{"name": "", "email": "x"}]}, "headers": auth()}, "ok", 400),
+        ("no token", {"json": {"users": USERS}}, "ok", 401),
+        ("too large", {"json": {"users": USERS * 60}, "headers": auth()}, "ok", 413),
+        ("wrong type", {"content": b"{}", "headers": {**auth(), "content-type": "text/plain"}}, "ok", 415),
+        ("failing hook", valid, "fail", 500),
+        ("no keys", valid, "none", 500),
+    ]
+    with served(assessment) as (client, url):
+        for name, request, mode, status in cases:
+            keys["mode"] = mode
+            response = client.post(url, **request)
+            assert (name, response.status_code) == (name, status)
+            assert (name, response.headers.get("cache-control")) == (name, "no-store")
+        for name, response, status in [
+            ("not found", client.post(url.replace("/session", "/nowhere"), **valid), 404),
+            ("wrong method", client.get(url), 405),
+        ]:
+            assert (name, response.status_code) == (name, status)
+            assert (name, response.headers.get("cache-control")) == (name, "no-store")
+        for mode, status in [("500", 502), ("429", 429), ("401", 502)]:
+            keys["mode"], platform.mode = "ok", mode
+            response = client.post(url, **valid)
+            assert (mode, response.status_code) == (mode, status)
+            assert (mode, response.headers.get("cache-control")) == (mode, "no-store")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"users": []}, {}, {"users": "everyone"}, {"users": [{"name": "", "email": "not-an-email"}]},
+     {"users": USERS, "recruiterId": "someone_else"}, {"users": USERS * 40}],
+    ids=["empty users", "no users", "users not a list", "bad candidate", "other recruiter", "too many"],
+)
+@pytest.mark.parametrize("token", ["none", "expired", "wrongly signed"])
+def test_who_is_calling_is_checked_before_what_they_sent(
+    served: Any, platform: PlatformStandIn, platform_url: str, body: dict[str, Any], token: str
+) -> None:
+    """An anonymous caller learns nothing about the body's rules: 401 first, never a 400."""
+    headers = {
+        "none": {},
+        "expired": auth(make_token(exp=int(time.time()) - 3600)),
+        "wrongly signed": auth(make_token(secret="another-secret-another-secret-0123456789")),
+    }[token]
+    with served(AssessmentApp(base_url=platform_url, jwt_secret=JWT_SECRET)) as (client, url):
+        response = client.post(url, json=body, headers=headers)
+    assert response.status_code == 401
+    assert response.json()["code"] == "unauthorized"
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert platform.calls == []
+
+
+@pytest.mark.anyio
+async def test_a_blocking_sync_hook_does_not_stall_other_requests(
+    served: Any, platform: PlatformStandIn, platform_url: str
+) -> None:
+    """A sync ``authenticate`` that blocks (a database, a remote session store) runs in a worker
+    thread: while it waits, the server keeps answering other requests."""
+    inside, release = threading.Event(), threading.Event()
+
+    def authenticate(request: Any) -> dict[str, str]:
+        if request.headers.get("x-caller") == "slow":
+            inside.set()
+            # Waits for the test, not the clock; the bound only unblocks a broken server.
+            release.wait(60)
+        return {"sub": "rec_42"}
+
+    answers: dict[str, int] = {}
+    with served(AssessmentApp(base_url=platform_url, authenticate=authenticate)) as (_, url):
+        async with httpx2.AsyncClient(timeout=60) as client:
+
+            async def post(who: str) -> None:
+                response = await client.post(url, json={"users": USERS}, headers={"x-caller": who})
+                answers[who] = response.status_code
+
+            try:
+                async with anyio.create_task_group() as tasks:
+                    tasks.start_soon(post, "slow")
+                    await anyio.to_thread.run_sync(inside.wait)
+                    # If the hook ran on the event loop, this request could not be answered
+                    # while it blocks: fail instead of hanging.
+                    with anyio.fail_after(20):
+                        await post("quick")
+                    assert answers == {"quick": 200}  # answered while the slow one waits
+                    release.set()
+            finally:
+                release.set()
+    assert answers == {"quick": 200, "slow": 200}
+    assert len(platform.calls) == 2
+
+
+@pytest.mark.parametrize(
+    ("leeway", "expired_ago", "status"),
+    [(None, 10, 200), (None, 120, 401), (300, 240, 200), (300, 400, 401)],
+    ids=["default-inside", "default-past", "configured-inside", "configured-past"],
+)
+def test_a_token_expired_within_the_leeway_is_accepted(
+    served: Any, platform: PlatformStandIn, platform_url: str,
+    leeway: int | None, expired_ago: int, status: int,
+) -> None:
+    """Clocks drift between the recruiter app and this server: ``exp`` is honoured with the
+    configured leeway (default 30 s), and not beyond it."""
+    settings: dict[str, Any] = {} if leeway is None else {"jwt_leeway": leeway}
+    token = make_token(exp=int(time.time()) - expired_ago, iat=int(time.time()) - 3600)
+    with served(AssessmentApp(base_url=platform_url, jwt_secret=JWT_SECRET, **settings)) as (client, url):
+        response = client.post(url, json={"users": USERS}, headers=auth(token))
+    assert response.status_code == status
+    assert len(platform.calls) == (1 if status == 200 else 0)
