@@ -8,10 +8,13 @@ nothing reaches the platform stand-in.
 from __future__ import annotations
 
 import json
+import select
+import socket
 import time
 import zlib
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx2
 import pytest
@@ -226,11 +229,13 @@ def test_weird_kid_values(
     token = raw_token({"alg": "RS256", "kid": kid}, claims(), rsa_signer(attacker_key))
     assert_refused(post(checked_client, rs_url, token), platform)
     token = raw_token({"alg": "HS256", "kid": kid}, claims(), hmac_signer(JWT_SECRET.encode()))
-    if isinstance(kid, str) or kid is None:
+    if isinstance(kid, str) and len(kid) < 1000:
         # With a shared secret the kid plays no part: a correct signature still counts.
-        assert post(checked_client, hs_url, token).status_code in {200, 401}
-        platform.calls.clear()
+        assert post(checked_client, hs_url, token).status_code == 200
+        assert len(platform.calls) == 1
     else:
+        # A kid that is not a string (null included) is a malformed header; a 4,000-character
+        # one makes the token longer than any real one: both refused like any bad token.
         assert_refused(post(checked_client, hs_url, token), platform)
 
 
@@ -375,17 +380,26 @@ def test_malformed_or_oversized_authorization(
     assert_refused(response, platform)
 
 
-def test_huge_authorization_header_is_refused_by_someone_not_a_500(
-    checked_client: httpx2.Client, platform: PlatformStandIn, hs_url: str
+def test_huge_authorization_header_is_refused_by_the_server_not_a_500(
+    platform: PlatformStandIn, hs_url: str
 ) -> None:
-    try:
-        response = checked_client.post(
-            hs_url, json=body(), headers={"Authorization": "Bearer " + "A" * 200_000}
-        )
-    except httpx2.TransportError:
-        pass  # the server hung up on it: refused as well
-    else:
-        assert 400 <= response.status_code < 500
+    """The HTTP server refuses a 200 kB header line (400) before the app sees it. Sent in small
+    pieces, pausing until the previous one is read, so that the server has read all that was
+    sent when it answers and hangs up: the answer arrives, never a reset."""
+    parts = urlsplit(hs_url)
+    head = f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nAuthorization: Bearer ".encode()
+    header = head + b"A" * 200_000 + b"\r\n\r\n"
+    with socket.create_connection((parts.hostname or "", parts.port or 80), timeout=15) as sock:
+        for start in range(0, len(header), 2048):
+            if select.select([sock], [], [], 0.01)[0]:
+                break  # answered: stop sending
+            sock.sendall(header[start:start + 2048])
+        else:
+            pytest.fail("the server read a 200 kB header line without refusing it")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:100]
     assert platform.calls == []
 
 
