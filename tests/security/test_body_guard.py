@@ -99,9 +99,14 @@ async def test_a_body_of_exactly_the_limit_is_accepted(declare: bool) -> None:
     assert (status, body["code"]) == (401, "unauthorized")
 
 
-async def test_one_byte_over_the_limit_while_streaming_is_a_413() -> None:
+@pytest.mark.parametrize("pieces", [1, 2, 5])
+async def test_one_byte_over_the_limit_while_streaming_is_a_413(pieces: int) -> None:
     content = b'{"users": []}'.ljust(LIMIT + 1)
-    status, _, body = await answer(receiving({"type": "http.request", "body": content, "more_body": False}))
+    size = len(content) // pieces + 1
+    chunks = [content[i:i + size] for i in range(0, len(content), size)]
+    messages = [{"type": "http.request", "body": chunk, "more_body": True} for chunk in chunks]
+    messages[-1]["more_body"] = False
+    status, _, body = await answer(receiving(*messages))
     assert (status, body) == (413, problem("payload_too_large", f"The request body exceeds {LIMIT} bytes"))
 
 
@@ -136,7 +141,10 @@ async def test_duplicate_keys_are_refused_with_their_reason() -> None:
     [(None, "Content-Type must be application/json"),
      (b"text/plain", "Content-Type must be application/json"),
      (b"application/json; charset=latin-1", "Only UTF-8 JSON is accepted"),
-     (b'application/json; charset="UTF-16"', "Only UTF-8 JSON is accepted")],
+     (b'application/json; charset="UTF-16"', "Only UTF-8 JSON is accepted"),
+     (b"application/json;foo=bar;charset=latin-1", "Only UTF-8 JSON is accepted"),
+     (b"application/json; charset=utf-8=x", "Only UTF-8 JSON is accepted"),
+     (b"application/json; charset=utf-8X", "Only UTF-8 JSON is accepted")],
 )
 async def test_content_types_are_refused_with_their_reason(content_type: bytes | None, error: str) -> None:
     status, _, body = await answer(receiving({"type": "http.request", "body": b"{}"}),
