@@ -26,6 +26,6 @@ def test_each_claim_name_has_its_own_default() -> None:
     "names", [{"id_claim": ""}, {"email_claim": ""}, {"id_claim": "", "email_claim": ""}]
 )
 def test_an_empty_claim_name_is_a_clear_error(names: dict[str, str]) -> None:
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(ValueError, match="non-empty") as caught:
         ClaimsRecruiterResolver(**names)
     assert str(caught.value) == "id_claim and email_claim must be non-empty claim names"
