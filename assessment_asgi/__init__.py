@@ -12,8 +12,15 @@
 from __future__ import annotations
 
 from ._app import AssessmentApp
+from ._audit import SessionCreated, SessionRefused
 from ._auth import JWTAuthenticator
-from ._exceptions import AssessmentError, AuthError, ConfigurationError, PermissionDenied
+from ._exceptions import (
+    AssessmentError,
+    AuthError,
+    ConfigurationError,
+    HTTPException,
+    PermissionDenied,
+)
 from ._keys import EnvironmentKeys, StaticKeys
 from ._middleware import AssessmentMiddleware
 from ._models import Candidate, Recruiter, SessionRequest
@@ -37,9 +44,12 @@ __all__ = [
     "ConfigurationError",
     "Credentials",
     "EnvironmentKeys",
+    "HTTPException",
     "JWTAuthenticator",
     "PermissionDenied",
     "Recruiter",
+    "SessionCreated",
+    "SessionRefused",
     "SessionRequest",
     "SmartAIClient",
     "SmartAIError",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import time
@@ -12,7 +13,8 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.requests import Request
 
-from ._auth import JWTAuthenticator
+from . import _build as build
+from ._audit import AuditHooks
 from ._body import (
     ALLOWED_METHODS,
     ClientDisconnected,
@@ -22,16 +24,26 @@ from ._body import (
 )
 from ._compat import to_async
 from ._cors import CORSPolicy
-from ._exceptions import AuthError, ConfigurationError
-from ._keys import EnvironmentKeys, StaticKeys
-from ._models import Recruiter, SessionRequest
+from ._exceptions import AuthError, ConfigurationError, HTTPException
+from ._idempotency import Idempotency, MemoryIdempotencyStore, RedisIdempotencyStore, read_key
+from ._models import Recruiter, SessionRequest, field_errors
 from ._openapi import openapi_document
 from ._ratelimit import PlatformCallLimiter, RecruiterRateLimiter
 from ._recruiter import ClaimsRecruiterResolver
 from ._redact import known_secrets, redacted_traceback
-from ._responses import HTTPProblem, send_json, send_problem
+from ._responses import send_json, send_problem
 from ._settings import AssessmentSettings
-from ._types import Authenticate, KeyProvider, Receive, ResolveRecruiter, Scope, Send
+from ._telemetry import RequestRecord, Telemetry, observe_platform_call
+from ._types import (
+    Authenticate,
+    KeyProvider,
+    OnSessionCreated,
+    OnSessionRefused,
+    Receive,
+    ResolveRecruiter,
+    Scope,
+    Send,
+)
 from .platform import (
     Credentials,
     SmartAIAuthError,
@@ -40,7 +52,6 @@ from .platform import (
     SmartAIRateLimitError,
     SmartAITimeoutError,
     SmartAIValidationError,
-    Timeout,
 )
 
 logger = logging.getLogger("assessment_asgi")
@@ -59,7 +70,8 @@ class AssessmentApp:
 
     Hooks (each sync or async): ``authenticate(request) -> principal``,
     ``resolve_recruiter(principal, body) -> Recruiter``, ``keys() -> Credentials``; and
-    ``client``, a :class:`SmartAIClient` of your own.
+    ``client``, a :class:`SmartAIClient` of your own. Audit hooks ``on_session_created`` and
+    ``on_session_refused`` (see :class:`SessionCreated`, :class:`SessionRefused`).
     """
 
     def __init__(
@@ -70,118 +82,95 @@ class AssessmentApp:
         keys: KeyProvider | Credentials | None = None,
         client: SmartAIClient | None = None,
         settings: AssessmentSettings | None = None,
+        on_session_created: OnSessionCreated | None = None,
+        on_session_refused: OnSessionRefused | None = None,
         **overrides: Any,
     ) -> None:
-        unknown = sorted(set(overrides) - set(AssessmentSettings.model_fields))
-        if unknown:
-            raise TypeError(f"AssessmentApp() got unknown setting(s): {', '.join(unknown)}")
-        if settings is None:
-            settings = AssessmentSettings(**overrides)
-        elif overrides:
-            settings = AssessmentSettings.model_validate({**settings.model_dump(), **overrides})
-        self.settings = settings
+        self._settings = settings = build.settings_for(settings, overrides)
         for name, hook in (("authenticate", authenticate), ("resolve_recruiter", resolve_recruiter)):
             if hook is not None and not callable(hook):
                 raise TypeError(f"{name} must be callable, got {type(hook).__name__}")
-
-        self._auth_problem: str | None = None
-        self.authenticate: Authenticate | None = authenticate or self._default_authenticate()
-        self.resolve_recruiter: ResolveRecruiter = resolve_recruiter or ClaimsRecruiterResolver(
-            id_claim=settings.recruiter_id_claim, email_claim=settings.recruiter_email_claim
-        )
-        self.keys: KeyProvider = self._key_provider(keys, overrides)
-        # Sync or async is decided once here, not on every request.
-        self._call_authenticate = to_async(self.authenticate) if self.authenticate else None
-        self._call_resolve_recruiter = to_async(self.resolve_recruiter)
-        self._call_keys = to_async(self.keys)
         if client is not None and not isinstance(client, SmartAIClient):
             raise TypeError("client must be a SmartAIClient")
-        self._client = client
+
+        # Hooks are fixed here, once: read-only properties below, decided sync or async once.
+        self._authenticate_hook = authenticate or build.default_authenticate(settings)
+        self._resolve_recruiter_hook: ResolveRecruiter = resolve_recruiter or ClaimsRecruiterResolver(
+            id_claim=settings.recruiter_id_claim, email_claim=settings.recruiter_email_claim
+        )
+        self._keys_hook = build.key_provider(settings, keys, overrides)
+        self._call_authenticate = to_async(self._authenticate_hook) if self._authenticate_hook else None
+        self._call_resolve_recruiter = to_async(self._resolve_recruiter_hook)
+        self._call_keys = to_async(self._keys_hook)
         self._owns_client = client is None
+        self._client = client if client is not None else build.default_client(settings)
         self._routes: dict[str, Handler] = {
             "/session": self._session,
             "/openapi.json": self._openapi,
         }
         # Abuse limits and CORS (see _ratelimit.py, _cors.py), all from settings.
-        self.rate_limiter: RecruiterRateLimiter | None = (
-            RecruiterRateLimiter(
-                limit=settings.rate_limit, strategy=settings.rate_limit_strategy,
-                storage_uri=settings.redis_url,
-            )
-            if settings.rate_limit.strip()
-            else None
-        )
-        self.call_limiter = PlatformCallLimiter(
-            max_concurrent=settings.max_concurrent_calls, queue_timeout=settings.queue_timeout
-        )
-        self.cors: CORSPolicy | None = (
-            CORSPolicy(
-                origins=settings.cors_origins, allow_credentials=settings.cors_allow_credentials,
-                max_age=settings.cors_max_age,
-            )
-            if settings.cors_origins
-            else None
+        self._rate_limiter = build.rate_limiter(settings)
+        self._call_limiter = build.call_limiter(settings)
+        self._cors = build.cors_policy(settings)
+        self._http: Handler = self._cors.wrap(self._serve) if self._cors else self._serve
+        # Features of POST /session (see _idempotency.py, _telemetry.py, _audit.py).
+        self.audit = AuditHooks(on_session_created, on_session_refused)
+        self.telemetry = Telemetry()
+        self.idempotency = Idempotency(
+            RedisIdempotencyStore(settings.redis_url) if settings.redis_url is not None
+            else MemoryIdempotencyStore(max_keys=settings.idempotency_max_keys),
+            ttl=settings.idempotency_ttl,
+            # A claim outlives the slowest request that may still complete it (an injected
+            # client may wait longer than ASSESSMENT_TIMEOUT: a minute of margin), not more.
+            lease=settings.timeout + settings.queue_timeout + 60.0,
         )
 
-    # -- configuration -------------------------------------------------------------------
+    # -- configuration (read-only: fixed at construction) ----------------------------------
 
-    def _default_authenticate(self) -> Authenticate | None:
-        s = self.settings
-        if s.jwt_secret is None and s.jwks_url is None and s.oidc_issuer is None:
-            # Fail closed: every call is refused until one key source is configured.
-            self._auth_problem = (
-                "Recruiter authentication is not configured: set ASSESSMENT_JWT_SECRET, "
-                "ASSESSMENT_JWKS_URL or ASSESSMENT_OIDC_ISSUER (or pass authenticate=)"
-            )
-            logger.warning(self._auth_problem)
-            return None
-        return JWTAuthenticator(
-            secret=s.jwt_secret,
-            jwks_url=s.jwks_url,
-            oidc_issuer=s.oidc_issuer,
-            issuer=s.jwt_issuer,
-            audience=s.jwt_audience,
-            algorithms=s.jwt_algorithms or None,
-            leeway=s.jwt_leeway,
-            key_cache_max_age=s.jwks_max_age,
-            key_cache_max_stale=s.jwks_max_stale,
-            key_refresh_interval=s.jwks_refresh_interval,
-        )
+    @property
+    def settings(self) -> AssessmentSettings:
+        """The checked settings this app was built with."""
+        return self._settings
 
-    def _key_provider(
-        self, keys: KeyProvider | Credentials | None, overrides: dict[str, Any]
-    ) -> KeyProvider:
-        if isinstance(keys, Credentials):
-            return StaticKeys(keys.api_key, keys.secret_key)
-        if keys is not None:
-            if not callable(keys):
-                raise TypeError("keys must be Credentials or a callable returning Credentials")
-            return keys
-        s = self.settings
-        if "api_key" in overrides or "secret_key" in overrides:
-            if s.api_key is None or s.secret_key is None:
-                raise ConfigurationError(
-                    "pass both api_key and secret_key (ASSESSMENT_API_KEY and "
-                    "ASSESSMENT_SECRET_KEY), or neither",
-                    setting="ASSESSMENT_API_KEY",
-                )
-            return StaticKeys(s.api_key, s.secret_key)
-        return EnvironmentKeys(api_key=s.api_key, secret_key=s.secret_key)
+    @property
+    def authenticate(self) -> Authenticate | None:
+        """The ``authenticate`` hook (None: no key source configured, every call refused)."""
+        return self._authenticate_hook
+
+    @property
+    def resolve_recruiter(self) -> ResolveRecruiter:
+        """The ``resolve_recruiter`` hook."""
+        return self._resolve_recruiter_hook
+
+    @property
+    def keys(self) -> KeyProvider:
+        """The ``keys`` hook: the platform credentials, asked for on every request."""
+        return self._keys_hook
+
+    @property
+    def cors(self) -> CORSPolicy | None:
+        """The CORS policy, or None when no origins are configured."""
+        return self._cors
+
+    @property
+    def rate_limiter(self) -> RecruiterRateLimiter | None:
+        """The per-recruiter rate limit, or None when ``ASSESSMENT_RATE_LIMIT`` is empty."""
+        return self._rate_limiter
+
+    @property
+    def call_limiter(self) -> PlatformCallLimiter:
+        """The cap on concurrent platform calls."""
+        return self._call_limiter
 
     @property
     def client(self) -> SmartAIClient:
-        """The platform client: the injected one, or one created on first use."""
+        """The platform client: the injected one, or the one built from the settings.
+
+        ``ConfigurationError`` when neither a client nor ``ASSESSMENT_BASE_URL`` was given.
+        """
         if self._client is None:
-            s = self.settings
-            if s.base_url is None:
-                raise HTTPProblem("not_configured", "ASSESSMENT_BASE_URL is not set on the server")
-            self._client = SmartAIClient(
-                base_url=s.base_url,
-                timeout=Timeout(
-                    connect=min(s.connect_timeout, s.timeout),
-                    read=min(s.read_timeout, s.timeout),
-                    deadline=s.timeout,
-                ),
+            raise ConfigurationError(
+                "ASSESSMENT_BASE_URL is not set (or pass client=)", setting="ASSESSMENT_BASE_URL"
             )
         return self._client
 
@@ -195,9 +184,10 @@ class AssessmentApp:
     # -- resources -----------------------------------------------------------------------
 
     async def aclose(self) -> None:
-        """Close the platform client's connections (it is rebuilt if used again)."""
+        """Close the platform client's connections (they are reopened if used again)."""
         if self._client is not None and self._owns_client:
             await self._client.aclose()
+        await self.idempotency.aclose()
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: object = None) -> AsyncIterator[None]:
@@ -217,14 +207,16 @@ class AssessmentApp:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1000})
             return
-        if self.cors is not None:
-            send = self.cors.wrap_send(scope, send)
+        await self._http(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = self._routes.get(_route_path(scope).rstrip("/") or "/")
         try:
             if handler is None:
-                raise HTTPProblem("not_found")
+                raise HTTPException("not_found")
             await handler(scope, receive, send)
-        except HTTPProblem as problem:
+        except HTTPException as problem:
+            # Raised by the guard, a hook (the public problem type) or the platform mapping.
             await send_problem(send, problem)
         except ClientDisconnected:
             return
@@ -235,7 +227,7 @@ class AssessmentApp:
                 "unhandled error in the assessment endpoint\n%s",
                 redacted_traceback(exc, known_secrets(self.settings, scope)),
             )
-            await send_problem(send, HTTPProblem("internal_error"))
+            await send_problem(send, HTTPException("internal_error"))
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -251,7 +243,7 @@ class AssessmentApp:
 
     async def _openapi(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] not in {"GET", "HEAD"}:
-            raise HTTPProblem("method_not_allowed", headers={"Allow": "GET, HEAD"})
+            raise HTTPException("method_not_allowed", headers={"Allow": "GET, HEAD"})
         # The server URL is where this request came through: the host's mount point.
         document = openapi_document(
             server_url=scope.get("root_path", ""), max_users=self.settings.max_users
@@ -262,24 +254,52 @@ class AssessmentApp:
 
     async def _session(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
-        if method == "OPTIONS":
-            cors = self.cors.preflight_headers(scope) if self.cors is not None else []
+        if method == "OPTIONS":  # a CORS preflight was answered by the CORS middleware
             await send({"type": "http.response.start", "status": 204,
-                        "headers": [(b"allow", ALLOWED_METHODS.encode()), *cors]})
+                        "headers": [(b"allow", ALLOWED_METHODS.encode())]})
             await send({"type": "http.response.body", "body": b""})
             return
         if method != "POST":
-            raise HTTPProblem("method_not_allowed", headers={"Allow": ALLOWED_METHODS})
+            raise HTTPException("method_not_allowed", headers={"Allow": ALLOWED_METHODS})
+        route = f"{scope.get('root_path', '')}/session"
+        with self.telemetry.request(route, scope.get("headers", ())) as record:
+            try:
+                await self._create(scope, receive, send, record)
+            except HTTPException as problem:
+                record.refused(problem.code, problem.status)
+                await send_problem(send, problem)
+            except ClientDisconnected:
+                raise
+            except Exception:
+                record.refused("internal_error", 500)
+                await self.audit.report(record)
+                raise
+        await self.audit.report(record)  # after the answer: a slow hook delays nobody
+
+    async def _create(self, scope: Scope, receive: Receive, send: Send, record: RequestRecord) -> None:
         check_content_type(scope)
+        key = read_key(scope)
         s = self.settings
         body = await read_body(scope, receive, max_bytes=s.max_body_bytes, timeout=s.body_timeout)
         data = parse_json(body)
 
         principal = await self._authenticate(scope, body)
         request = self._validate(data)
+        record.candidates = tuple(request.users)
         recruiter = await self._resolve(principal, request)
+        record.recruiter = recruiter
         if self.rate_limiter is not None:
             await self.rate_limiter.check(recruiter)
+        create = functools.partial(self._create_session, request, recruiter)
+        if key is None:
+            answer = await create()
+        else:
+            answer, record.replayed = await self.idempotency.run(key, recruiter, data, create)
+        record.created, record.expires_at = not record.replayed, answer["expiresAt"]
+        await send_json(send, 200, {"success": True, "data": answer},
+                        {"Idempotent-Replayed": "true"} if record.replayed else None)
+
+    async def _create_session(self, request: SessionRequest, recruiter: Recruiter) -> dict[str, Any]:
         credentials = await self._credentials()
         started = time.perf_counter()
         try:
@@ -288,6 +308,7 @@ class AssessmentApp:
                     users=[{"name": u.name, "email": u.email} for u in request.users],
                     recruiter_id=recruiter.id,
                     recruiter_email=recruiter.email,
+                    workflow_id=request.workflow_id,
                     credentials=credentials,
                 )
         except SmartAIError as exc:
@@ -296,92 +317,83 @@ class AssessmentApp:
             "session created: %d candidate(s) in %.1f ms",
             len(request.users), (time.perf_counter() - started) * 1000,
         )
-        await send_json(
-            send, 200, {"success": True, "data": {"token": result.token, "expiresAt": result.expires_at}}
-        )
+        return {"token": result.token, "expiresAt": result.expires_at}
+
+    #: Pass to a ``SmartAIClient(on_call=...)`` you inject: platform spans and request ids.
+    observe_platform_call = staticmethod(observe_platform_call)
 
     async def _authenticate(self, scope: Scope, body: bytes) -> Any:
         if self._call_authenticate is None:
-            logger.error(self._auth_problem)
-            raise HTTPProblem("not_configured", self._auth_problem)
-        request = Request(scope, _replay(body))
-        try:
-            principal = await self._call_authenticate(request)
-        except AuthError as exc:
-            raise HTTPProblem(
-                exc.code, exc.message,
-                headers={"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None,
-            ) from None
+            logger.error(build.AUTH_NOT_CONFIGURED)
+            raise HTTPException("not_configured", build.AUTH_NOT_CONFIGURED)
+        # AuthError, PermissionDenied or any HTTPException from the hook answers as it is.
+        principal = await self._call_authenticate(Request(scope, _replay(body)))
         if principal is None:
-            raise HTTPProblem("unauthorized", headers={"WWW-Authenticate": "Bearer"})
+            raise AuthError()
         return principal
 
     def _validate(self, data: Any) -> SessionRequest:
         if isinstance(data, dict):
             users = data.get("users")
             if users is None or users == []:
-                raise HTTPProblem("users_required")
-            if isinstance(users, list) and len(users) > self.settings.max_users:
-                raise HTTPProblem(
-                    "too_many_users", f"At most {self.settings.max_users} users per session"
+                raise HTTPException("users_required")
+            if isinstance(users, list) and len(users) > self._settings.max_users:
+                raise HTTPException(
+                    "too_many_users", f"At most {self._settings.max_users} users per session"
                 )
         try:
             return SessionRequest.model_validate(data)
         except ValidationError as exc:
-            details = exc.errors(include_url=False, include_input=False, include_context=False)
-            raise HTTPProblem(
-                "invalid_body",
-                details=[{"loc": list(d["loc"]), "msg": d["msg"], "type": d["type"]} for d in details],
-            ) from None
+            raise HTTPException("invalid_body", details=field_errors(exc)) from None
 
     async def _resolve(self, principal: Any, request: SessionRequest) -> Recruiter:
-        try:
-            recruiter = await self._call_resolve_recruiter(principal, request)
-        except AuthError as exc:
-            raise HTTPProblem(exc.code, exc.message) from None
+        recruiter = await self._call_resolve_recruiter(principal, request)
         if recruiter is None:
-            raise HTTPProblem("recruiter_required")
+            raise HTTPException("recruiter_required")
         if not isinstance(recruiter, Recruiter):
             raise TypeError("resolve_recruiter must return a Recruiter")
         return recruiter
 
     async def _credentials(self) -> Credentials:
-        credentials = await self._call_keys()
+        """What the platform call needs from the server's configuration: a client and keys."""
+        if self._client is None:
+            logger.error("cannot create a session: ASSESSMENT_BASE_URL is not set")
+            raise HTTPException("not_configured", "ASSESSMENT_BASE_URL is not set on the server")
+        try:
+            credentials = await self._call_keys()
+        except HTTPException as problem:
+            if problem.code == "not_configured":
+                logger.error("cannot create a session: %s", problem.message)
+            raise
         if credentials is None:
-            missing = (
-                self.keys.missing_setting()
-                if isinstance(self.keys, EnvironmentKeys)
-                else "the key provider"
-            )
-            message = f"{missing} is not set on the server"
-            logger.error("cannot create a session: %s", message)
-            raise HTTPProblem("not_configured", message)
+            logger.error("cannot create a session: the keys hook returned no credentials")
+            raise HTTPException("not_configured", "The platform keys are not set on the server")
         if not isinstance(credentials, Credentials):
             raise TypeError("the keys provider must return Credentials or None")
         return credentials
 
 
-def _platform_problem(exc: SmartAIError) -> HTTPProblem:
+def _platform_problem(exc: SmartAIError) -> HTTPException:
     context = f"status={exc.status_code} request_id={exc.request_id}"
     if isinstance(exc, SmartAITimeoutError):
         logger.warning("platform timed out creating a session (%s)", context)
-        return HTTPProblem("platform_timeout")
+        return HTTPException("platform_timeout")
     if isinstance(exc, SmartAIRateLimitError):
         delay = exc.retry_after if exc.retry_after is not None else 5.0
         seconds = min(max(math.ceil(delay), 1), 60)
         logger.warning("platform rate limited this server (%s)", context)
-        return HTTPProblem("platform_rate_limited", headers={"Retry-After": str(seconds)})
+        return HTTPException("platform_rate_limited", headers={"Retry-After": str(seconds)})
     if isinstance(exc, SmartAIAuthError):
         logger.error(
             "the platform refused this server's API key or secret (%s): "
             "check ASSESSMENT_API_KEY and ASSESSMENT_SECRET_KEY", context,
         )
-        return HTTPProblem("platform_auth_failed")
+        return HTTPException("platform_auth_failed")
     if isinstance(exc, SmartAIValidationError):
         logger.error("the platform refused the session request (%s)", context)
-        return HTTPProblem("platform_rejected")
+        return HTTPException("platform_rejected")
     logger.error("platform error creating a session: %s (%s)", type(exc).__name__, context)
-    return HTTPProblem("platform_error")
+    return HTTPException("platform_error")
 
 
 def _route_path(scope: Scope) -> str:

@@ -14,9 +14,8 @@ from joserfc.jws import JWSRegistry
 from pydantic import SecretStr
 from starlette.requests import Request
 
-from ._exceptions import AuthError, ConfigurationError
+from ._exceptions import AuthError, ConfigurationError, HTTPException
 from ._jwks import JWKSCache, KeySourceUnavailable
-from ._responses import HTTPProblem
 
 logger = logging.getLogger("assessment_asgi.auth")
 
@@ -37,7 +36,8 @@ class JWTAuthenticator:
     One key source: an HS256 shared ``secret``, a ``jwks_url``, or an ``oidc_issuer`` whose
     discovery document names the JWKS. ``exp`` is required; ``iss`` and ``aud`` are checked
     when configured; ``algorithms`` is an allow-list (HMAC and public-key algorithms never
-    mix, so a public key can never be used as an HMAC secret)::
+    mix, so a public key can never be used as an HMAC secret). Errors name these
+    parameters; :class:`AssessmentApp` checks its ``ASSESSMENT_*`` settings before::
 
         AssessmentApp(authenticate=JWTAuthenticator(secret="…32+ random bytes…"))
     """
@@ -60,9 +60,8 @@ class JWTAuthenticator:
         sources = [s for s in (secret, jwks_url, oidc_issuer, jwks) if s is not None]
         if len(sources) != 1:
             raise ConfigurationError(
-                "configure exactly one recruiter token key source: ASSESSMENT_JWT_SECRET, "
-                "ASSESSMENT_JWKS_URL or ASSESSMENT_OIDC_ISSUER",
-                setting="ASSESSMENT_JWT_SECRET",
+                "pass exactly one key source: secret, jwks_url, oidc_issuer or jwks",
+                setting="secret",
             )
         self._key: OctKey | None = None
         allowed: frozenset[str]
@@ -72,8 +71,7 @@ class JWTAuthenticator:
             raw = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
             if len(raw.encode()) < MIN_SECRET_BYTES:
                 raise ConfigurationError(
-                    f"ASSESSMENT_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes",
-                    setting="ASSESSMENT_JWT_SECRET",
+                    f"secret must be at least {MIN_SECRET_BYTES} bytes", setting="secret"
                 )
             self._key = OctKey.import_key(raw.encode())
             allowed, default = HMAC_ALGORITHMS, ("HS256",)
@@ -88,9 +86,9 @@ class JWTAuthenticator:
         wrong = [a for a in algs if a not in allowed]
         if wrong:
             raise ConfigurationError(
-                f"ASSESSMENT_JWT_ALGORITHMS: {', '.join(wrong)} cannot be used with this key source "
+                f"algorithms: {', '.join(wrong)} cannot be used with this key source "
                 f"(allowed: {', '.join(sorted(allowed))})",
-                setting="ASSESSMENT_JWT_ALGORITHMS",
+                setting="algorithms",
             )
         self.algorithms = algs
         # The allow-list lives in the registry: joserfc ignores ``algorithms=`` once a
@@ -130,7 +128,7 @@ class JWTAuthenticator:
         except _UnknownKey:
             raise AuthError("Invalid token") from None
         except KeySourceUnavailable:
-            raise HTTPProblem(
+            raise HTTPException(
                 "service_unavailable", "Recruiter sign-in keys are unavailable; try again shortly",
                 headers={"Retry-After": "30"},
             ) from None

@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 from pydantic_core import from_json
 
+from ._numbers import ascii_int
 from ._responses import HTTPProblem
 from ._types import Receive, Scope
 
@@ -49,9 +50,9 @@ async def read_body(scope: Scope, receive: Receive, *, max_bytes: int, timeout: 
     """Read the whole body, refusing it as soon as it is known to be too large or too slow."""
     declared = header(scope, b"content-length")
     if declared is not None:
-        if not declared.isdigit() or len(declared) > 19:
+        length = ascii_int(declared, max_digits=19)
+        if length is None:
             raise HTTPProblem("invalid_body", "Invalid Content-Length")
-        length = int(declared)
         if length > max_bytes:
             raise HTTPProblem("payload_too_large", f"The request body exceeds {max_bytes} bytes")
     chunks: list[bytes] = []

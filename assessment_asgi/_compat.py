@@ -14,17 +14,11 @@ def to_async(hook: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
 
     Coroutine functions (and objects whose ``__call__`` is one) are used as they are; plain
     functions run in the worker thread pool, as Starlette and FastAPI do with sync endpoints,
-    so a hook that blocks on I/O cannot stall the event loop. The package's own sync hooks
-    only read memory and run inline: a thread hop would cost more than they do.
+    so a hook that blocks on I/O cannot stall the event loop. The package's own hooks are
+    async, so they never pay for a thread hop.
     """
     if _is_async_callable(hook):
         return cast("Callable[..., Awaitable[Any]]", hook)
-    if getattr(hook, "_inline_hook", False):
-
-        async def inline(*args: Any) -> Any:
-            return hook(*args)
-
-        return inline
 
     async def threaded(*args: Any) -> Any:
         result = await anyio.to_thread.run_sync(hook, *args)

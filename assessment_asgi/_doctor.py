@@ -1,9 +1,11 @@
 """``python -m assessment_asgi doctor``: check a configuration and say how to fix it.
 
-Reads what ``AssessmentApp()`` reads (the environment, then ``.env``) and checks what a new
-user gets wrong: missing or mismatched keys, a secret in a browser-exposed variable, no
-recruiter authentication, no base URL, an unreachable platform. Each problem is one line with
-its fix. Values are never printed: only variable names. Exit status 0 when all is well, else 1.
+Builds what ``AssessmentApp()`` builds from the environment and ``.env`` — the same check,
+so a value the app refuses is a FAIL here with the same message — and adds what only a
+check of the whole machine can see: missing or mismatched keys, a secret in a
+browser-exposed variable, no recruiter authentication, no base URL, an unreachable platform.
+Each problem is one line with its fix. Values are never printed: only variable names.
+Exit status 0 when all is well, else 1.
 """
 
 from __future__ import annotations
@@ -20,11 +22,9 @@ from urllib.parse import urlsplit
 
 import anyio
 import httpx2
-from pydantic import ValidationError
 
-from ._auth import JWTAuthenticator
+from ._app import AssessmentApp
 from ._exceptions import ConfigurationError
-from ._jwks import is_loopback_host
 from ._settings import AssessmentSettings
 from .platform import Credentials, SmartAIAuthError, SmartAIClient, SmartAIError
 from .platform._credentials import TEST_KEY_PREFIX, TEST_SECRET_PREFIX
@@ -107,17 +107,20 @@ def _load(env_file: Path) -> Config:
 # ── checks ───────────────────────────────────────────────────────────────────────
 
 
-def check_settings(env_file: Path) -> list[Finding]:
+def check_settings(env_file: Path, base_url: str | None = None) -> list[Finding]:
+    """``AssessmentApp()``'s own construction check: one FAIL per problem it finds."""
+    overrides = {"base_url": base_url} if base_url else {}
     try:
-        AssessmentSettings(_env_file=env_file)  # type: ignore[call-arg]
-    except ValidationError as exc:
+        AssessmentApp(settings=AssessmentSettings(_env_file=env_file, **overrides))
+    except ConfigurationError as exc:
         return [
             Finding(
                 "FAIL",
-                f"ASSESSMENT_{str(error['loc'][0]).upper()} is invalid: {error['msg']}",
-                "correct the value (see the Configuration table in the README)",
+                message.replace(BASE_URL, "--base-url") if base_url and setting == BASE_URL
+                else message,
+                f"correct {setting} (see the Configuration table in the README)",
             )
-            for error in exc.errors(include_url=False, include_input=False, include_context=False)
+            for setting, message in exc.problems
         ]
     return []
 
@@ -204,7 +207,7 @@ def check_exposure(config: Config) -> list[Finding]:
     return findings
 
 
-def check_auth(config: Config, env_file: Path) -> list[Finding]:
+def check_auth(config: Config, *, settings_ok: bool) -> list[Finding]:
     configured = [name for name in AUTH_VARS if config.get(name).strip()]
     if not configured:
         return [Finding(
@@ -212,23 +215,8 @@ def check_auth(config: Config, env_file: Path) -> list[Finding]:
             f"set {JWT_SECRET} (the 32+ byte secret your login signs HS256 recruiter tokens "
             "with), or ASSESSMENT_JWKS_URL / ASSESSMENT_OIDC_ISSUER, or pass authenticate=",
         )]
-    if len(configured) > 1:
-        return [Finding(
-            "FAIL", f"{' and '.join(configured)} are all set",
-            "keep exactly one recruiter token key source",
-        )]
-    try:
-        settings = AssessmentSettings(_env_file=env_file)  # type: ignore[call-arg]
-        JWTAuthenticator(
-            secret=settings.jwt_secret, jwks_url=settings.jwks_url,
-            oidc_issuer=settings.oidc_issuer, issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience, algorithms=settings.jwt_algorithms or None,
-            leeway=settings.jwt_leeway,
-        )
-    except ValidationError:
-        return []  # already reported by check_settings
-    except ConfigurationError as exc:
-        return [Finding("FAIL", str(exc), f"correct {exc.setting or configured[0]}")]
+    if not settings_ok:
+        return []  # check_settings has named the problem
     jwt_secret = config.get(JWT_SECRET)
     if jwt_secret and jwt_secret in {config.get(SECRET_KEY), config.get(API_KEY)}:
         return [Finding(
@@ -247,28 +235,13 @@ def shown(url: str) -> str:
 
 
 def check_base_url(url: str, *, given: bool) -> list[Finding]:
+    """What the settings check allows but a user may still want to know (it ran first)."""
     source = "--base-url" if given else BASE_URL
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        return [Finding(
-            "FAIL", f"{source} is not an absolute http(s) URL",
-            "use the platform base including /api/v1, e.g. https://<platform host>/api/v1",
-        )]
-    if parts.username or parts.password or parts.query or parts.fragment:
-        return [Finding(
-            "FAIL", f"{source} carries credentials, a query or a fragment",
-            "use the bare base URL: keys go in ASSESSMENT_API_KEY / ASSESSMENT_SECRET_KEY",
-        )]
     findings = [Finding("ok", f"{source}: {shown(url)}")]
-    if not parts.path.rstrip("/").endswith("/api/v1"):
+    if not urlsplit(url).path.rstrip("/").endswith("/api/v1"):
         findings.append(Finding(
             "warn", f"{source} does not end in /api/v1",
             "the platform's base URL includes the /api/v1 prefix",
-        ))
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        findings.append(Finding(
-            "FAIL", f"{source} uses plain http to a remote host, so the keys would cross "
-            "the network unencrypted", "use https",
         ))
     return findings
 
@@ -369,17 +342,18 @@ def run(argv: Sequence[str]) -> tuple[int, list[str]]:
     args = _parser().parse_args(list(argv))
     env_file = Path(args.env_file)
     config = _load(env_file)
-    findings = check_settings(env_file)
+    findings = check_settings(env_file, args.base_url)
+    settings_ok = not findings
+    url_ok = not any(BASE_URL in f.fix for f in findings)
     findings += check_keys(config, sandbox=args.sandbox)
     findings += check_exposure(config)
-    findings += check_auth(config, env_file)
+    findings += check_auth(config, settings_ok=settings_ok)
 
     url = (args.base_url or config.get(BASE_URL)).strip().rstrip("/")
-    url_ok = False
+    url_ok = url_ok and bool(url)
     if url:
-        url_findings = check_base_url(url, given=bool(args.base_url))
-        url_ok = not any(f.status == "FAIL" for f in url_findings)
-        findings += url_findings
+        if url_ok:
+            findings += check_base_url(url, given=bool(args.base_url))
     elif args.sandbox:
         findings.append(Finding("info", f"{BASE_URL} is not set: --sandbox does not need it"))
     else:

@@ -1,7 +1,10 @@
 """Fetching and caching the recruiter tokens' public keys (JWKS, OIDC discovery).
 
 Rules, each one a defence:
-- URLs must be https, except loopback hosts (development and tests).
+- URLs must be https, except loopback hosts (development and tests): see ``_urls.py``.
+- OIDC discovery (OpenID Connect Discovery 1.0 §4.3): the document's ``issuer`` must equal
+  the configured issuer exactly, and its ``jwks_uri`` must be https — http only when the
+  issuer itself is on loopback, so a public issuer can never aim the app at a local port.
 - Redirects are not followed and answers are size-capped.
 - An unknown ``kid`` triggers at most one refetch per ``min_refresh_interval``, so a flood of
   forged ``kid`` values cannot turn the app into a request amplifier.
@@ -11,7 +14,6 @@ Rules, each one a defence:
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import time
 from collections.abc import Callable
@@ -24,10 +26,12 @@ from joserfc.jwk import KeySet
 
 from ._compat import current_loop_token
 from ._exceptions import ConfigurationError
+from ._urls import is_loopback_host, secure_url_problem
 
 logger = logging.getLogger("assessment_asgi.auth")
 
 MAX_DOCUMENT_BYTES = 512 * 1024
+_DISCOVERY = "/.well-known/openid-configuration"
 
 
 class KeySourceUnavailable(Exception):
@@ -36,16 +40,10 @@ class KeySourceUnavailable(Exception):
 
 def check_key_url(url: str, setting: str) -> str:
     """Refuse anything but https (or http on a loopback host)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.scheme == "https" and host:
-        return url
-    if parts.scheme == "http" and is_loopback_host(host):
-        return url
-    raise ConfigurationError(
-        f"{setting} must be an https:// URL (http:// is allowed only for loopback hosts)",
-        setting=setting,
-    )
+    problem = secure_url_problem(url, bare=False)
+    if problem is not None:
+        raise ConfigurationError(f"{setting} {problem}", setting=setting)
+    return url
 
 
 def _without_userinfo(url: str) -> str:
@@ -54,16 +52,6 @@ def _without_userinfo(url: str) -> str:
     if "@" not in parts.netloc:
         return url
     return parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
-
-
-def is_loopback_host(host: str) -> bool:
-    """``localhost`` or a loopback address: where plain http is allowed (development, tests)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class JWKSCache:
@@ -82,17 +70,13 @@ class JWKSCache:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if (jwks_url is None) == (oidc_issuer is None):
-            raise ConfigurationError(
-                "give exactly one of ASSESSMENT_JWKS_URL or ASSESSMENT_OIDC_ISSUER",
-                setting="ASSESSMENT_JWKS_URL",
-            )
-        self._jwks_url = check_key_url(jwks_url, "ASSESSMENT_JWKS_URL") if jwks_url else None
-        self._issuer = check_key_url(oidc_issuer, "ASSESSMENT_OIDC_ISSUER") if oidc_issuer else None
+            raise ConfigurationError("pass exactly one of jwks_url or oidc_issuer", setting="jwks_url")
+        self._jwks_url = check_key_url(jwks_url, "jwks_url") if jwks_url else None
+        self._issuer = check_key_url(oidc_issuer, "oidc_issuer") if oidc_issuer else None
         for name, value in (("max_age", max_age), ("max_stale", max_stale),
                             ("min_refresh_interval", min_refresh_interval), ("timeout", timeout)):
             if not value >= 0:
-                raise ConfigurationError(f"JWKSCache {name} must be zero or more seconds",
-                                         setting="ASSESSMENT_JWKS_URL")
+                raise ConfigurationError(f"{name} must be zero or more seconds", setting=name)
         self._clock = clock
         self.max_age = max_age
         self.max_stale = max_stale
@@ -154,11 +138,9 @@ class JWKSCache:
             url = self._jwks_url
             if url is None:
                 assert self._issuer is not None
-                meta = await self._get_json(client, f"{self._issuer}/.well-known/openid-configuration")
-                jwks_uri = meta.get("jwks_uri")
-                if not isinstance(jwks_uri, str):
-                    raise ValueError("discovery document has no jwks_uri")
-                url = check_key_url(jwks_uri, "ASSESSMENT_OIDC_ISSUER (its jwks_uri)")
+                url = self._discovered_jwks_uri(
+                    await self._get_json(client, f"{self._issuer.rstrip('/')}{_DISCOVERY}")
+                )
             document = await self._get_json(client, url)
         keys = KeySet.import_key_set(document)  # type: ignore[arg-type]
         # Public keys only: a symmetric or private key in a JWKS is a misconfiguration.
@@ -166,6 +148,20 @@ class JWKSCache:
         if not usable:
             raise ValueError("the JWKS holds no public signing keys")
         return KeySet(usable)
+
+    def _discovered_jwks_uri(self, meta: dict[str, Any]) -> str:
+        assert self._issuer is not None
+        if meta.get("issuer") != self._issuer:
+            # Discovery 1.0 §4.3: another issuer's document (a mix-up or a spoof) is refused.
+            raise ValueError("the discovery document names another issuer")
+        jwks_uri = meta.get("jwks_uri")
+        if not isinstance(jwks_uri, str) or secure_url_problem(jwks_uri, bare=False):
+            raise ValueError("the discovery document has no usable jwks_uri")
+        if urlsplit(jwks_uri).scheme != "https" and not is_loopback_host(
+            urlsplit(self._issuer).hostname or ""
+        ):
+            raise ValueError("a public issuer's jwks_uri must be https")
+        return jwks_uri
 
     async def _get_json(self, client: httpx2.AsyncClient, url: str) -> dict[str, Any]:
         async with client.stream("GET", url, headers={"accept": "application/json"}) as response:

@@ -1,4 +1,8 @@
-"""Key providers: where the platform credentials come from, asked for on every request."""
+"""Key providers: where the platform credentials come from, asked for on every request.
+
+Both are async (they only read memory or the environment), so the app awaits them on the
+event loop instead of sending them to the thread pool as it does with a sync hook.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import os
 
 from pydantic import SecretStr
 
+from ._exceptions import HTTPException
 from .platform import Credentials
 
 
@@ -14,12 +19,10 @@ class EnvironmentKeys:
 
     The environment is read on every call, so a process whose environment is updated (or a
     test that sets it) sees new keys at once; values from ``.env`` given at construction
-    are the fallback::
+    are the fallback. A variable that is not set answers 500 ``not_configured`` naming it::
 
         AssessmentApp(keys=EnvironmentKeys())
     """
-
-    _inline_hook = True
 
     def __init__(
         self,
@@ -39,21 +42,16 @@ class EnvironmentKeys:
     def __repr__(self) -> str:
         return f"EnvironmentKeys({self.api_key_var!r}, {self.secret_key_var!r})"
 
-    def __call__(self) -> Credentials | None:
+    async def __call__(self) -> Credentials:
         api = os.environ.get(self.api_key_var) or _reveal(self._fallback_api)
         secret = os.environ.get(self.secret_key_var) or _reveal(self._fallback_secret)
         if not api or not secret:
-            return None
+            missing = self.api_key_var if not api else self.secret_key_var
+            raise HTTPException("not_configured", f"{missing} is not set on the server")
         raw = (api, secret)
         if self._cached is None or self._cached_raw != raw:
             self._cached, self._cached_raw = Credentials(api, secret), raw
         return self._cached
-
-    def missing_setting(self) -> str:
-        """The name of the first variable that is not set, for error messages."""
-        if not (os.environ.get(self.api_key_var) or _reveal(self._fallback_api)):
-            return self.api_key_var
-        return self.secret_key_var
 
 
 class StaticKeys:
@@ -62,15 +60,13 @@ class StaticKeys:
     AssessmentApp(keys=StaticKeys("wc_ak_test_…", "wc_sk_test_…"))
     """
 
-    _inline_hook = True
-
     def __init__(self, api_key: str | SecretStr, secret_key: str | SecretStr) -> None:
         self._credentials = Credentials(api_key, secret_key)
 
     def __repr__(self) -> str:
         return f"StaticKeys({self._credentials!r})"
 
-    def __call__(self) -> Credentials:
+    async def __call__(self) -> Credentials:
         return self._credentials
 
 

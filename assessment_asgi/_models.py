@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -11,6 +11,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationError,
     WithJsonSchema,
 )
 
@@ -20,6 +21,7 @@ from ._email import MAX_EMAIL_LENGTH, validate_email
 # ``max_body_bytes``) are lower and checked before anything is forwarded.
 MAX_NAME_LENGTH = 200
 MAX_ID_LENGTH = 128
+MAX_WORKFLOW_ID_LENGTH = 128
 HARD_MAX_USERS = 10_000
 
 # No control characters (CR/LF above all): the platform puts names into emails.
@@ -43,6 +45,12 @@ Identifier = Annotated[
     ),
 ]
 
+# A platform workflow id: short and printable ASCII, so it cannot smuggle anything.
+WorkflowId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_WORKFLOW_ID_LENGTH, pattern=r"^[\x21-\x7e]+$"),
+]
+
 
 class Candidate(BaseModel):
     """One candidate to invite: a non-empty name and a valid email."""
@@ -64,6 +72,26 @@ class SessionRequest(BaseModel):
     users: Annotated[list[Candidate], Field(max_length=HARD_MAX_USERS)]
     recruiter_id: Identifier | None = Field(default=None, alias="recruiterId")
     recruiter_email: Email | None = Field(default=None, alias="recruiterEmail")
+    workflow_id: WorkflowId | None = Field(default=None, alias="workflowId")
+
+
+def field_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    """Field errors fit for a 400: where (``["users", 0, "email"]``) and which rule, never what
+    was sent. An unknown field is named by its position only (``"unknown field"``): its key is
+    input too."""
+    details: list[dict[str, Any]] = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        loc = list(error["loc"])
+        if error["type"] == "extra_forbidden":
+            details.append({"loc": loc[:-1], "msg": "unknown field", "type": error["type"]})
+            continue
+        msg = error["msg"]
+        if error["type"] == "value_error":
+            # Our validators' reasons (see _email.py) never quote the value; pydantic's
+            # prefix adds nothing for a caller.
+            msg = msg.removeprefix("Value error, ")
+        details.append({"loc": loc, "msg": msg, "type": error["type"]})
+    return details
 
 
 @dataclass(frozen=True, slots=True)

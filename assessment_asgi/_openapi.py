@@ -24,10 +24,31 @@ SECURITY_SCHEME = "AssessmentBearer"
 _HEADERS: dict[int, dict[str, Any]] = {
     401: {"WWW-Authenticate": {"description": "Always `Bearer`", "schema": {"type": "string"}}},
     405: {"Allow": {"description": "`POST, OPTIONS`", "schema": {"type": "string"}}},
+    409: {"Retry-After": {"description": "Seconds to wait before retrying with the same key",
+                          "schema": {"type": "integer", "minimum": 1}}},
     429: {"Retry-After": {"description": "Seconds to wait before trying again",
                           "schema": {"type": "integer", "minimum": 1}}},
 }
 _NO_STORE = {"Cache-Control": {"description": "Always `no-store`", "schema": {"type": "string"}}}
+_REPLAYED = {"Idempotent-Replayed": {
+    "description": "`true` when this is the stored answer to an earlier request with the same "
+                   "`Idempotency-Key` (the platform was not called again)",
+    "schema": {"type": "string", "enum": ["true"]},
+}}
+# The IETF Idempotency-Key draft, as Stripe's API does it (see _idempotency.py).
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Optional, one per intent (a UUID per click): a retry with the same key and body gets "
+        "the first answer back instead of a second session. Scoped to the recruiter; kept 24 h "
+        "(`ASSESSMENT_IDEMPOTENCY_TTL`), never past the token's `expiresAt`. The same key with "
+        "another body: 422 `idempotency_key_reused`; while the first is in progress: 409 "
+        "`idempotency_key_in_flight`."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7E]+$"},
+}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -44,7 +65,8 @@ def _schemas(max_users: int) -> dict[str, Any]:
     request["properties"]["users"].update(minItems=1, maxItems=max_users)
     request["description"] = (
         "Candidates to invite. `recruiterId` and `recruiterEmail` may repeat the signed-in "
-        "recruiter (from the bearer token), never contradict it."
+        "recruiter (from the bearer token), never contradict it. `workflowId` (optional) is "
+        "forwarded to the platform."
     )
     schemas = {f"{SCHEMA_PREFIX}{name}": schema for name, schema in defs.items()}
     schemas[f"{SCHEMA_PREFIX}SessionRequest"] = request
@@ -122,6 +144,7 @@ def _operation() -> dict[str, Any]:
         ),
         "tags": ["assessment"],
         "security": [{SECURITY_SCHEME: []}],
+        "parameters": [dict(_IDEMPOTENCY_KEY)],
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": _ref("SessionRequest")}},
@@ -129,7 +152,7 @@ def _operation() -> dict[str, Any]:
         "responses": {
             "200": {
                 "description": "The session token",
-                "headers": dict(_NO_STORE),
+                "headers": {**_NO_STORE, **_REPLAYED},
                 "content": {"application/json": {"schema": _ref("SessionCreated")}},
             },
             **_error_responses(),

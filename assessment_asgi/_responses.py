@@ -9,9 +9,10 @@ envelope, so a frontend written for the platform docs can show it as it is.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
+from ._exceptions import HTTPException
 from ._types import Send
 
 # code → (status, default message). Codes are part of the public contract: never renamed.
@@ -21,14 +22,17 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "users_required": (400, "users must be a non-empty list of {name, email}"),
     "too_many_users": (400, "Too many users in one session"),
     "recruiter_required": (400, "Provide recruiterId or recruiterEmail"),
+    "invalid_idempotency_key": (400, "Idempotency-Key must be 1-255 printable ASCII characters"),
     "unauthorized": (401, "Authentication required"),
     "forbidden": (403, "Not allowed"),
     "recruiter_mismatch": (403, "The recruiter in the body does not match the signed-in recruiter"),
     "not_found": (404, "Not found"),
     "method_not_allowed": (405, "Method not allowed"),
     "request_timeout": (408, "The request body was not received in time"),
+    "idempotency_key_in_flight": (409, "A request with this Idempotency-Key is still in progress"),
     "payload_too_large": (413, "The request body is too large"),
     "unsupported_media_type": (415, "Content-Type must be application/json"),
+    "idempotency_key_reused": (422, "This Idempotency-Key was already used with another request body"),
     "rate_limited": (429, "Too many requests"),
     "platform_rate_limited": (429, "The assessment platform is rate limiting this server"),
     "internal_error": (500, "Internal server error"),
@@ -47,30 +51,8 @@ JSON_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
-class HTTPProblem(Exception):
-    """An answer to send instead of going on: raised inside the request pipeline."""
-
-    def __init__(
-        self,
-        code: str,
-        message: str | None = None,
-        *,
-        details: Sequence[Mapping[str, Any]] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        status, default = ERROR_CODES[code]
-        self.code = code
-        self.status = status
-        self.message = message or default
-        self.details = details
-        self.headers = dict(headers or {})
-        super().__init__(f"{status} {code}")
-
-    def body(self) -> dict[str, Any]:
-        payload: dict[str, Any] = {"success": False, "error": self.message, "code": self.code}
-        if self.details is not None:
-            payload["details"] = list(self.details)
-        return payload
+# The package's own name for the public HTTPException, kept for the modules that raise it.
+HTTPProblem = HTTPException
 
 
 def dumps(payload: Any) -> bytes:
@@ -91,5 +73,5 @@ async def send_json(
     await send({"type": "http.response.body", "body": body})
 
 
-async def send_problem(send: Send, problem: HTTPProblem) -> None:
-    await send_json(send, problem.status, problem.body(), problem.headers)
+async def send_problem(send: Send, problem: HTTPException) -> None:
+    await send_json(send, problem.status_code, problem.body(), problem.headers)

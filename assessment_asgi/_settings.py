@@ -1,13 +1,41 @@
-"""Configuration from the environment and ``.env`` (prefix ``ASSESSMENT_``)."""
+"""Configuration from the environment and ``.env`` (prefix ``ASSESSMENT_``), checked once.
+
+Every setting is validated here, whether it comes from the environment, ``.env`` or a
+keyword of :class:`AssessmentApp`; a mistake raises :class:`ConfigurationError` naming the
+variable and what is allowed (never the value). ``python -m assessment_asgi doctor`` runs
+this same check, so the two always agree.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ._auth import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, MIN_SECRET_BYTES
+from ._cors import normalise_origin
+from ._exceptions import ConfigurationError
+from ._ratelimit import parse_rate_limit
+from ._urls import secure_url_problem
+
 DEFAULT_ALGORITHMS = ("HS256", "RS256", "PS256", "ES256", "EdDSA")
+PREFIX = "ASSESSMENT_"
+KEY_SOURCES = ("jwt_secret", "jwks_url", "oidc_issuer")
+REDIS_SCHEMES = ("redis", "rediss", "redis+unix")
+
+
+def variable(field: str) -> str:
+    """The environment variable of a setting: ``max_users`` → ``ASSESSMENT_MAX_USERS``."""
+    return PREFIX + field.upper()
 
 
 def _split(value: object) -> object:
@@ -19,13 +47,14 @@ def _split(value: object) -> object:
 class AssessmentSettings(BaseSettings):
     """Every setting of the package, read from ``ASSESSMENT_*`` variables and ``.env``.
 
-    Keyword arguments of :class:`AssessmentApp` override these one by one::
+    Keyword arguments of :class:`AssessmentApp` override these one by one; a bad value
+    raises :class:`ConfigurationError` naming the variable::
 
-        settings = AssessmentSettings(jwt_secret="…", base_url="http://127.0.0.1:8001/api/v1")
+        settings = AssessmentSettings(jwt_secret="…", base_url="https://platform.example/api/v1")
     """
 
     model_config = SettingsConfigDict(
-        env_prefix="ASSESSMENT_",
+        env_prefix=PREFIX,
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
@@ -45,8 +74,8 @@ class AssessmentSettings(BaseSettings):
     jwt_audience: str | None = None
     jwt_algorithms: Annotated[tuple[str, ...], NoDecode] = ()
     jwt_leeway: float = Field(default=30.0, ge=0, le=600)
-    recruiter_id_claim: str = "sub"
-    recruiter_email_claim: str = "email"
+    recruiter_id_claim: str = Field(default="sub", min_length=1, max_length=256)
+    recruiter_email_claim: str = Field(default="email", min_length=1, max_length=256)
 
     # Input limits.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
@@ -60,6 +89,11 @@ class AssessmentSettings(BaseSettings):
     redis_url: SecretStr | None = None
     max_concurrent_calls: int = Field(default=64, ge=1, le=10_000)
     queue_timeout: float = Field(default=5.0, ge=0, le=60)
+
+    # Idempotency-Key (see _idempotency.py): how long an answer is replayed (never past the
+    # token's expiresAt), and how many keys one process keeps when Redis is not used.
+    idempotency_ttl: float = Field(default=86_400.0, gt=0, le=7 * 86_400)
+    idempotency_max_keys: int = Field(default=10_000, ge=1, le=10_000_000)
 
     # Recruiter key source limits (see _jwks.py).
     jwks_max_age: float = Field(default=3600.0, gt=0, le=7 * 86400)
@@ -76,14 +110,157 @@ class AssessmentSettings(BaseSettings):
     read_timeout: float = Field(default=15.0, gt=0, le=600)
     timeout: float = Field(default=20.0, gt=0, le=600)
 
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise configuration_error(exc) from None
+
+    @classmethod
+    def model_validate(cls, *args: Any, **kwargs: Any) -> Self:
+        """As pydantic's, with the same ``ConfigurationError`` as the constructor."""
+        try:
+            return super().model_validate(*args, **kwargs)
+        except ValidationError as exc:
+            raise configuration_error(exc) from None
+
+    # -- one setting at a time -------------------------------------------------------------
+
     @field_validator("jwt_algorithms", "cors_origins", mode="before")
     @classmethod
-    def _split_algorithms(cls, value: object) -> object:
+    def _split_lists(cls, value: object) -> object:
         return _split(value)
 
-    @field_validator("base_url", "jwks_url", "oidc_issuer")
+    @field_validator("base_url", "jwks_url", "oidc_issuer", "jwt_issuer", "jwt_audience")
     @classmethod
-    def _strip_slash(cls, value: str | None) -> str | None:
+    def _blank_is_unset(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        return value.strip().rstrip("/")
+        return value.strip()
+
+    @field_validator("base_url")
+    @classmethod
+    def _secure_base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        url = value.rstrip("/")
+        problem = secure_url_problem(url)
+        if problem is None:
+            return url
+        setting = variable("base_url")
+        if urlsplit(url).scheme == "http":
+            # The platform secret travels in a header of every call: never in clear text.
+            problem = ("uses plain http to a remote host, so the keys would cross the network "
+                       "unencrypted: use https:// (http:// only for loopback hosts)")
+        raise ConfigurationError(f"{setting} {problem}", setting=setting)
+
+    @field_validator("jwks_url", "oidc_issuer")
+    @classmethod
+    def _secure_key_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        # The issuer is kept exactly as written: tokens' "iss" and the discovery document's
+        # "issuer" must equal it character for character (a trailing slash included).
+        url = value.rstrip("/") if info.field_name == "jwks_url" else value
+        problem = secure_url_problem(url, bare=False)
+        if problem is not None:
+            setting = variable(str(info.field_name))
+            raise ConfigurationError(f"{setting} {problem}", setting=setting)
+        return url
+
+    @field_validator("api_key", "secret_key", "jwt_secret", "redis_url")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        # ASSESSMENT_JWT_SECRET= (empty) in a .env means "not set", as for the other settings.
+        return value if value is not None and value.get_secret_value().strip() else None
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < MIN_SECRET_BYTES:
+            setting = variable("jwt_secret")
+            raise ConfigurationError(
+                f"{setting} must be at least {MIN_SECRET_BYTES} bytes", setting=setting
+            )
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(normalise_origin(o, variable("cors_origins")) for o in value))
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        if value.strip():
+            setting = variable("rate_limit")
+            try:
+                parse_rate_limit(value, setting)
+            except ConfigurationError:
+                raise ConfigurationError(
+                    f"{setting} must look like '30/minute' or '30/minute;500/day' (amounts of 1 "
+                    "or more), or be empty to turn the limit off",
+                    setting=setting,
+                ) from None
+        return value.strip()
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().partition("://")[0] not in REDIS_SCHEMES:
+            setting = variable("redis_url")
+            raise ConfigurationError(
+                f"{setting} must be a redis://, rediss:// or redis+unix:// URL", setting=setting
+            )
+        return value
+
+    # -- settings that depend on each other --------------------------------------------------
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AssessmentSettings:
+        sources = [name for name in KEY_SOURCES if getattr(self, name) is not None]
+        if len(sources) > 1:
+            names = " and ".join(variable(s) for s in sources)
+            raise ConfigurationError(
+                f"{names} are all set: configure exactly one recruiter token key source",
+                setting=variable(sources[0]),
+            )
+        if self.jwt_algorithms:
+            allowed = HMAC_ALGORITHMS if self.jwt_secret is not None else ASYMMETRIC_ALGORITHMS
+            wrong = [a for a in self.jwt_algorithms if a not in allowed]
+            if wrong:
+                setting = variable("jwt_algorithms")
+                # Only names of the known vocabulary are repeated; anything else is input.
+                known = [a for a in wrong if a in HMAC_ALGORITHMS | ASYMMETRIC_ALGORITHMS]
+                what = f"{', '.join(known)} cannot be used" if len(known) == len(wrong) else (
+                    "an unknown algorithm name is listed"
+                )
+                raise ConfigurationError(
+                    f"{setting}: {what} with this key source (allowed: {', '.join(sorted(allowed))})",
+                    setting=setting,
+                )
+        # One platform key without the other is not refused here: from the environment they
+        # may be set later, and the platform docs want a 500 naming the missing one then.
+        if "*" in self.cors_origins and self.cors_allow_credentials:
+            raise ConfigurationError(
+                f"{variable('cors_origins')}='*' cannot be combined with "
+                f"{variable('cors_allow_credentials')}: list the frontend origins instead",
+                setting=variable("cors_allow_credentials"),
+            )
+        return self
+
+
+def configuration_error(exc: ValidationError) -> ConfigurationError:
+    """pydantic's ``ValidationError`` as one ``ConfigurationError``: each problem names its
+    variable and what is allowed, never the value given."""
+    problems: list[tuple[str, str]] = []
+    for error in exc.errors(include_url=False, include_input=False):
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, ConfigurationError) and cause.setting:
+            problems.append((cause.setting, str(cause)))
+            continue
+        field = str(error["loc"][0]) if error["loc"] else ""
+        setting = variable(field) if field else "the configuration"
+        problems.append((setting, f"{setting} is invalid ({field}=): {error['msg']}"))
+    message = "; ".join(text for _, text in problems)
+    return ConfigurationError(message, setting=problems[0][0], problems=problems)

@@ -243,3 +243,46 @@ def test_sandbox_round_trip_uses_the_configured_test_keys_and_refuses_live_ones(
         "with test keys (or none): never give live keys to the sandbox"
     ]
     assert "round trip" not in out
+
+
+# -- doctor and AssessmentApp() run one check (issue #12) ----------------------------------------
+
+BAD_SETTINGS = [
+    {"ASSESSMENT_BASE_URL": "ftp://platform.example/api/v1"},
+    {"ASSESSMENT_BASE_URL": "http://platform.example:8000/api/v1"},
+    {"ASSESSMENT_BASE_URL": "https://user:pw@platform.example/api/v1"},
+    {"ASSESSMENT_MAX_USERS": "0"},
+    {"ASSESSMENT_BODY_TIMEOUT": "never"},
+    {"ASSESSMENT_JWT_SECRET": "short"},
+    {"ASSESSMENT_JWT_ALGORITHMS": "RS256"},
+    {"ASSESSMENT_JWKS_URL": "http://keys.example/jwks.json", "ASSESSMENT_JWT_SECRET": ""},
+    {"ASSESSMENT_OIDC_ISSUER": "https://issuer.example"},
+    {"ASSESSMENT_RATE_LIMIT": "lots"},
+    {"ASSESSMENT_REDIS_URL": "http://127.0.0.1:6379"},
+    {"ASSESSMENT_CORS_ORIGINS": "*", "ASSESSMENT_CORS_ALLOW_CREDENTIALS": "true"},
+    {"ASSESSMENT_CORS_ORIGINS": "app.example.com"},
+]
+
+
+@pytest.mark.parametrize("bad", BAD_SETTINGS, ids=lambda bad: ",".join(sorted(bad)))
+def test_doctor_and_the_app_agree_on_every_bad_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: dict[str, str]
+) -> None:
+    from assessment_asgi import AssessmentApp, ConfigurationError
+
+    env = {"ASSESSMENT_API_KEY": TEST_API, "ASSESSMENT_SECRET_KEY": TEST_SECRET,
+           "ASSESSMENT_JWT_SECRET": JWT_SECRET,
+           "ASSESSMENT_BASE_URL": "http://127.0.0.1:9/api/v1", **bad}
+    for name in [n for n in os.environ if n.upper().startswith("ASSESSMENT_")]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)  # no .env but the test's
+    with pytest.raises(ConfigurationError) as info:
+        AssessmentApp()
+    status, out = doctor(tmp_path, "--offline", **env)
+    assert status == 1
+    expected = [f"FAIL  {message}. Fix: correct {setting} (see the Configuration table in "
+                "the README)" for setting, message in info.value.problems]
+    assert [p for p in fails(out) if "Configuration table" in p] == expected
+    assert any(name in str(info.value) for name in bad)

@@ -83,3 +83,42 @@ def test_internationalised_addresses_take_the_full_path() -> None:
 def test_special_use_domains_are_single_labels() -> None:
     """The fast path checks only the last label: true while every special-use name is one."""
     assert all("." not in name for name in email_validator.SPECIAL_USE_DOMAIN_NAMES)
+
+
+# -- IDNA labels (issue #12) ------------------------------------------------------------------
+
+# Real punycode labels (bücher, münchen, a Cyrillic homograph of "apple"), broken ones, and
+# labels IDNA reserves (two letters, then "--").
+IDNA_LABELS = ["xn--bcher-kva", "xn--mnchen-3ya", "xn--80ak6aa92e", "xn--a", "xn--CANARY",
+               "XN--bcher-kva", "ab--cd", "a--b", "xn--", "xn--zz-", "abc--d"]
+idna_labels = st.one_of(st.sampled_from(IDNA_LABELS), labels.map(lambda label: label + "--x"),
+                        labels.map(lambda label: "xn--" + label))
+
+
+@st.composite
+def idna_addresses(draw: st.DrawFn) -> str:
+    local = draw(atoms.filter(bool))
+    domain = draw(st.lists(st.one_of(idna_labels, labels), min_size=1, max_size=3))
+    tld = draw(st.sampled_from(["com", "xn--p1ai", "de"]))
+    return f"{local}@{'.'.join(domain)}.{tld}"
+
+
+@settings(max_examples=400, deadline=None)
+@given(idna_addresses())
+@example("a@xn--CANARY.com")
+@example("a@xn--a.com")
+@example("a@ab--cd.com")
+@example("a@xn--80ak6aa92e.com")
+def test_agrees_on_idna_labels(address: str) -> None:
+    assert ours(address) == reference(address)
+
+
+def test_punycode_is_forwarded_in_email_validators_normalised_form() -> None:
+    # A homograph of "apple" in Cyrillic: forwarded as email-validator shows it, not as ASCII.
+    assert validate_email("a@xn--80ak6aa92e.com") == "a@\u0430\u0440\u0440\u04cf\u0435.com"
+
+
+@pytest.mark.parametrize("value", ["a@xn--CANARY.com", "a@xn--a.com", "a@ab--cd.com"])
+def test_addresses_email_validator_refuses_are_refused_without_quoting_them(value: str) -> None:
+    with pytest.raises(ValueError, match=r"^is not a valid email address$"):
+        validate_email(value)

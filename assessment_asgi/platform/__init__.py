@@ -6,6 +6,7 @@ from ._client import SmartAIClient
 from ._config import RetryPolicy, Timeout
 from ._credentials import Credentials
 from ._dedup import DedupStore, MemoryDedupStore, RedisDedupStore
+from ._dispatch import PollReport
 from ._errors import (
     SmartAIAuthError,
     SmartAIConnectionError,
@@ -17,9 +18,9 @@ from ._errors import (
     SmartAITimeoutError,
     SmartAIValidationError,
 )
-from ._models import AckResult, Assessment, Campaign, Event, EventBatch, SessionToken
+from ._models import AckResult, Assessment, Campaign, Event, EventBatch, InvalidEvent, SessionToken
 from ._observe import PlatformCall
-from ._poller import PollReport, ResultsPoller
+from ._poller import ResultsPoller
 
 __all__ = [
     "AckResult",
@@ -29,6 +30,7 @@ __all__ = [
     "DedupStore",
     "Event",
     "EventBatch",
+    "InvalidEvent",
     "MemoryDedupStore",
     "PlatformCall",
     "PollReport",

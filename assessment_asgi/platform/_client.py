@@ -17,11 +17,12 @@ import httpx2
 from pydantic import BaseModel, ValidationError
 
 from .._exceptions import ConfigurationError
+from .._urls import secure_url_problem
 from ._config import DEFAULT_CAMPAIGN_TIMEOUT, DEFAULT_TIMEOUT, RetryPolicy, Timeout
 from ._credentials import Credentials
 from ._errors import SmartAIError, SmartAIResponseError, SmartAITimeoutError
 from ._exchange import Failure, Op, exchange, sensitive
-from ._models import AckResult, Assessment, Campaign, Event, EventBatch, SessionToken
+from ._models import AckResult, Assessment, Campaign, Event, EventBatch, InvalidEvent, SessionToken
 from ._observe import OnCall, PlatformCall, notify
 from ._pool import LoopBoundPool
 from ._signing import canonical_json, signature
@@ -108,13 +109,10 @@ def _validate_base_url(value: object, setting: str) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{setting} must be a str, got {type(value).__name__}")
     url = value.strip().rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValueError(f"{setting} must be an absolute http(s) URL such as https://host/api/v1")
-    if parts.username or parts.password:
-        raise ValueError(f"{setting} must not carry credentials")
-    if parts.query or parts.fragment:
-        raise ValueError(f"{setting} must not have a query or fragment")
+    # The keys travel in headers of every call: https, or http to loopback / in-process only.
+    problem = secure_url_problem(url, in_process=True)
+    if problem is not None:
+        raise ConfigurationError(f"{setting} {problem} (such as https://host/api/v1)", setting=setting)
     return url
 
 
@@ -398,6 +396,8 @@ class SmartAIClient:
         """Pull up to ``limit`` (1-100) pending events; ``since`` is Unix ms or a datetime.
 
         Every event type is returned, and ``pending_count`` is the platform's own count.
+        An event that does not fit :class:`Event` is listed in ``invalid`` (its id, type and
+        failing fields) instead of failing the whole batch.
         """
         if isinstance(limit, bool) or not isinstance(limit, int):
             raise TypeError("limit must be an int")
@@ -419,16 +419,31 @@ class SmartAIClient:
                 operation=_POLL_EVENTS.name,
             )
         events: list[Event] = []
+        invalid: list[InvalidEvent] = []
         for raw in data.get("events", []):
             if not isinstance(raw, Mapping) or not isinstance(raw.get("eventId"), str):
                 # It could never be acknowledged: skipping it keeps the queue moving.
                 logger.warning("skipped a queued event without an eventId")
                 continue
-            events.append(self._model(Event, raw, _POLL_EVENTS))
+            # One by one: an event that does not fit is reported, never the whole batch.
+            try:
+                events.append(Event.model_validate(raw))
+            except ValidationError as exc:
+                # Locations only: an error's input and message may quote personal data.
+                fields = {".".join(map(str, e["loc"])) for e in exc.errors(include_input=False)}
+                kind = raw.get("event")
+                invalid.append(
+                    InvalidEvent(
+                        event_id=raw["eventId"],
+                        event=kind if isinstance(kind, str) else "",
+                        fields=tuple(sorted(fields)),
+                        payload=dict(raw),
+                    )
+                )
         pending = data.get("pendingCount", 0)
         if isinstance(pending, bool) or not isinstance(pending, int) or pending < 0:
             pending = 0
-        return EventBatch(events=events, pending_count=pending)
+        return EventBatch(events=events, invalid=invalid, pending_count=pending)
 
     async def acknowledge_events(
         self,

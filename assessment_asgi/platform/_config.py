@@ -8,6 +8,8 @@ import random
 import time
 from dataclasses import dataclass
 
+from .._numbers import ascii_seconds
+
 
 def _positive(name: str, value: object, *, allow_zero: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -109,15 +111,10 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     text = value.strip()
     if not text or len(text) > 64:
         return None
-    if text.isdigit():
-        return float(int(text))
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = math.nan
-    if math.isfinite(seconds):
-        # Not RFC 9110, but some servers send "1.5": accept it, never a negative value.
-        return seconds if seconds >= 0 else None
+    # ASCII digits only (see _numbers.py); not RFC 9110, but some servers send "1.5".
+    seconds = ascii_seconds(text)
+    if seconds is not None:
+        return seconds
     try:
         when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):

@@ -97,10 +97,36 @@ class Event(_Result):
         return self.model_dump(by_alias=True, exclude_unset=True)
 
 
+class InvalidEvent(_Result):
+    """A queued event that does not fit :class:`Event`: its id, type and the failing fields.
+
+    Field names are wire names (``"score"``); no value is kept outside ``payload``, which
+    holds the event as sent and is left out of ``repr()``::
+
+        def on_invalid(bad: InvalidEvent) -> None:
+            dead_letters.append(bad.payload)     # e.g. {"eventId": ..., "score": "n/a"}
+    """
+
+    event_id: str
+    event: str = ""
+    fields: tuple[str, ...] = ()
+    payload: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+    @property
+    def type(self) -> str:
+        """The event's type as sent (empty when the type itself is not a string)."""
+        return self.event
+
+
 class EventBatch(_Result):
-    """One poll of the queue: up to ``limit`` events and how many are still pending."""
+    """One poll of the queue: up to ``limit`` events and how many are still pending.
+
+    ``invalid`` lists events with an ``eventId`` that did not fit :class:`Event`: one bad
+    event never hides the rest of the batch.
+    """
 
     events: list[Event] = Field(default_factory=list)
+    invalid: list[InvalidEvent] = Field(default_factory=list)
     pending_count: int = 0
 
 

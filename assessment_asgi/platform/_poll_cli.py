@@ -19,6 +19,7 @@ import anyio
 
 from ._client import SmartAIClient
 from ._credentials import Credentials
+from ._dispatch import log_invalid
 from ._errors import SmartAIError
 from ._models import Event
 from ._poller import MIN_INTERVAL, ResultsPoller
@@ -74,6 +75,8 @@ async def _run(args: argparse.Namespace, client: SmartAIClient) -> int:
         for event in batch.events:
             if not args.types or event.type in args.types:
                 _print(event)
+        for bad in batch.invalid:
+            log_invalid(bad)  # printed nowhere else: say so without its values
         return 0
     handlers = dict.fromkeys(args.types, _print) if args.types else _print
     poller = ResultsPoller(

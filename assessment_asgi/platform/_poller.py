@@ -8,12 +8,10 @@ handler means the event comes back on a later poll, never that it is lost.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 import math
 import random
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -23,40 +21,18 @@ from anyio.abc import TaskGroup, TaskStatus
 from .._exceptions import ConfigurationError
 from ._client import SmartAIClient
 from ._credentials import Credentials
-from ._dedup import DedupStore, MemoryDedupStore
+from ._dedup import Claim, DedupStore, MemoryDedupStore
+from ._dispatch import PollReport, _Tally, call_hook, log_invalid
 from ._errors import SmartAIError, SmartAIRateLimitError
-from ._models import Event, EventBatch
+from ._models import Event, EventBatch, InvalidEvent
 
 logger = logging.getLogger("assessment_asgi.platform")
 
 Handler = Callable[[Event], Awaitable[Any] | Any]
+InvalidHandler = Callable[[InvalidEvent], Awaitable[Any] | Any]
 
 #: The platform rate-limits polling faster than this.
 MIN_INTERVAL = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class PollReport:
-    """What one poll (or one drain) did."""
-
-    received: int = 0
-    handled: int = 0
-    acknowledged: int = 0
-    duplicates: int = 0  # handled before (de-duplication): acknowledged, not handled again
-    failed: int = 0  # handler raised or timed out: left in the queue
-    skipped: int = 0  # claimed by another worker, or no handler and ack_unhandled=False
-    pending_count: int = 0
-
-    def __add__(self, other: PollReport) -> PollReport:
-        return PollReport(
-            received=self.received + other.received,
-            handled=self.handled + other.handled,
-            acknowledged=self.acknowledged + other.acknowledged,
-            duplicates=self.duplicates + other.duplicates,
-            failed=self.failed + other.failed,
-            skipped=self.skipped + other.skipped,
-            pending_count=other.pending_count,
-        )
 
 
 def _positive(name: str, value: object, minimum: float = 0.0) -> float:
@@ -87,6 +63,11 @@ class ResultsPoller:
     polling). While ``pendingCount`` > 0 *and* the last batch made progress, it polls again
     at once to drain the backlog, as the platform's docs ask; a 429 then sets the pace.
     Errors back off exponentially (with jitter) up to ``max_backoff``.
+
+    Nothing jams it: an event that does not fit :class:`Event` goes to ``on_invalid``
+    (default: a WARNING naming its id and fields) and is acknowledged; sync handlers run in
+    a worker thread; ``handler_timeout`` bounds sync and async handlers alike (a timed-out
+    event is not acknowledged); ``concurrency`` handlers run at once within a batch.
     """
 
     def __init__(
@@ -102,6 +83,8 @@ class ResultsPoller:
         handler_timeout: float | None = 60.0,
         max_backoff: float = 300.0,
         stop_timeout: float = 10.0,
+        concurrency: int = 1,
+        on_invalid: InvalidHandler | None = None,
     ) -> None:
         if not isinstance(client, SmartAIClient):
             raise TypeError("client must be a SmartAIClient")
@@ -141,6 +124,13 @@ class ResultsPoller:
         )
         self.max_backoff = _positive("max_backoff", max_backoff, MIN_INTERVAL)
         self.stop_timeout = _positive("stop_timeout", stop_timeout)
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= 100:
+            raise ValueError(f"concurrency must be an int from 1 to 100, got {concurrency!r}")
+        self.concurrency = concurrency
+        if on_invalid is not None and not callable(on_invalid):
+            raise TypeError("on_invalid must be a callable taking an InvalidEvent")
+        self._on_invalid: InvalidHandler = on_invalid or log_invalid
+        self._warned_types: set[str] = set()
         self._stopping = False
         self._running = False
         self._scope: anyio.CancelScope | None = None
@@ -162,7 +152,8 @@ class ResultsPoller:
     async def poll_once(self) -> PollReport:
         """Poll one batch, handle it, acknowledge what succeeded. Platform errors raise."""
         batch = await self._client.poll_events(limit=self.limit, credentials=self._credentials)
-        return await self._process(batch)
+        report, _ = await self._process(batch)
+        return report
 
     async def drain(self) -> PollReport:
         """Poll until the queue is empty or a batch makes no progress."""
@@ -181,90 +172,113 @@ class ResultsPoller:
     def _handler_for(self, event: Event) -> Handler | None:
         return self._handlers.get(event.type) or self._handlers.get("*")
 
-    async def _process(self, batch: EventBatch) -> PollReport:
-        to_ack: list[str] = []
-        handled = duplicates = failed = skipped = 0
-        for event in batch.events:
-            handler = self._handler_for(event)
-            if handler is None:
-                if self.ack_unhandled:
-                    logger.info("no handler for %s events: acknowledged event %s", event.type, event.event_id)
-                    to_ack.append(event.event_id)
-                else:
-                    skipped += 1
-                continue
-            claim = "claimed"
-            if self.dedup is not None:
-                try:
-                    claim = await self.dedup.claim(event.event_id)
-                except Exception:
-                    logger.exception("the de-duplication store failed; event %s left queued", event.event_id)
-                    failed += 1
-                    continue
-            if claim == "done":
-                duplicates += 1
-                to_ack.append(event.event_id)
-                continue
-            if claim == "busy":
-                skipped += 1
-                continue
-            if await self._handle(handler, event):
-                handled += 1
-                to_ack.append(event.event_id)
-                if self.dedup is not None:
-                    with contextlib.suppress(Exception):
-                        await self.dedup.complete(event.event_id)
+    async def _process(self, batch: EventBatch) -> tuple[PollReport, str | None]:
+        """Handle one batch; also returns the de-duplication store's error, if it failed."""
+        tally = _Tally()
+        for bad in batch.invalid:
+            tally.invalid += 1
+            timeout = self.handler_timeout
+            if await call_hook(self._on_invalid, bad, timeout, "on_invalid", bad.type, bad.event_id):
+                tally.to_ack.append(bad.event_id)
             else:
-                failed += 1
-                if self.dedup is not None:
-                    with contextlib.suppress(Exception):
-                        await self.dedup.release(event.event_id)
+                tally.failed += 1
+        events = iter(batch.events)
+
+        async def worker() -> None:
+            for event in events:  # shared by the workers: each event is taken once
+                if tally.store_error is not None:
+                    tally.failed += 1  # the store is down: leave the rest queued
+                    continue
+                await self._one(event, tally)
+
+        if self.concurrency == 1 or len(batch.events) < 2:
+            await worker()
+        else:
+            async with anyio.create_task_group() as task_group:
+                for _ in range(min(self.concurrency, len(batch.events))):
+                    task_group.start_soon(worker)
         acknowledged = 0
-        if to_ack:
+        if tally.to_ack:
             try:
-                await self._client.acknowledge_events(to_ack, credentials=self._credentials)
-                acknowledged = len(to_ack)
+                await self._client.acknowledge_events(tally.to_ack, credentials=self._credentials)
+                acknowledged = len(tally.to_ack)
             except SmartAIError as exc:
                 # The events come back on a later poll; de-duplication stops a second handling.
                 logger.warning(
                     "acknowledging %d event(s) failed (%s); they will be delivered again",
-                    len(to_ack),
+                    len(tally.to_ack),
                     type(exc).__name__,
                 )
         report = PollReport(
-            received=len(batch.events),
-            handled=handled,
+            received=len(batch.events) + len(batch.invalid),
+            handled=tally.handled,
             acknowledged=acknowledged,
-            duplicates=duplicates,
-            failed=failed,
-            skipped=skipped,
+            duplicates=tally.duplicates,
+            failed=tally.failed,
+            skipped=tally.skipped,
+            invalid=tally.invalid,
+            unhandled=tally.unhandled,
             pending_count=batch.pending_count,
         )
-        logger.debug(
-            "polled %d event(s): %d handled, %d duplicate(s), %d failed, %d skipped, %d acknowledged, "
-            "%d pending",
-            report.received,
-            report.handled,
-            report.duplicates,
-            report.failed,
-            report.skipped,
-            report.acknowledged,
-            report.pending_count,
-        )
-        return report
-
-    async def _handle(self, handler: Handler, event: Event) -> bool:
-        try:
-            with anyio.fail_after(self.handler_timeout):
-                result = handler(event)
-                if inspect.isawaitable(result):
-                    await result
-        except Exception:
-            logger.exception(
-                "the handler for %s failed on event %s; it stays queued", event.type, event.event_id
+        if tally.store_error is not None:
+            logger.warning(
+                "the de-duplication store failed (%s): %d event(s) left queued",
+                tally.store_error,
+                report.failed,
             )
-            return False
-        return True
+        logger.debug("polled: %r", report)
+        return report, tally.store_error
+
+    async def _one(self, event: Event, tally: _Tally) -> None:
+        handler = self._handler_for(event)
+        if handler is None:
+            tally.unhandled += 1
+            self._warn_unhandled(event.type)
+            if self.ack_unhandled:
+                tally.to_ack.append(event.event_id)
+            else:
+                tally.skipped += 1
+            return
+        claim: Claim = "claimed"
+        if self.dedup is not None:
+            try:
+                claim = await self.dedup.claim(event.event_id)
+            except Exception as exc:
+                tally.store_error = type(exc).__name__
+                tally.failed += 1
+                return
+        if claim == "done":
+            tally.duplicates += 1
+            tally.to_ack.append(event.event_id)
+            return
+        if claim == "busy":
+            tally.skipped += 1
+            return
+        timeout = self.handler_timeout
+        outcome = await call_hook(handler, event, timeout, "handler", event.type, event.event_id)
+        if outcome:
+            tally.handled += 1
+            tally.to_ack.append(event.event_id)
+            if self.dedup is not None:
+                with contextlib.suppress(Exception):
+                    await self.dedup.complete(event.event_id)
+            return
+        tally.failed += 1
+        # A sync handler that timed out still runs in its thread: its claim is kept until it
+        # expires (claim_ttl), so the event is not started a second time meanwhile.
+        if self.dedup is not None and outcome is not None:
+            with contextlib.suppress(Exception):
+                await self.dedup.release(event.event_id)
+
+    def _warn_unhandled(self, kind: str) -> None:
+        if kind in self._warned_types or len(self._warned_types) >= 1024:
+            return
+        self._warned_types.add(kind)
+        logger.warning(
+            "no handler for %r events: %s (logged once per type)",
+            kind,
+            "acknowledged without handling" if self.ack_unhandled else "left queued",
+        )
 
     # ─── the loop ────────────────────────────────────────────────────────────────
 
@@ -322,10 +336,16 @@ class ResultsPoller:
                             delay,
                         )
                 if batch is not None:
-                    failures = 0
-                    report = await self._process(batch)
-                    if self._should_drain(report):
-                        continue
+                    report, store_error = await self._process(batch)
+                    if store_error is None:
+                        failures = 0
+                        if self._should_drain(report):
+                            continue
+                    else:
+                        # Every claim would fail alike: back off as for a platform error.
+                        failures += 1
+                        delay = self._backoff(failures)
+                        logger.warning("backing off for the de-duplication store: next poll in %.1fs", delay)
                 if self._stopping:
                     break
                 with self._interruptible():

@@ -10,6 +10,7 @@ from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from .._numbers import ascii_int
 from ._validation import BodyError
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -40,8 +41,8 @@ def base_url(request: Request) -> str:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    declared = ascii_int(request.headers.get("content-length"))
+    if declared is not None and declared > limit:
         raise TooLarge
     chunks: list[bytes] = []
     size = 0

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._numbers import ascii_int
+
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_USERS = 1000
 METHODS = ("programming", "knowledge")
@@ -143,9 +145,9 @@ def parse_ack(body: Any) -> list[str]:
 def parse_int(value: str | None, name: str, *, default: int, minimum: int) -> int:
     if value is None or value == "":
         return default
-    if not value.isdigit() or len(value) > 16:
+    number = ascii_int(value, max_digits=16)
+    if number is None:
         raise BodyError([f"{name} must be a non-negative integer"])
-    number = int(value)
     if number < minimum:
         raise BodyError([f"{name} must be at least {minimum}"])
     return number

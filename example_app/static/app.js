@@ -32,9 +32,10 @@
   function setStatus(text) { byId("status").textContent = text; }
 
   // POST JSON and read the {success, data} / {success: false, error, code} envelope.
-  async function postJson(url, body, token) {
+  async function postJson(url, body, token, idempotencyKey) {
     var headers = { "Content-Type": "application/json" };
     if (token) { headers.Authorization = "Bearer " + token; }
+    if (idempotencyKey) { headers["Idempotency-Key"] = idempotencyKey; }
     var response;
     try {
       response = await fetch(url, { method: "POST", headers: headers, body: JSON.stringify(body) });
@@ -113,7 +114,28 @@
       });
     }
 
+    // One Idempotency-Key per click: a retry of this click (the network dropped, or the first
+    // try is still in flight) reuses it, so the server creates one session, not two.
+    function newKey() {
+      if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
+      var bytes = crypto.getRandomValues(new Uint8Array(16));
+      return Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join("");
+    }
+
+    async function createOnce(url, body, token, key) {
+      for (var attempt = 1; ; attempt++) {
+        try {
+          return await postJson(url, body, token, key);
+        } catch (err) {
+          var retry = err.code === "network_error" || err.code === "idempotency_key_in_flight";
+          if (!retry || attempt >= 3) { throw err; }
+          await new Promise(function (done) { setTimeout(done, 500 * attempt); });
+        }
+      }
+    }
+
     createButton.addEventListener("click", async function () {
+      var key = newKey();
       clearError();
       setStatus("");
       var users = selected().map(function (box) {
@@ -123,8 +145,8 @@
       setStatus("Creating a session for " + users.length + " candidate(s)…");
       try {
         // The platform keys never reach the browser: the server calls the platform.
-        var data = await postJson(document.body.getAttribute("data-session-url"), { users: users },
-                                  sessionStorage.getItem(TOKEN_KEY));
+        var data = await createOnce(document.body.getAttribute("data-session-url"), { users: users },
+                                    sessionStorage.getItem(TOKEN_KEY), key);
         lastToken = data.token;
         reopenButton.hidden = false;
         setStatus("Session created for " + users.length + " candidate(s); the token expires at " +

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
+from pydantic import ValidationError
 
 from assessment_asgi import (
     AssessmentApp,
@@ -13,6 +15,7 @@ from assessment_asgi import (
     ConfigurationError,
     Credentials,
     JWTAuthenticator,
+    SmartAIClient,
 )
 from tests._platform import API_KEY, JWT_SECRET, SECRET_KEY, USERS, auth
 
@@ -36,7 +39,8 @@ def test_settings_come_from_a_dotenv_file(tmp_path: Path) -> None:
         f"ASSESSMENT_JWT_SECRET={JWT_SECRET}\nOTHER_APP_SETTING=ignored\n"
     )
     app = AssessmentApp()
-    assert app.keys() == Credentials(API_KEY, SECRET_KEY)
+    # The built-in key providers are async (awaited inline, never in the thread pool).
+    assert anyio.run(app.keys) == Credentials(API_KEY, SECRET_KEY)
     assert isinstance(app.authenticate, JWTAuthenticator)
 
 
@@ -102,3 +106,91 @@ def test_missing_base_url_is_a_500_naming_the_setting(
     assert response.status_code == 500
     assert response.json()["code"] == "not_configured"
     assert "ASSESSMENT_BASE_URL" in response.json()["error"]
+
+
+# -- one check at construction (issue #12) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "setting", "allowed"),
+    [
+        ({"base_url": "ftp://example.com/api/v1"}, "ASSESSMENT_BASE_URL", "https://"),
+        ({"base_url": "http://platform.example:8000/api/v1"}, "ASSESSMENT_BASE_URL", "https://"),
+        ({"base_url": "https://user:pw@platform.example/api/v1"}, "ASSESSMENT_BASE_URL",
+         "credentials"),
+        ({"base_url": "https://platform.example:99999/api/v1"}, "ASSESSMENT_BASE_URL", "https://"),
+        ({"max_users": 0}, "ASSESSMENT_MAX_USERS", "greater than or equal to 1"),
+        ({"max_users": "lots"}, "ASSESSMENT_MAX_USERS", "valid integer"),
+        ({"rate_limit_strategy": "leaky-bucket"}, "ASSESSMENT_RATE_LIMIT_STRATEGY", "moving-window"),
+        ({"cors_origins": ["https://app.example.com/path"]}, "ASSESSMENT_CORS_ORIGINS", "origin like"),
+        ({"recruiter_id_claim": ""}, "ASSESSMENT_RECRUITER_ID_CLAIM", "at least 1 character"),
+    ],
+)
+def test_every_bad_setting_is_a_configuration_error_naming_the_variable(
+    kwargs: dict[str, Any], setting: str, allowed: str
+) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        AssessmentApp(jwt_secret=JWT_SECRET, api_key=API_KEY, secret_key=SECRET_KEY, **kwargs)
+    assert info.value.setting == setting
+    assert setting in str(info.value)
+    assert allowed in str(info.value)
+    assert not isinstance(info.value.__cause__, ValidationError)
+    for value in kwargs.values():
+        if isinstance(value, str) and value:
+            assert value not in str(info.value)  # what is allowed, never what was given
+
+
+def test_the_same_check_holds_for_the_environment_and_dotenv(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("ASSESSMENT_BASE_URL", "http://platform.example/api/v1")
+    with pytest.raises(ConfigurationError, match="ASSESSMENT_BASE_URL"):
+        AssessmentApp(jwt_secret=JWT_SECRET)
+    with pytest.raises(ConfigurationError, match="ASSESSMENT_BASE_URL"):
+        AssessmentSettings()
+    monkeypatch.delenv("ASSESSMENT_BASE_URL")
+    (tmp_path / ".env").write_text("ASSESSMENT_MAX_USERS=0\n")
+    with pytest.raises(ConfigurationError, match="ASSESSMENT_MAX_USERS"):
+        AssessmentApp(jwt_secret=JWT_SECRET)
+    with pytest.raises(ConfigurationError, match="ASSESSMENT_MAX_USERS"):
+        AssessmentSettings.model_validate({"max_users": 0})
+
+
+@pytest.mark.parametrize(
+    "url", ["https://platform.example/api/v1", "http://127.0.0.1:9/api/v1",
+            "http://localhost:9/api/v1", "http://[::1]:9/api/v1"],
+)
+def test_https_and_loopback_base_urls_are_accepted(url: str) -> None:
+    app = AssessmentApp(jwt_secret=JWT_SECRET, base_url=url, api_key=API_KEY, secret_key=SECRET_KEY)
+    assert app.client.base_url == url  # built at construction; nothing is sent
+
+
+def test_the_client_names_its_own_parameter_for_a_cleartext_base_url() -> None:
+    with pytest.raises(ConfigurationError, match="base_url must use https://") as info:
+        SmartAIClient(base_url="http://platform.example:8000/api/v1")
+    assert info.value.setting == "base_url"
+    assert SmartAIClient(base_url="http://127.0.0.1:9/api/v1").base_url == "http://127.0.0.1:9/api/v1"
+
+
+def test_components_used_on_their_own_name_their_own_parameters() -> None:
+    with pytest.raises(ConfigurationError, match=r"^secret must be at least 32 bytes") as info:
+        JWTAuthenticator(secret="short")
+    assert info.value.setting == "secret"
+    with pytest.raises(ConfigurationError, match=r"^algorithms:") as info:
+        JWTAuthenticator(secret=JWT_SECRET, algorithms=["RS256"])
+    assert info.value.setting == "algorithms"
+    with pytest.raises(ConfigurationError, match=r"^jwks_url must use https://"):
+        JWTAuthenticator(jwks_url="http://keys.example/jwks.json")
+
+
+def test_hooks_are_fixed_at_construction() -> None:
+    app = AssessmentApp(jwt_secret=JWT_SECRET)
+    for name in ("authenticate", "resolve_recruiter", "keys", "settings", "cors", "client"):
+        with pytest.raises(AttributeError):
+            setattr(app, name, None)
+
+
+def test_the_client_property_without_a_base_url_is_a_configuration_error() -> None:
+    app = AssessmentApp(jwt_secret=JWT_SECRET)
+    with pytest.raises(ConfigurationError, match="ASSESSMENT_BASE_URL"):
+        app.client  # noqa: B018 - the property is the behaviour under test

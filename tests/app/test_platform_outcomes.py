@@ -44,7 +44,7 @@ def test_platform_failures_map_to_clear_statuses(
 
 
 @pytest.mark.parametrize(("given", "sent"), [("7", "7"), ("0", "1"), ("86400", "60"),
-                                             ("soon", "5")])
+                                             ("soon", "5"), ("²", "5"), ("1²", "5"), ("1.5", "2")])
 def test_platform_429_gives_a_sane_retry_after(
     served: Any, platform: PlatformStandIn, platform_url: str, given: str, sent: str
 ) -> None:

@@ -246,9 +246,10 @@ class TestBadInput:
             ({"users": [{"name": "  ", "email": "a@example.com"}]}, ["users", 0, "name"]),
             ({"users": [{"name": "A", "email": "a@example.com\r\nBcc: x@evil.test"}]},
              ["users", 0, "email"]),
+            # An unknown key is input too: named by its position only, never echoed.
             ({"users": [{"name": "A", "email": "a@example.com", "role": "admin"}]},
-             ["users", 0, "role"]),
-            ({"users": USERS, "callbackUrl": "https://evil.test"}, ["callbackUrl"]),
+             ["users", 0]),
+            ({"users": USERS, "callbackUrl": "https://evil.test"}, []),
             ({"users": [{"name": "A" * 201, "email": "a@example.com"}]}, ["users", 0, "name"]),
             ({"users": "ada@example.com"}, ["users"]),
             ([USERS], []),

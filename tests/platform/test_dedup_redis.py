@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import time
+import uuid
 
+import anyio
 import pytest
 import redis.asyncio as redis_asyncio
 
 from assessment_asgi.platform import Credentials, RedisDedupStore, ResultsPoller, RetryPolicy, SmartAIClient
-from tests._servers import serve
+from tests._servers import free_port, serve
 
 from ._standin import API_KEY, SECRET, StandIn, build_app, completed_event
 
@@ -21,10 +22,16 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture
+def prefix() -> str:
+    """A key prefix of this test's own: a rerun in the same session starts clean."""
+    return f"test:{uuid.uuid4().hex}:"
+
+
 @pytest.mark.anyio
-async def test_claims_are_shared_between_stores(redis_url: str) -> None:
-    one = RedisDedupStore(redis_url, prefix="t1:", claim_ttl=30)
-    two = RedisDedupStore(redis_url, prefix="t1:", claim_ttl=30)
+async def test_claims_are_shared_between_stores(redis_url: str, prefix: str) -> None:
+    one = RedisDedupStore(redis_url, prefix=prefix, claim_ttl=30)
+    two = RedisDedupStore(redis_url, prefix=prefix, claim_ttl=30)
     try:
         assert await one.claim("evt") == "claimed"
         assert await two.claim("evt") == "busy"
@@ -41,18 +48,23 @@ async def test_claims_are_shared_between_stores(redis_url: str) -> None:
 
 
 @pytest.mark.anyio
-async def test_an_abandoned_claim_expires(redis_url: str) -> None:
-    store = RedisDedupStore(redis_url, prefix="t2:", claim_ttl=0.2)
+async def test_an_abandoned_claim_expires(redis_url: str, prefix: str) -> None:
+    store = RedisDedupStore(redis_url, prefix=prefix, claim_ttl=0.2)
+    other = RedisDedupStore(redis_url, prefix=prefix, claim_ttl=0.2)
     try:
         assert await store.claim("evt") == "claimed"
-        time.sleep(0.3)  # noqa: ASYNC251 - a crashed worker: nothing runs
-        assert await store.claim("evt") == "claimed"
+        assert await other.claim("evt") == "busy"
+        with anyio.fail_after(5):  # the crashed owner never releases it: Redis expires it
+            while (claim := await other.claim("evt")) == "busy":
+                await anyio.sleep(0.05)
+        assert claim == "claimed"
     finally:
         await store.aclose()
+        await other.aclose()
 
 
 @pytest.mark.anyio
-async def test_two_replicas_handle_each_event_once_through_redis(redis_url: str) -> None:
+async def test_two_replicas_handle_each_event_once_through_redis(redis_url: str, prefix: str) -> None:
     state = StandIn(queue=[completed_event(n) for n in range(4)])
     state.script["/ack"] = [(503, {}, {})] * 2  # replica A's acknowledgement is lost
     handled: list[tuple[str, str]] = []
@@ -64,12 +76,12 @@ async def test_two_replicas_handle_each_event_once_through_redis(redis_url: str)
             replica_a = ResultsPoller(
                 client,
                 lambda e: handled.append(("a", e.event_id)),
-                dedup=RedisDedupStore(connection, prefix="t3:"),
+                dedup=RedisDedupStore(connection, prefix=prefix),
             )
             replica_b = ResultsPoller(
                 client,
                 lambda e: handled.append(("b", e.event_id)),
-                dedup=RedisDedupStore(connection, prefix="t3:"),
+                dedup=RedisDedupStore(connection, prefix=prefix),
             )
             await replica_a.poll_once()
             report = await replica_b.poll_once()
@@ -84,3 +96,20 @@ def test_bad_redis_arguments_are_refused() -> None:
         RedisDedupStore("http://127.0.0.1:6379")
     with pytest.raises(TypeError, match="redis"):
         RedisDedupStore(42)
+
+
+@pytest.mark.anyio
+async def test_an_unreachable_store_leaves_the_batch_queued(caplog: pytest.LogCaptureFixture) -> None:
+    state = StandIn(queue=[completed_event(n) for n in range(3)])
+    handled: list[str] = []
+    store = RedisDedupStore(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    with serve(build_app(state)) as base:
+        credentials = Credentials(API_KEY, SECRET)
+        async with SmartAIClient(base_url=f"{base}/api/v1", credentials=credentials) as client:
+            poller = ResultsPoller(client, lambda e: handled.append(e.event_id), dedup=store)
+            report = await poller.poll_once()
+    await store.aclose()
+    assert handled == []  # never handled without its claim
+    assert (report.failed, report.acknowledged) == (3, 0)
+    assert state.acked == []
+    assert "de-duplication store failed (ConnectionError): 3 event(s) left queued" in caplog.text

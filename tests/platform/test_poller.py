@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import anyio
+import anyio.from_thread
 import pytest
 
 from assessment_asgi._exceptions import ConfigurationError
@@ -24,6 +25,13 @@ from tests._servers import serve
 from . import _faulty
 from ._portal import candidates_finish
 from ._standin import API_KEY, SECRET, StandIn, build_app, completed_event
+
+
+async def wait_until(condition: Callable[[], bool]) -> None:
+    """Wait for a state change the test cannot await directly (bounded by the caller)."""
+    while not condition():
+        await anyio.sleep(0.01)
+
 
 PEOPLE = [{"name": f"Candidate {n}", "email": f"cand{n}@example.com"} for n in range(3)]
 
@@ -96,10 +104,10 @@ async def test_background_polling_in_a_lifespan_and_a_prompt_stop(
     got = anyio.Event()
     received: list[str] = []
 
-    def on_any(event: Event) -> None:  # sync handlers work too
+    def on_any(event: Event) -> None:  # sync handlers work too, in a worker thread
         received.append(event.event_id)
         if len(received) == len(PEOPLE):
-            got.set()
+            anyio.from_thread.run_sync(got.set)
 
     poller = ResultsPoller(sandbox_client, on_any, interval=30)
     with anyio.fail_after(10):  # the 30 s interval wait is cut short by the stop
@@ -116,8 +124,7 @@ async def test_run_and_stop_without_a_context_manager(sandbox_client: SmartAICli
     with anyio.fail_after(10):
         async with anyio.create_task_group() as tg:
             tg.start_soon(poller.run)
-            await anyio.sleep(0.3)
-            assert poller.running
+            await wait_until(lambda: poller.running)
             poller.stop()
     assert not poller.running
 
@@ -221,9 +228,8 @@ async def test_platform_errors_are_survived_and_stop_still_works(caplog: pytest.
         poller = ResultsPoller(client, lambda e: None, interval=5)
         with anyio.fail_after(10):
             async with poller:
-                await anyio.sleep(0.5)
+                await wait_until(lambda: "polling failed (SmartAIConnectionError" in caplog.text)
         await client.aclose()
-    assert "polling failed (SmartAIConnectionError" in caplog.text
 
 
 def test_configuration_is_checked() -> None:
@@ -252,6 +258,5 @@ async def test_a_rate_limited_poller_waits_instead_of_hammering(
         poller = ResultsPoller(client, lambda e: None, interval=5)
         with anyio.fail_after(10):
             async with poller:
-                await anyio.sleep(1.0)
+                await wait_until(lambda: "polling was rate limited; next poll in 120.0s" in caplog.text)
     assert len(state.calls("/webhook/events")) == 1  # then it waits the 120 s it was told
-    assert "polling was rate limited; next poll in 120.0s" in caplog.text

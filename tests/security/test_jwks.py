@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from assessment_asgi import AssessmentApp, ConfigurationError, JWTAuthenticator
-from assessment_asgi._jwks import JWKSCache
+from assessment_asgi._jwks import JWKSCache, KeySourceUnavailable
 from tests._platform import PlatformStandIn
 from tests._servers import serve
 
@@ -271,3 +271,85 @@ def test_an_oversized_jwks_document_is_refused(
             response = checked_client.post(url, json=body(), headers=bearer(rs_token(signing_key)))
     assert response.status_code == 503
     assert platform.calls == []
+
+
+# -- OIDC discovery (OpenID Connect Discovery 1.0 §4.3) -----------------------------------------
+
+
+def _issuer_server(issuer: str | None, jwks_uri: str) -> Starlette:
+    """Serves a discovery document naming ``issuer`` (None: the server's own base URL)."""
+
+    async def discovery(request: Any) -> Response:
+        own = str(request.base_url).rstrip("/")
+        return JSONResponse({"issuer": issuer or own, "jwks_uri": jwks_uri})
+
+    return Starlette(routes=[Route("/.well-known/openid-configuration", discovery)])
+
+
+@pytest.mark.parametrize("names", ["itself", "another issuer"])
+def test_discovery_must_name_the_configured_issuer(
+    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str,
+    signing_key: RSAKey, keys: tuple[KeyServer, str], names: str,
+) -> None:
+    server, keys_base = keys
+    named = None if names == "itself" else "https://issuer.example"
+    with serve(_issuer_server(named, f"{keys_base}/jwks.json")) as issuer:  # noqa: SIM117
+        with mounted(make_app(platform_url, oidc_issuer=issuer)) as url:  # needs issuer's URL
+            response = checked_client.post(
+                url, json=body(), headers=bearer(rs_token(signing_key, iss=issuer))
+            )
+    if names == "itself":
+        assert response.status_code == 200
+        assert server.hits == ["/jwks.json"]
+        assert len(platform.calls) == 1
+    else:  # another issuer's document: its keys are never fetched, the app fails closed
+        assert response.status_code == 503
+        assert server.hits == []
+        assert platform.calls == []
+
+
+class _RecordingIssuer:
+    """A public https issuer, which loopback-only tests cannot serve for real: an in-process
+    transport that records each URL asked for and sends nothing anywhere."""
+
+    def __init__(self, issuer: str, jwks_uri: str) -> None:
+        self.issuer, self.jwks_uri = issuer, jwks_uri
+        self.asked: list[str] = []
+
+    def handle(self, request: httpx2.Request) -> httpx2.Response:
+        self.asked.append(str(request.url))
+        if request.url.path == "/.well-known/openid-configuration":
+            return httpx2.Response(200, json={"issuer": self.issuer, "jwks_uri": self.jwks_uri})
+        return httpx2.Response(200, json={"keys": []})
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "jwks_uri", ["http://127.0.0.1:6379/jwks.json", "http://localhost:8080/admin", "ftp://x/jwks"]
+)
+async def test_a_public_issuer_cannot_point_the_app_at_a_local_port(jwks_uri: str) -> None:
+    issuer = _RecordingIssuer("https://issuer.example", jwks_uri)
+    cache = JWKSCache(oidc_issuer=issuer.issuer, transport=httpx2.MockTransport(issuer.handle))
+    with pytest.raises(KeySourceUnavailable):
+        await cache.get()
+    assert issuer.asked == ["https://issuer.example/.well-known/openid-configuration"]
+
+
+@pytest.mark.anyio
+async def test_the_issuer_is_compared_exactly_trailing_slash_included(signing_key: RSAKey) -> None:
+    issuer = _RecordingIssuer("https://tenant.example/", "https://tenant.example/jwks.json")
+
+    def handle(request: httpx2.Request) -> httpx2.Response:
+        if request.url.path == "/jwks.json":
+            issuer.asked.append(str(request.url))
+            return httpx2.Response(200, json={"keys": [signing_key.as_dict(private=False)]})
+        return issuer.handle(request)
+
+    cache = JWKSCache(oidc_issuer="https://tenant.example/", transport=httpx2.MockTransport(handle))
+    assert [k.kid for k in (await cache.get()).keys] == ["k1"]
+    assert issuer.asked == ["https://tenant.example/.well-known/openid-configuration",
+                            "https://tenant.example/jwks.json"]
+    mismatch = JWKSCache(oidc_issuer="https://tenant.example",
+                         transport=httpx2.MockTransport(issuer.handle))
+    with pytest.raises(KeySourceUnavailable):
+        await mismatch.get()

@@ -1,0 +1,154 @@
+"""A bounded in-memory storage for ``limits``: an idle recruiter costs nothing.
+
+``limits``' own ``MemoryStorage`` keeps an empty list for every key the moving window has
+ever seen (50,000 recruiters → 50,001 entries for the life of the process) and re-arms a
+sweeping thread after each hit that walks every key holding the GIL. This one implements
+``limits``' public storage interface (``Storage`` + ``MovingWindowSupport``) with a heap of
+expiry times instead: each live key has one entry in it, every call first drops the keys
+whose window has passed (O(log n) each), and no thread is ever started.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from limits.storage import MovingWindowSupport, Storage
+
+
+class BoundedMemoryStorage(Storage, MovingWindowSupport):
+    """Fixed and moving windows in memory, each key freed once its window has passed.
+
+    ``clock`` returns Unix seconds (``time.time``); tests may pass their own::
+
+        limiter = MovingWindowRateLimiter(BoundedMemoryStorage())
+    """
+
+    STORAGE_SCHEME = None  # not registered as a URI scheme: built directly
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._counters: dict[str, tuple[int, float]] = {}  # fixed window: count, expires at
+        self._windows: dict[str, tuple[int, deque[float]]] = {}  # moving: expiry, hit times
+        self._heap: list[tuple[float, str]] = []  # (when the key may expire, key)
+        self._scheduled: dict[str, float] = {}  # the heap entry that is current, per key
+
+    def __repr__(self) -> str:
+        return f"BoundedMemoryStorage(keys={len(self._scheduled)})"
+
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
+        return ValueError
+
+    # ── expiry ───────────────────────────────────────────────────────────────────
+
+    def _schedule(self, key: str, when: float) -> None:
+        self._scheduled[key] = when
+        heapq.heappush(self._heap, (when, key))
+
+    def _expire(self, now: float) -> None:
+        while self._heap and self._heap[0][0] <= now:
+            when, key = heapq.heappop(self._heap)
+            if self._scheduled.get(key) != when:
+                continue  # superseded or cleared
+            counter = self._counters.get(key)
+            window = self._windows.get(key)
+            if counter is not None and counter[1] > now:
+                self._schedule(key, counter[1])
+            elif window is not None and self._prune(window, now):
+                self._schedule(key, window[1][-1] + window[0])
+            else:
+                self._counters.pop(key, None)
+                self._windows.pop(key, None)
+                del self._scheduled[key]
+
+    @staticmethod
+    def _prune(window: tuple[int, deque[float]], now: float) -> int:
+        expiry, hits = window
+        while hits and hits[0] < now - expiry:
+            hits.popleft()
+        return len(hits)
+
+    def expire(self) -> int:
+        """Drop every key whose window has passed; returns how many keys are left."""
+        with self._lock:
+            self._expire(self.clock())
+            return len(self._scheduled)
+
+    # ── fixed window (Storage) ───────────────────────────────────────────────────
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        with self._lock:
+            now = self.clock()
+            self._expire(now)
+            count, expires_at = self._counters.get(key, (0, 0.0))
+            if expires_at <= now:
+                count, expires_at = 0, now + expiry
+                self._schedule(key, expires_at)
+            count += amount
+            self._counters[key] = (count, expires_at)
+            return count
+
+    def get(self, key: str) -> int:
+        with self._lock:
+            now = self.clock()
+            self._expire(now)
+            count, expires_at = self._counters.get(key, (0, 0.0))
+            return count if expires_at > now else 0
+
+    def get_expiry(self, key: str) -> float:
+        with self._lock:
+            now = self.clock()
+            self._expire(now)
+            return self._counters.get(key, (0, now))[1]
+
+    def check(self) -> bool:
+        return True
+
+    def reset(self) -> int | None:
+        with self._lock:
+            count = len(self._scheduled)
+            self._counters.clear()
+            self._windows.clear()
+            self._heap.clear()
+            self._scheduled.clear()
+            return count
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            self._counters.pop(key, None)
+            self._windows.pop(key, None)
+            self._scheduled.pop(key, None)
+
+    # ── moving window (MovingWindowSupport) ──────────────────────────────────────
+
+    def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        if amount > limit:
+            return False
+        with self._lock:
+            now = self.clock()
+            self._expire(now)
+            window = self._windows.get(key)
+            if window is None:
+                window = (expiry, deque())
+                self._windows[key] = window
+            elif self._prune(window, now) + amount > limit:
+                return False
+            # At most ``limit`` hits are ever kept: the memory of a key is bounded too.
+            window[1].extend([now] * amount)
+            self._schedule(key, now + expiry)
+            return True
+
+    def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
+        with self._lock:
+            now = self.clock()
+            self._expire(now)
+            window = self._windows.get(key)
+            if window is None or not self._prune(window, now):
+                return now, 0
+            return window[1][0], len(window[1])

@@ -1,0 +1,194 @@
+"""OpenTelemetry spans and metrics, through ``opentelemetry-api`` only (the ``otel`` extra).
+
+Without the API installed nothing here imports it and each request costs one small object.
+With the API and no SDK configured, the API's own no-op tracer and meter answer. Configure
+an SDK (``TracerProvider``, ``MeterProvider``) in your process and the spans appear:
+
+- ``POST <mount>/session`` (server span): ``assessment.code``, ``http.response.status_code``,
+  ``assessment.candidates`` (a count), ``assessment.idempotent_replayed``;
+- one child span per platform call (``SmartAI <operation>``), built from the client's
+  ``on_call`` report with its real start and end: engine, attempts, status, the platform's
+  request id, ``error.type``.
+
+Metrics: ``assessment.session.duration`` (by code and status), ``assessment.platform.duration``
+(by operation, engine, error), ``assessment.platform.retries``, ``assessment.rate_limit.rejections``.
+
+No attribute carries a name, an email, a token, a key or the recruiter: counts, codes and ids
+the platform made up only.
+"""
+
+from __future__ import annotations
+
+import time
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .platform._observe import PlatformCall
+
+if TYPE_CHECKING:
+    from ._models import Candidate, Recruiter
+
+try:
+    from opentelemetry import context as otel_context
+    from opentelemetry import metrics as otel_metrics
+    from opentelemetry import propagate as otel_propagate
+    from opentelemetry import trace as otel_trace
+except ImportError:  # the otel extra is not installed: everything below is a no-op
+    otel_context = None  # type: ignore[assignment]
+    otel_metrics = None  # type: ignore[assignment]
+    otel_propagate = None  # type: ignore[assignment]
+    otel_trace = None  # type: ignore[assignment]
+
+_SCOPE = "assessment_asgi"
+_PROPAGATION_HEADERS = frozenset({b"traceparent", b"tracestate"})
+RATE_LIMIT_CODES = frozenset({"rate_limited", "platform_rate_limited"})
+
+
+class Telemetry:
+    """The package's tracer and instruments, or nothing when the API is not installed."""
+
+    def __init__(self) -> None:
+        self.enabled = otel_trace is not None and otel_metrics is not None
+        if otel_trace is None or otel_metrics is None:
+            return
+        from . import __version__
+
+        # Proxies: an SDK configured later (after the app is built) still gets everything.
+        self.tracer = otel_trace.get_tracer(_SCOPE, __version__)
+        meter = otel_metrics.get_meter(_SCOPE, __version__)
+        self.session_duration = meter.create_histogram(
+            "assessment.session.duration", unit="s",
+            description="POST /session, from the first byte read to the answer sent, by code",
+        )
+        self.platform_duration = meter.create_histogram(
+            "assessment.platform.duration", unit="s",
+            description="One platform operation, retries and back-off included",
+        )
+        self.retries = meter.create_counter(
+            "assessment.platform.retries", unit="{retry}",
+            description="Platform requests sent again after a failed attempt",
+        )
+        self.rate_limited = meter.create_counter(
+            "assessment.rate_limit.rejections", unit="{request}",
+            description="Requests answered 429: this server's limit or the platform's",
+        )
+
+    def __repr__(self) -> str:
+        return f"Telemetry(enabled={self.enabled})"
+
+    def request(self, route: str, headers: Any = ()) -> RequestRecord:
+        """The record of one request; ``headers`` (ASGI pairs) may carry a ``traceparent``."""
+        return RequestRecord(self, route, headers)
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    """What one ``POST /session`` came to: read by telemetry and by the audit hooks."""
+
+    telemetry: Telemetry
+    route: str
+    headers: Any = ()
+    code: str = "ok"
+    status: int = 200
+    recruiter: Recruiter | None = None
+    candidates: tuple[Candidate, ...] = ()
+    platform_request_id: str | None = None
+    expires_at: str | None = None
+    replayed: bool = False
+    created: bool = False
+    started: float = field(default_factory=time.perf_counter)
+    span: Any = None
+    _token: Any = None
+    _attached: Any = None
+
+    def __enter__(self) -> RequestRecord:
+        self._token = _CURRENT.set(self)
+        if self.telemetry.enabled:
+            parent, kind = None, otel_trace.SpanKind.INTERNAL
+            if not otel_trace.get_current_span().get_span_context().is_valid:
+                # No host instrumentation: this is the server span, continuing the caller's
+                # trace when it sent a W3C traceparent.
+                kind = otel_trace.SpanKind.SERVER
+                carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in self.headers
+                           if k in _PROPAGATION_HEADERS}
+                parent = otel_propagate.extract(carrier) if carrier else None
+            self.span = self.telemetry.tracer.start_span(
+                f"POST {self.route}", context=parent, kind=kind,
+                attributes={"http.request.method": "POST", "http.route": self.route},
+            )
+            # Current, so spans of other instrumentations (database, HTTP) nest under it.
+            self._attached = otel_context.attach(otel_trace.set_span_in_context(self.span))
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        _CURRENT.reset(self._token)
+        if not self.telemetry.enabled:
+            return
+        otel_context.detach(self._attached)
+        attributes: dict[str, str | int] = {
+            "assessment.code": self.code, "http.response.status_code": self.status,
+        }
+        self.telemetry.session_duration.record(time.perf_counter() - self.started, attributes)
+        if self.code in RATE_LIMIT_CODES:
+            self.telemetry.rate_limited.add(1, {"assessment.code": self.code})
+        span = self.span
+        if span.is_recording():
+            span.set_attributes({
+                **attributes,
+                "assessment.candidates": len(self.candidates),
+                "assessment.idempotent_replayed": self.replayed,
+            })
+            if self.code != "ok":
+                span.set_attribute("error.type", self.code)
+            if self.status >= 500:
+                span.set_status(otel_trace.Status(otel_trace.StatusCode.ERROR))
+        span.end()
+
+    def refused(self, code: str, status: int) -> None:
+        self.code, self.status = code, status
+
+    def platform_call(self, call: PlatformCall) -> None:
+        self.platform_request_id = call.request_id or self.platform_request_id
+        if not self.telemetry.enabled:
+            return
+        t = self.telemetry
+        labels: dict[str, str] = {"assessment.operation": call.operation, "assessment.engine": call.engine}
+        if call.error:
+            labels["error.type"] = call.error
+        t.platform_duration.record(call.duration, labels)
+        if call.attempts > 1:
+            t.retries.add(call.attempts - 1, {"assessment.operation": call.operation})
+        if self.span is None or not self.span.is_recording():
+            return
+        attributes: dict[str, str | int] = {**labels, "assessment.attempts": call.attempts}
+        if call.status_code is not None:
+            attributes["http.response.status_code"] = call.status_code
+        if call.request_id:
+            attributes["assessment.platform.request_id"] = call.request_id
+        child = t.tracer.start_span(
+            f"SmartAI {call.operation}",
+            context=otel_trace.set_span_in_context(self.span),
+            kind=otel_trace.SpanKind.CLIENT,
+            attributes=attributes,
+            start_time=call.start_time_ns,
+        )
+        if call.error:
+            child.set_status(otel_trace.Status(otel_trace.StatusCode.ERROR))
+        child.end(end_time=call.start_time_ns + int(call.duration * 1e9))
+
+
+_CURRENT: ContextVar[RequestRecord | None] = ContextVar("assessment_asgi_request", default=None)
+
+
+def observe_platform_call(call: PlatformCall) -> None:
+    """A ``SmartAIClient(on_call=...)`` observer: adds the call to the current request's record.
+
+    The app's own client uses it; pass it to a client you inject to get the platform spans
+    and the request id in audit events::
+
+        AssessmentApp(client=SmartAIClient(base_url=..., on_call=AssessmentApp.observe_platform_call))
+    """
+    record = _CURRENT.get()
+    if record is not None:
+        record.platform_call(call)

@@ -1,0 +1,137 @@
+"""on_session_created / on_session_refused: what they carry, where they run, what a failure does."""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from typing import Any
+
+import pytest
+
+from assessment_asgi import SessionCreated, SessionRefused
+from tests._features import Sandbox, assessment_app, served
+from tests._platform import USERS, auth, make_token
+
+
+def sync_hooks() -> tuple[queue.Queue[Any], dict[str, Any]]:
+    events: queue.Queue[Any] = queue.Queue()
+
+    def record(event: Any) -> None:
+        try:
+            asyncio.get_running_loop()
+            on_loop = True
+        except RuntimeError:
+            on_loop = False
+        events.put((event, on_loop, threading.current_thread().name))
+
+    return events, {"on_session_created": record, "on_session_refused": record}
+
+
+def async_hooks() -> tuple[queue.Queue[Any], dict[str, Any]]:
+    events: queue.Queue[Any] = queue.Queue()
+
+    async def record(event: Any) -> None:
+        events.put((event, True, threading.current_thread().name))
+
+    return events, {"on_session_created": record, "on_session_refused": record}
+
+
+@pytest.mark.parametrize("make_hooks", [sync_hooks, async_hooks], ids=["sync", "async"])
+def test_a_created_session_is_reported_without_its_token(sandbox: Sandbox, make_hooks: Any) -> None:
+    events, hooks = make_hooks()
+    with served(assessment_app(sandbox, **hooks)) as (client, url):
+        response = client.post(url, json={"users": USERS}, headers=auth())
+        event, on_loop, _ = events.get(timeout=30)
+    assert response.status_code == 200
+    data = response.json()["data"]
+    assert isinstance(event, SessionCreated)
+    assert (event.recruiter.id, event.recruiter.email) == ("rec_42", "rita@hire.example")
+    assert [(c.name, c.email) for c in event.candidates] == [(u["name"], u["email"]) for u in USERS]
+    assert event.expires_at == data["expiresAt"]
+    assert event.request_id == "req_1"  # the platform's, for its support desk
+    assert event.at.tzinfo is not None
+    # Never the token, in a field or in the repr; no name or email in the repr either.
+    assert all(data["token"] not in str(getattr(event, f)) for f in SessionCreated.__dataclass_fields__)
+    for secret in (data["token"], USERS[0]["name"], USERS[0]["email"], "rita@hire.example"):
+        assert secret not in repr(event)
+    # A sync hook runs in a worker thread, off the event loop; an async one on it.
+    assert on_loop is (make_hooks is async_hooks)
+    assert events.empty()
+
+
+def test_refusals_are_reported_with_their_code_and_what_was_known(sandbox: Sandbox) -> None:
+    events, hooks = sync_hooks()
+    other = make_token(sub="rec_77", email="otto@hire.example")
+    with served(assessment_app(sandbox, **hooks)) as (client, url):
+        client.post(url, json={"users": USERS})  # no token
+        events_seen = [events.get(timeout=30)[0]]
+        client.post(url, json={"users": USERS, "recruiterId": "rec_42"}, headers=auth(other))
+        events_seen.append(events.get(timeout=30)[0])
+        sandbox.door.fail_next = 1
+        client.post(url, json={"users": USERS[:1]}, headers=auth())
+        events_seen.append(events.get(timeout=30)[0])
+    unauthorized, mismatch, platform = events_seen
+    assert all(isinstance(e, SessionRefused) for e in events_seen)
+    assert (unauthorized.code, unauthorized.status, unauthorized.recruiter) == ("unauthorized", 401, None)
+    assert unauthorized.candidates == ()
+    assert (mismatch.code, mismatch.status, mismatch.recruiter) == ("recruiter_mismatch", 403, None)
+    assert len(mismatch.candidates) == 3
+    assert (platform.code, platform.status) == ("platform_error", 502)
+    assert platform.recruiter is not None
+    assert platform.recruiter.id == "rec_42"
+    assert platform.request_id == "req_1"
+    assert sandbox.sessions() == 0
+
+
+def test_a_replay_is_not_a_new_session(sandbox: Sandbox) -> None:
+    events, hooks = sync_hooks()
+    with served(assessment_app(sandbox, **hooks)) as (client, url):
+        for _ in range(2):
+            response = client.post(url, json={"users": USERS}, headers={**auth(), "Idempotency-Key": "k"})
+        assert response.headers["idempotent-replayed"] == "true"
+        client.post(url, json={"users": USERS[:1]}, headers={**auth(), "Idempotency-Key": "k"})
+        # Hooks run after each answer, in threads: the two may arrive in either order.
+        first, reused = sorted((events.get(timeout=30)[0] for _ in range(2)),
+                               key=lambda e: isinstance(e, SessionRefused))
+    assert isinstance(first, SessionCreated)
+    assert isinstance(reused, SessionRefused)
+    assert reused.code == "idempotency_key_reused"
+    assert events.empty()
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_failing_hook_is_logged_without_personal_data_and_changes_nothing(
+    sandbox: Sandbox, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    called = threading.Event()
+
+    def explode(event: Any) -> None:
+        called.set()
+        raise RuntimeError(f"cannot write {event.candidates[0].email if event.candidates else ''}")
+
+    async def explode_async(event: Any) -> None:
+        explode(event)
+
+    hook = explode if kind == "sync" else explode_async
+    app = assessment_app(sandbox, on_session_created=hook, on_session_refused=hook)
+    with served(app) as (client, url):
+        created = client.post(url, json={"users": USERS}, headers=auth())
+        assert called.wait(30)
+        called.clear()
+        refused = client.post(url, json={"users": USERS})
+        assert called.wait(30)
+        again = client.post(url, json={"users": USERS}, headers=auth())
+    assert created.status_code == again.status_code == 200
+    assert refused.status_code == 401
+    failures = [r.getMessage() for r in caplog.records if "audit hook" in r.getMessage()]
+    assert "audit hook on_session_created failed: RuntimeError" in failures
+    assert "audit hook on_session_refused failed: RuntimeError" in failures
+    text = " ".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
+    for personal in (USERS[0]["email"], USERS[0]["name"], "rita@hire.example"):
+        assert personal not in text
+
+
+def test_hooks_must_be_callable(sandbox: Sandbox) -> None:
+    with pytest.raises(TypeError, match="on_session_created must be callable"):
+        assessment_app(sandbox, on_session_created="audit")

@@ -1,0 +1,204 @@
+"""Idempotency-Key on POST /session: real uvicorn, the real sandbox, memory and real Redis."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+import pytest
+
+from assessment_asgi import Credentials
+from tests._features import Sandbox, assessment_app, served
+from tests._platform import API_KEY, SECRET_KEY, USERS, auth, make_token
+
+BODY = {"users": USERS[:2]}
+
+
+def key() -> str:
+    return str(uuid.uuid4())
+
+
+def post(client: Any, url: str, idempotency_key: str | bytes | None, body: Any = None,
+         token: str | None = None) -> Any:
+    headers = auth(token)
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key  # type: ignore[assignment]
+    return client.post(url, json=BODY if body is None else body, headers=headers)
+
+
+def test_a_retry_with_the_same_key_replays_the_answer_and_creates_nothing(
+    sandbox: Sandbox, store: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    k = key()
+    with served(assessment_app(sandbox, **store)) as (client, url):
+        first = post(client, url, k)
+        again = post(client, url, k)
+        # The same body with other key order and spacing is the same request.
+        reordered = client.post(
+            url, content=b'{ "users" : [%s, %s] }' % tuple(
+                f'{{"email": "{u["email"]}", "name": "{u["name"]}"}}'.encode() for u in USERS[:2]
+            ),
+            headers={**auth(), "Idempotency-Key": k, "Content-Type": "application/json"},
+        )
+    assert first.status_code == again.status_code == reordered.status_code == 200
+    assert "idempotent-replayed" not in first.headers
+    assert again.headers["idempotent-replayed"] == "true"
+    assert reordered.headers["idempotent-replayed"] == "true"
+    assert again.json() == reordered.json() == first.json()
+    assert again.headers["cache-control"] == "no-store"
+    assert sandbox.sessions() == 1
+    token = first.json()["data"]["token"]
+    assert all(token not in record.getMessage() for record in caplog.records)
+
+
+def test_without_a_key_every_request_creates_a_session(sandbox: Sandbox) -> None:
+    with served(assessment_app(sandbox)) as (client, url):
+        tokens = {post(client, url, None).json()["data"]["token"] for _ in range(2)}
+    assert len(tokens) == 2
+    assert sandbox.sessions() == 2
+
+
+def test_the_same_key_with_another_body_is_refused(sandbox: Sandbox, store: dict[str, str]) -> None:
+    k = key()
+    with served(assessment_app(sandbox, **store)) as (client, url):
+        assert post(client, url, k).status_code == 200
+        other = post(client, url, k, body={"users": USERS[2:]})
+    assert other.status_code == 422
+    assert other.json()["code"] == "idempotency_key_reused"
+    assert sandbox.sessions() == 1
+
+
+def test_keys_are_scoped_per_recruiter(sandbox: Sandbox, store: dict[str, str]) -> None:
+    k = key()
+    other_recruiter = make_token(sub="rec_77", email="otto@hire.example")
+    with served(assessment_app(sandbox, **store)) as (client, url):
+        mine = post(client, url, k)
+        theirs = post(client, url, k, token=other_recruiter)
+    assert mine.status_code == theirs.status_code == 200
+    assert "idempotent-replayed" not in theirs.headers
+    assert mine.json()["data"]["token"] != theirs.json()["data"]["token"]
+    assert sandbox.sessions() == 2
+
+
+def test_while_the_first_request_is_in_flight_a_second_gets_409(
+    sandbox: Sandbox, store: dict[str, str]
+) -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    def keys() -> Credentials:  # a sync hook: runs in a worker thread, may block
+        entered.set()
+        assert release.wait(30)
+        return Credentials(API_KEY, SECRET_KEY)
+
+    k = key()
+    results: list[Any] = []
+    with served(assessment_app(sandbox, keys=keys, **store)) as (client, url):
+        first = threading.Thread(target=lambda: results.append(post(client, url, k)))
+        first.start()
+        assert entered.wait(30)
+        second = post(client, url, k)
+        release.set()
+        first.join(30)
+        third = post(client, url, k)
+    assert second.status_code == 409
+    assert second.json()["code"] == "idempotency_key_in_flight"
+    assert second.headers["retry-after"] == "1"
+    assert results[0].status_code == 200
+    assert third.headers["idempotent-replayed"] == "true"
+    assert third.json() == results[0].json()
+    assert sandbox.sessions() == 1
+
+
+def test_a_failure_leaves_the_key_free_to_retry(sandbox: Sandbox, store: dict[str, str]) -> None:
+    attempts: list[int] = []
+
+    async def keys() -> Credentials:
+        attempts.append(1)
+        if len(attempts) == 1:  # the platform refuses these keys: 502
+            return Credentials("wc_ak_test_wrong", "wc_sk_test_wrong")
+        if len(attempts) == 2:  # a failing key provider: 500
+            raise RuntimeError("secrets manager down")
+        return Credentials(API_KEY, SECRET_KEY)
+
+    k = key()
+    with served(assessment_app(sandbox, keys=keys, **store)) as (client, url):
+        refused = post(client, url, k)
+        failed = post(client, url, k)
+        created = post(client, url, k)
+        replayed = post(client, url, k)
+    assert (refused.status_code, refused.json()["code"]) == (502, "platform_auth_failed")
+    assert (failed.status_code, failed.json()["code"]) == (500, "internal_error")
+    assert created.status_code == 200
+    assert "idempotent-replayed" not in created.headers
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert sandbox.sessions() == 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["x" * 256, b"caf\xe9", "tab\there", ""],
+    ids=["256-chars", "not-ascii", "control-char", "empty"],
+)
+def test_an_unusable_key_is_a_400_before_anything_happens(sandbox: Sandbox, value: str | bytes) -> None:
+    with served(assessment_app(sandbox)) as (client, url):
+        response = post(client, url, value)
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_idempotency_key"
+    assert sandbox.sessions() == 0
+
+
+def test_two_key_headers_are_refused(sandbox: Sandbox) -> None:
+    with served(assessment_app(sandbox)) as (client, url):
+        headers = [*auth().items(), ("Idempotency-Key", "a"), ("Idempotency-Key", "b")]
+        response = client.post(url, json=BODY, headers=headers)
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_idempotency_key")
+
+
+def test_a_255_character_key_is_accepted(sandbox: Sandbox) -> None:
+    with served(assessment_app(sandbox)) as (client, url):
+        k = "k" * 255
+        assert post(client, url, k).status_code == 200
+        assert post(client, url, k).headers["idempotent-replayed"] == "true"
+    assert sandbox.sessions() == 1
+
+
+def test_the_memory_store_keeps_at_most_the_configured_number_of_keys(sandbox: Sandbox) -> None:
+    first, second, third = key(), key(), key()
+    with served(assessment_app(sandbox, idempotency_max_keys=2)) as (client, url):
+        for k in (first, second, third):
+            assert post(client, url, k).status_code == 200
+        assert post(client, url, third).headers["idempotent-replayed"] == "true"
+        evicted = post(client, url, first)  # the least recently used key went first
+    assert evicted.status_code == 200
+    assert "idempotent-replayed" not in evicted.headers
+    assert sandbox.sessions() == 4
+
+
+def test_on_trio_the_memory_store_and_the_audit_hooks_work(sandbox: Sandbox) -> None:
+    created: list[Any] = []
+    reported = threading.Event()
+
+    def on_created(event: Any) -> None:
+        created.append(event)
+        reported.set()
+
+    app = assessment_app(sandbox, on_session_created=on_created)
+    k = key()
+    with served(app, server="hypercorn-trio") as (client, url):
+        first = post(client, url, k)
+        again = post(client, url, k)
+        assert reported.wait(30)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert sandbox.sessions() == 1
+    assert len(created) == 1
+
+
+def test_on_trio_the_redis_store_says_it_needs_asyncio(sandbox: Sandbox, redis_url: str) -> None:
+    with served(assessment_app(sandbox, redis_url=redis_url), server="hypercorn-trio") as (client, url):
+        response = post(client, url, key())
+    assert response.status_code == 500
+    assert response.json() == {"success": False, "code": "not_configured",
+                               "error": "The Redis idempotency store needs asyncio (redis.asyncio)"}
+    assert sandbox.sessions() == 0

@@ -1,0 +1,46 @@
+"""When the shared store is missing or misconfigured: refuse to risk a second session, say why."""
+
+from __future__ import annotations
+
+import pytest
+
+from assessment_asgi import ConfigurationError
+from tests._features import Sandbox, assessment_app, served
+from tests._platform import USERS, auth
+from tests._servers import free_port
+
+
+def test_with_redis_down_a_keyed_request_is_503_and_an_unkeyed_one_still_works(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    down = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there: connection refused
+    with served(assessment_app(sandbox, redis_url=down)) as (client, url):
+        keyed = client.post(url, json={"users": USERS}, headers={**auth(), "Idempotency-Key": "k1"})
+        plain = client.post(url, json={"users": USERS}, headers=auth())
+    assert keyed.status_code == 503
+    assert keyed.json()["code"] == "service_unavailable"
+    assert plain.status_code == 200
+    assert sandbox.sessions() == 1
+    assert any("idempotency store unavailable: ConnectionError" in r.getMessage() for r in caplog.records)
+
+
+def test_a_redis_url_of_another_scheme_is_refused_at_construction(sandbox: Sandbox) -> None:
+    with pytest.raises(ConfigurationError, match="ASSESSMENT_REDIS_URL"):
+        assessment_app(sandbox, redis_url="http://127.0.0.1:6379/0")
+
+
+def test_a_frontend_on_another_origin_may_send_the_key_and_read_the_replay_header(sandbox: Sandbox) -> None:
+    origin = "https://app.example.com"
+    with served(assessment_app(sandbox, cors_origins=[origin])) as (client, url):
+        preflight = client.options(url, headers={
+            "Origin": origin, "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type, idempotency-key",
+        })
+        headers = {**auth(), "Origin": origin, "Idempotency-Key": "cors-1"}
+        client.post(url, json={"users": USERS}, headers=headers)
+        replayed = client.post(url, json={"users": USERS}, headers=headers)
+    allowed = {h.strip() for h in preflight.headers["access-control-allow-headers"].split(",")}
+    assert "idempotency-key" in allowed
+    exposed = {h.strip() for h in replayed.headers["access-control-expose-headers"].split(",")}
+    assert "idempotent-replayed" in exposed
+    assert replayed.headers["idempotent-replayed"] == "true"
