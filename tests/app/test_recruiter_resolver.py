@@ -11,15 +11,17 @@ BODY = SessionRequest.model_validate({"users": [{"name": "Ada", "email": "ada@ex
 CLAIMS = {"sub": "rec_1", "email": "rita@hire.example", "recruiter_id": "rec_2", "mail": "r@x.example"}
 
 
-def test_the_defaults_read_sub_and_email() -> None:
-    assert ClaimsRecruiterResolver()(CLAIMS, BODY) == Recruiter(id="rec_1", email="rita@hire.example")
+@pytest.mark.anyio
+async def test_the_defaults_read_sub_and_email() -> None:
+    assert await ClaimsRecruiterResolver()(CLAIMS, BODY) == Recruiter(id="rec_1", email="rita@hire.example")
 
 
-def test_each_claim_name_has_its_own_default() -> None:
+@pytest.mark.anyio
+async def test_each_claim_name_has_its_own_default() -> None:
     by_id = ClaimsRecruiterResolver(id_claim="recruiter_id")
-    assert by_id(CLAIMS, BODY) == Recruiter(id="rec_2", email="rita@hire.example")
+    assert await by_id(CLAIMS, BODY) == Recruiter(id="rec_2", email="rita@hire.example")
     by_email = ClaimsRecruiterResolver(email_claim="mail")
-    assert by_email(CLAIMS, BODY) == Recruiter(id="rec_1", email="r@x.example")
+    assert await by_email(CLAIMS, BODY) == Recruiter(id="rec_1", email="r@x.example")
 
 
 @pytest.mark.parametrize(
