@@ -34,3 +34,32 @@ DOCUMENTED_CODES: dict[str, int] = {
     "service_unavailable": 503,
     "platform_timeout": 504,
 }
+
+# The `error` text a frontend shows when the app has nothing more specific to say.
+DEFAULT_MESSAGES: dict[str, str] = {
+    "invalid_json": "The request body is not valid JSON",
+    "invalid_body": "The request body is invalid",
+    "users_required": "users must be a non-empty list of {name, email}",
+    "too_many_users": "Too many users in one session",
+    "recruiter_required": "Provide recruiterId or recruiterEmail",
+    "invalid_idempotency_key": "Idempotency-Key must be 1-255 printable ASCII characters",
+    "unauthorized": "Authentication required",
+    "forbidden": "Not allowed",
+    "recruiter_mismatch": "The recruiter in the body does not match the signed-in recruiter",
+    "not_found": "Not found",
+    "method_not_allowed": "Method not allowed",
+    "idempotency_key_in_flight": "A request with this Idempotency-Key is still in progress",
+    "request_timeout": "The request body was not received in time",
+    "payload_too_large": "The request body is too large",
+    "unsupported_media_type": "Content-Type must be application/json",
+    "idempotency_key_reused": "This Idempotency-Key was already used with another request body",
+    "rate_limited": "Too many requests",
+    "platform_rate_limited": "The assessment platform is rate limiting this server",
+    "internal_error": "Internal server error",
+    "not_configured": "The assessment endpoint is not configured on the server",
+    "platform_error": "The assessment platform failed to answer properly",
+    "platform_auth_failed": "The assessment platform refused this server's credentials",
+    "platform_rejected": "The assessment platform refused the request",
+    "service_unavailable": "Service temporarily unavailable",
+    "platform_timeout": "The assessment platform did not answer in time",
+}

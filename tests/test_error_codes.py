@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from assessment_asgi import ERROR_CODES
-from tests._documented import DOCUMENTED_CODES
+from tests._documented import DEFAULT_MESSAGES, DOCUMENTED_CODES
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -25,3 +25,7 @@ def test_the_readme_documents_each_code_with_its_status() -> None:
 def test_the_package_answers_each_code_with_its_documented_status() -> None:
     assert {code: status for code, (status, _) in ERROR_CODES.items()} == DOCUMENTED_CODES
 
+
+
+def test_each_code_has_its_default_message() -> None:
+    assert {code: message for code, (_, message) in ERROR_CODES.items()} == DEFAULT_MESSAGES
