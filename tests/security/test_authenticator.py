@@ -1,0 +1,53 @@
+"""``JWTAuthenticator`` used on its own (``AssessmentApp(authenticate=JWTAuthenticator(...))``):
+its repr, its defaults and its configuration errors."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from starlette.requests import Request
+
+from assessment_asgi import AuthError, ConfigurationError, JWTAuthenticator
+from tests._platform import JWT_SECRET, make_token
+
+
+def request(token: str) -> Request:
+    return Request({"type": "http", "method": "POST", "path": "/session",
+                    "headers": [(b"authorization", f"Bearer {token}".encode())]})
+
+
+def test_the_repr_names_the_key_source_never_the_secret() -> None:
+    by_secret = JWTAuthenticator(secret=JWT_SECRET)
+    assert repr(by_secret) == "JWTAuthenticator(source=secret, algorithms=['HS256'])"
+    by_url = JWTAuthenticator(jwks_url="https://user:pw@login.example/jwks.json")  # never fetched here
+    assert repr(by_url) == (
+        "JWTAuthenticator(source=JWKSCache('https://***@login.example/jwks.json'), "
+        "algorithms=['RS256', 'PS256', 'ES256', 'EdDSA'])"
+    )
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("expired_ago", "accepted"), [(20, True), (45, False)])
+async def test_the_default_leeway_is_30_seconds(expired_ago: int, accepted: bool) -> None:
+    token = make_token(exp=int(time.time()) - expired_ago, iat=int(time.time()) - 600)
+    authenticate = JWTAuthenticator(secret=JWT_SECRET)
+    if accepted:
+        assert (await authenticate(request(token)))["sub"] == "rec_42"
+    else:
+        with pytest.raises(AuthError):
+            await authenticate(request(token))
+
+
+@pytest.mark.parametrize(
+    "sources",
+    [{}, {"secret": JWT_SECRET, "jwks_url": "https://login.example/jwks.json"},
+     {"jwks_url": "https://login.example/jwks.json", "oidc_issuer": "https://login.example"}],
+    ids=["none", "secret+jwks", "jwks+oidc"],
+)
+def test_exactly_one_key_source(sources: dict[str, Any]) -> None:
+    with pytest.raises(ConfigurationError, match="exactly one") as caught:
+        JWTAuthenticator(**sources)
+    assert str(caught.value) == "pass exactly one key source: secret, jwks_url, oidc_issuer or jwks"
+    assert caught.value.setting == "secret"
