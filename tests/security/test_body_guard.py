@@ -43,10 +43,11 @@ def receiving(*messages: dict[str, Any]) -> Receive:
     return receive
 
 
-async def answer(
+async def raw_answer(
     receive: Receive, *, headers: list[tuple[bytes, bytes]] | None = None,
-    content_type: bytes | None = b"application/json",
-) -> tuple[int | None, dict[bytes, bytes], Any]:
+    content_type: bytes | None = b"application/json", app: Any = APP,
+) -> list[dict[str, Any]]:
+    """The ASGI messages the app sends."""
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
         "scheme": "http", "path": "/session", "raw_path": b"/session", "root_path": "",
@@ -59,7 +60,15 @@ async def answer(
         sent.append(message)
 
     with anyio.fail_after(10):  # a regression that waits forever fails instead of hanging
-        await APP(scope, receive, send)
+        await app(scope, receive, send)
+    return sent
+
+
+async def answer(
+    receive: Receive, *, headers: list[tuple[bytes, bytes]] | None = None,
+    content_type: bytes | None = b"application/json",
+) -> tuple[int | None, dict[bytes, bytes], Any]:
+    sent = await raw_answer(receive, headers=headers, content_type=content_type)
     if not sent:
         return None, {}, None
     start, body = sent
@@ -161,3 +170,15 @@ async def test_json_content_types_pass(content_type: bytes) -> None:
     status, _, body = await answer(receiving({"type": "http.request", "body": b"{}"}),
                                    content_type=content_type)
     assert (status, body["code"]) == (401, "unauthorized")
+
+
+async def test_the_envelope_is_compact_utf8_json_with_lowercase_header_names() -> None:
+    def refuse_in_french(request: Any) -> Any:
+        raise AuthError("Accès refusé")
+
+    app = AssessmentApp(authenticate=refuse_in_french, jwt_secret=JWT_SECRET, rate_limit="")
+    start, body = await raw_answer(receiving({"type": "http.request", "body": b'{"users": []}'}), app=app)
+    assert body["body"] == '{"success":false,"error":"Accès refusé","code":"unauthorized"}'.encode()
+    names = [name for name, _ in start["headers"]]
+    assert all(name == name.lower() for name in names)  # the ASGI spec asks for lower case
+    assert dict(start["headers"])[b"content-length"] == str(len(body["body"])).encode()
