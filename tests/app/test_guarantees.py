@@ -5,6 +5,7 @@ that does not stall other requests, and the JWT leeway."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
@@ -180,3 +181,41 @@ def test_a_token_expired_within_the_leeway_is_accepted(
         response = client.post(url, json={"users": USERS}, headers=auth(token))
     assert response.status_code == status
     assert len(platform.calls) == (1 if status == 200 else 0)
+
+
+@pytest.mark.parametrize(
+    ("status", "level", "line"),
+    [
+        (500, logging.ERROR,
+         "platform error creating a session: SmartAIServerError (status=500 request_id=req-77)"),
+        (401, logging.ERROR,
+         "the platform refused this server's API key or secret (status=401 request_id=req-77): "
+         "check ASSESSMENT_API_KEY and ASSESSMENT_SECRET_KEY"),
+        (429, logging.WARNING, "platform rate limited this server (status=429 request_id=req-77)"),
+        (422, logging.ERROR, "the platform refused the session request (status=422 request_id=req-77)"),
+    ],
+)
+def test_the_operator_log_line_names_the_outcome_status_and_request_id(
+    served: Any, caplog: pytest.LogCaptureFixture, status: int, level: int, line: str
+) -> None:
+    """What an operator greps for: one line per failed create, with the platform's request id
+    to quote to SmartAI support."""
+    refusal = (status, {"success": False, "error": "no"}, {"x-request-id": "req-77"})
+    state = StandIn(script={"/sessions": [refusal]})
+    with serve(build_app(state)) as platform_url:
+        assessment = AssessmentApp(base_url=f"{platform_url}/api/v1", jwt_secret=JWT_SECRET)
+        with served(assessment) as (client, url):
+            client.post(url, json={"users": USERS}, headers=auth())
+    lines = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "assessment_asgi"]
+    assert lines == [(level, line)]
+
+
+def test_a_platform_timeout_is_logged_as_a_warning(
+    served: Any, platform: PlatformStandIn, platform_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    platform.mode, platform.delay = "slow", 3.0
+    assessment = AssessmentApp(base_url=platform_url, jwt_secret=JWT_SECRET, timeout=1.0, read_timeout=1.0)
+    with served(assessment) as (client, url):
+        assert client.post(url, json={"users": USERS}, headers=auth()).status_code == 504
+    lines = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "assessment_asgi"]
+    assert lines == [(logging.WARNING, "platform timed out creating a session (status=None request_id=None)")]
