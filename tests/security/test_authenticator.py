@@ -51,3 +51,34 @@ def test_exactly_one_key_source(sources: dict[str, Any]) -> None:
         JWTAuthenticator(**sources)
     assert str(caught.value) == "pass exactly one key source: secret, jwks_url, oidc_issuer or jwks"
     assert caught.value.setting == "secret"
+
+
+def test_a_secret_of_32_bytes_is_enough_and_31_is_not() -> None:
+    assert JWTAuthenticator(secret="s" * 32).algorithms == ("HS256",)
+    with pytest.raises(ConfigurationError, match="32 bytes") as caught:
+        JWTAuthenticator(secret="s" * 31)
+    assert str(caught.value) == "secret must be at least 32 bytes"
+    assert caught.value.setting == "secret"
+
+
+@pytest.mark.anyio
+async def test_the_allowed_algorithms_are_the_ones_given() -> None:
+    from joserfc import jwt
+    from joserfc.jwk import OctKey
+
+    authenticate = JWTAuthenticator(secret=JWT_SECRET, algorithms=["HS512"])
+    assert authenticate.algorithms == ("HS512",)
+    key = OctKey.import_key(JWT_SECRET.encode())
+    claims = {"sub": "rec_42", "exp": int(time.time()) + 60}
+    assert (await authenticate(request(jwt.encode({"alg": "HS512"}, claims, key, algorithms=["HS512"]))))
+    with pytest.raises(AuthError):
+        await authenticate(request(make_token()))  # HS256: not on the list
+
+
+def test_an_algorithm_the_key_source_cannot_use_is_a_clear_error() -> None:
+    with pytest.raises(ConfigurationError, match="RS256") as caught:
+        JWTAuthenticator(secret=JWT_SECRET, algorithms=["HS256", "RS256", "none"])
+    assert str(caught.value) == (
+        "algorithms: RS256, none cannot be used with this key source (allowed: HS256, HS384, HS512)"
+    )
+    assert caught.value.setting == "algorithms"
