@@ -219,3 +219,28 @@ def test_a_platform_timeout_is_logged_as_a_warning(
         assert client.post(url, json={"users": USERS}, headers=auth()).status_code == 504
     lines = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "assessment_asgi"]
     assert lines == [(logging.WARNING, "platform timed out creating a session (status=None request_id=None)")]
+
+
+def test_a_missing_base_url_is_logged_and_answered_500(served: Any, caplog: pytest.LogCaptureFixture) -> None:
+    with served(AssessmentApp(jwt_secret=JWT_SECRET)) as (client, url):
+        response = client.post(url, json={"users": USERS}, headers=auth())
+    assert (response.status_code, response.json()) == (500, {
+        "success": False, "code": "not_configured", "error": "ASSESSMENT_BASE_URL is not set on the server",
+    })
+    lines = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "assessment_asgi"]
+    assert lines == [(logging.ERROR, "cannot create a session: ASSESSMENT_BASE_URL is not set")]
+
+
+def test_a_created_session_is_logged_at_debug_with_its_duration(
+    served: Any, platform: PlatformStandIn, platform_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with served(AssessmentApp(base_url=platform_url, jwt_secret=JWT_SECRET)) as (client, url):
+        before = time.perf_counter()
+        assert client.post(url, json={"users": USERS}, headers=auth()).status_code == 200
+        elapsed_ms = (time.perf_counter() - before) * 1000
+    (record,) = [r for r in caplog.records if r.name == "assessment_asgi" and r.levelno == logging.DEBUG
+                 and r.getMessage().startswith("session created")]
+    assert record.msg == "session created: %d candidate(s) in %.1f ms"
+    count, duration = record.args  # type: ignore[misc]
+    assert count == 3
+    assert 0 <= duration <= elapsed_ms  # measured inside the request the test timed around
