@@ -244,3 +244,47 @@ def test_a_created_session_is_logged_at_debug_with_its_duration(
     count, duration = record.args  # type: ignore[misc]
     assert count == 3
     assert 0 <= duration <= elapsed_ms  # measured inside the request the test timed around
+
+
+def _keys_outcome(served: Any, caplog: pytest.LogCaptureFixture, platform_url: str,
+                  **options: Any) -> tuple[int, dict[str, Any], list[tuple[int, str]]]:
+    with served(AssessmentApp(base_url=platform_url, jwt_secret=JWT_SECRET, **options)) as (client, url):
+        response = client.post(url, json={"users": USERS}, headers=auth())
+    lines = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "assessment_asgi"]
+    return response.status_code, response.json(), lines
+
+
+def test_keys_missing_from_the_environment_name_the_variable(
+    served: Any, platform: PlatformStandIn, platform_url: str, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ASSESSMENT_API_KEY")
+    status, body, lines = _keys_outcome(served, caplog, platform_url)
+    assert (status, body["code"]) == (500, "not_configured")
+    assert "ASSESSMENT_API_KEY" in body["error"]
+    assert lines == [(logging.ERROR, f"cannot create a session: {body['error']}")]
+    assert platform.calls == []
+
+
+def test_a_keys_hook_returning_nothing_is_a_500(
+    served: Any, platform: PlatformStandIn, platform_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    status, body, lines = _keys_outcome(served, caplog, platform_url, keys=lambda: None)
+    assert (status, body) == (500, {
+        "success": False, "code": "not_configured", "error": "The platform keys are not set on the server",
+    })
+    assert lines == [(logging.ERROR, "cannot create a session: the keys hook returned no credentials")]
+
+
+def test_a_keys_hook_may_answer_with_its_own_problem(
+    served: Any, platform: PlatformStandIn, platform_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from assessment_asgi import HTTPException
+
+    def vault_down() -> Credentials:
+        raise HTTPException("service_unavailable", "The key vault is unavailable")
+
+    status, body, lines = _keys_outcome(served, caplog, platform_url, keys=vault_down)
+    assert (status, body["code"]) == (503, "service_unavailable")
+    assert body["error"] == "The key vault is unavailable"
+    assert lines == []  # not a configuration problem: nothing for the operator to fix here
