@@ -288,3 +288,15 @@ def test_a_keys_hook_may_answer_with_its_own_problem(
     assert (status, body["code"]) == (503, "service_unavailable")
     assert body["error"] == "The key vault is unavailable"
     assert lines == []  # not a configuration problem: nothing for the operator to fix here
+
+
+def test_a_recruiter_hook_returning_nothing_is_a_400(
+    served: Any, platform: PlatformStandIn, platform_url: str
+) -> None:
+    assessment = AssessmentApp(base_url=platform_url, jwt_secret=JWT_SECRET, resolve_recruiter=lambda p, b: None)
+    with served(assessment) as (client, url):
+        response = client.post(url, json={"users": USERS}, headers=auth())
+    assert (response.status_code, response.json()) == (400, {
+        "success": False, "code": "recruiter_required", "error": "Provide recruiterId or recruiterEmail",
+    })
+    assert platform.calls == []
