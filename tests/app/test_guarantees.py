@@ -293,7 +293,9 @@ def test_a_keys_hook_may_answer_with_its_own_problem(
 def test_a_recruiter_hook_returning_nothing_is_a_400(
     served: Any, platform: PlatformStandIn, platform_url: str
 ) -> None:
-    assessment = AssessmentApp(base_url=platform_url, jwt_secret=JWT_SECRET, resolve_recruiter=lambda p, b: None)
+    assessment = AssessmentApp(
+        base_url=platform_url, jwt_secret=JWT_SECRET, resolve_recruiter=lambda principal, body: None
+    )
     with served(assessment) as (client, url):
         response = client.post(url, json={"users": USERS}, headers=auth())
     assert (response.status_code, response.json()) == (400, {
