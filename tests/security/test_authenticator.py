@@ -82,3 +82,23 @@ def test_an_algorithm_the_key_source_cannot_use_is_a_clear_error() -> None:
         "algorithms: RS256, none cannot be used with this key source (allowed: HS256, HS384, HS512)"
     )
     assert caught.value.setting == "algorithms"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("claim", ["iss", "aud"])
+async def test_a_configured_issuer_or_audience_is_required_and_checked(claim: str) -> None:
+    expected = {"iss": "https://login.example", "aud": "assessment-api"}[claim]
+    option = {"iss": "issuer", "aud": "audience"}[claim]
+    authenticate = JWTAuthenticator(secret=JWT_SECRET, **{option: expected})
+    assert (await authenticate(request(make_token(**{claim: expected}))))[claim] == expected
+    for token in (make_token(), make_token(**{claim: "https://elsewhere.example"})):  # missing, wrong
+        with pytest.raises(AuthError):
+            await authenticate(request(token))
+
+
+def test_an_oidc_issuer_is_also_the_expected_issuer() -> None:
+    by_oidc = JWTAuthenticator(oidc_issuer="https://login.example")  # discovery happens on first use
+    assert by_oidc.issuer == "https://login.example"
+    explicit = JWTAuthenticator(oidc_issuer="https://login.example", issuer="https://tokens.example")
+    assert explicit.issuer == "https://tokens.example"
+    assert JWTAuthenticator(secret=JWT_SECRET).issuer is None
