@@ -302,3 +302,28 @@ def test_a_recruiter_hook_returning_nothing_is_a_400(
         "success": False, "code": "recruiter_required", "error": "Provide recruiterId or recruiterEmail",
     })
     assert platform.calls == []
+
+
+def test_max_users_is_a_limit_inclusive(served: Any, platform: PlatformStandIn, platform_url: str) -> None:
+    with served(AssessmentApp(base_url=platform_url, jwt_secret=JWT_SECRET, max_users=3)) as (client, url):
+        at_limit = client.post(url, json={"users": USERS}, headers=auth())
+        over = client.post(url, json={"users": [*USERS, {"name": "Dan", "email": "dan@example.com"}]},
+                           headers=auth())
+    assert at_limit.status_code == 200
+    assert (over.status_code, over.json()) == (400, {
+        "success": False, "code": "too_many_users", "error": "At most 3 users per session",
+    })
+
+
+def test_an_authenticate_hook_can_read_the_body(
+    served: Any, platform: PlatformStandIn, platform_url: str
+) -> None:
+    seen: list[Any] = []
+
+    async def authenticate(request: Any) -> dict[str, str]:
+        seen.append(await request.json())  # e.g. to check a signature over the body
+        return {"sub": "rec_42"}
+
+    with served(AssessmentApp(base_url=platform_url, authenticate=authenticate)) as (client, url):
+        assert client.post(url, json={"users": USERS}).status_code == 200
+    assert seen == [{"users": USERS}]
