@@ -94,6 +94,7 @@ def default_client(s: AssessmentSettings) -> SmartAIClient | None:
             deadline=s.timeout,
         ),
         on_call=observe_platform_call,  # platform spans and request ids (see _telemetry.py)
+        engine=s.engine,
     )
 
 

@@ -55,8 +55,3 @@ def current_loop() -> tuple[str, Any]:
         return "trio", trio.lowlevel.current_trio_token()
     except (ImportError, RuntimeError) as exc:
         raise RuntimeError("needs a running asyncio or trio event loop") from exc
-
-
-def current_loop_token() -> object:
-    """The object naming the running event loop (see :func:`current_loop`)."""
-    return current_loop()[1]

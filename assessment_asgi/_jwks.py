@@ -24,7 +24,7 @@ import anyio
 import httpx2
 from joserfc.jwk import KeySet
 
-from ._compat import current_loop_token
+from ._concurrency import LoopLocal
 from ._exceptions import ConfigurationError
 from ._urls import is_loopback_host, secure_url_problem
 
@@ -86,8 +86,7 @@ class JWKSCache:
         self._keys: KeySet | None = None
         self._fetched_at = 0.0
         self._last_attempt = -float("inf")
-        self._lock: anyio.Lock | None = None
-        self._lock_loop: object = None
+        self._lock: LoopLocal[anyio.Lock] = LoopLocal(lambda _library: anyio.Lock())
 
     def __repr__(self) -> str:
         source = _without_userinfo(self._jwks_url or f"{self._issuer} (OIDC discovery)")
@@ -104,7 +103,7 @@ class JWKSCache:
         if now - self._last_attempt < self.min_refresh_interval:
             # Too soon to ask the key server again: serve what we have (or fail closed).
             return self._cached_or_raise(now)
-        async with self._get_lock():
+        async with self._lock.get():
             if self._keys is not None and self._fetched_at > now:
                 return self._keys  # another request refreshed while we waited
             if self._last_attempt >= now:
@@ -123,13 +122,6 @@ class JWKSCache:
         if self._keys is not None and now - self._fetched_at < self.max_stale:
             return self._keys
         raise KeySourceUnavailable("no recruiter token keys available")
-
-    def _get_lock(self) -> anyio.Lock:
-        loop = current_loop_token()
-        if self._lock is None or self._lock_loop is not loop:
-            self._lock = anyio.Lock()
-            self._lock_loop = loop
-        return self._lock
 
     async def _fetch(self) -> KeySet:
         async with httpx2.AsyncClient(

@@ -32,7 +32,7 @@ from limits.storage import Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, RateLimiter
 from pydantic import SecretStr
 
-from ._compat import current_loop_token
+from ._concurrency import LoopLocal
 from ._exceptions import ConfigurationError
 from ._models import Recruiter
 from ._ratestore import BoundedMemoryStorage
@@ -187,7 +187,9 @@ class PlatformCallLimiter:
             )
         self.max_concurrent = max_concurrent
         self.queue_timeout = queue_timeout
-        self._limiters: dict[int, tuple[object, anyio.CapacityLimiter]] = {}
+        self._limiters: LoopLocal[anyio.CapacityLimiter] = LoopLocal(
+            lambda _library: anyio.CapacityLimiter(max_concurrent)
+        )
 
     def __repr__(self) -> str:
         return (
@@ -196,14 +198,7 @@ class PlatformCallLimiter:
         )
 
     def _limiter(self) -> anyio.CapacityLimiter:
-        loop = current_loop_token()
-        entry = self._limiters.get(id(loop))
-        if entry is None or entry[0] is not loop:
-            if len(self._limiters) > 16:  # old loops (tests, restarts): forget them
-                self._limiters.clear()
-            entry = (loop, anyio.CapacityLimiter(self.max_concurrent))
-            self._limiters[id(loop)] = entry
-        return entry[1]
+        return self._limiters.get()  # one per event loop: a limiter belongs to its loop
 
     @property
     def in_use(self) -> int:

@@ -109,6 +109,8 @@ class AssessmentSettings(BaseSettings):
     connect_timeout: float = Field(default=5.0, gt=0, le=120)
     read_timeout: float = Field(default=15.0, gt=0, le=600)
     timeout: float = Field(default=20.0, gt=0, le=600)
+    # What carries it (README "Engines"); unset: aiohttp on asyncio, httpx2 on trio.
+    engine: Literal["aiohttp", "pyreqwest", "httpx2"] | None = None
 
     def __init__(self, **values: Any) -> None:
         try:

@@ -4,14 +4,14 @@ Every variant serves ``POST /assessment/session`` from a Starlette host, verifie
 HS256 recruiter JWT and validates the same body; they differ in how they call the platform.
 
 - ``package``: this package, ``AssessmentApp`` mounted at ``/assessment`` (its defaults:
-  the pooled SmartAIClient over AiohttpTransport on asyncio).
+  the pooled SmartAIClient on the aiohttp engine on asyncio).
 - ``package_nolimit``: the same with the per-recruiter rate limit off.
-- ``package_httpx2``: the same, with SmartAIClient on httpx2's own connection pool.
+- ``package_pyreqwest``: the same with ``ASSESSMENT_ENGINE=pyreqwest`` (the opt-in engine).
+- ``package_httpx2``: the same with ``ASSESSMENT_ENGINE=httpx2`` (httpx2's own pool).
 - ``sdk``: the official sync SDK ``record_assessment_backend`` 2.0.4 in Starlette's threadpool.
 - ``httpx2``: hand-written, one pooled ``httpx2.AsyncClient``.
-- ``httpx2_aiohttp``: hand-written, one ``httpx2.AsyncClient`` over this package's
-  ``AiohttpTransport``.
 - ``aiohttp``: hand-written, one pooled raw ``aiohttp.ClientSession``.
+- ``pyreqwest``: hand-written, one pooled ``pyreqwest`` client (Rust reqwest/hyper).
 - ``ceiling``: auth and validation only, no platform call.
 """
 
@@ -121,15 +121,6 @@ def httpx2() -> Starlette:
     return _hand_written(_httpx_call(client), lifespan=_closing(client.aclose))
 
 
-def httpx2_aiohttp() -> Starlette:
-    import httpx2 as httpx2_lib
-
-    from assessment_asgi.platform._aiohttp_transport import AiohttpTransport
-
-    client = httpx2_lib.AsyncClient(base_url=upstream_base_url(), transport=AiohttpTransport())
-    return _hand_written(_httpx_call(client), lifespan=_closing(client.aclose))
-
-
 def _httpx_call(client: Any) -> Call:
     headers = _headers()
 
@@ -165,6 +156,35 @@ def aiohttp() -> Starlette:
     return _hand_written(call, lifespan=_closing(close))
 
 
+def pyreqwest() -> Starlette:
+    from datetime import timedelta
+
+    from pyreqwest.client import Client, ClientBuilder
+
+    url = upstream_base_url() + "/sessions"
+    headers = _headers()
+    holder: dict[str, Client] = {}
+
+    async def call(payload: dict[str, Any]) -> dict[str, Any]:
+        client = holder.get("client")
+        if client is None:  # created inside the server's process and loop
+            client = holder["client"] = (
+                ClientBuilder().no_proxy().follow_redirects(False).timeout(timedelta(seconds=10)).build()
+            )
+        request = client.post(url).headers(headers).body_bytes(json.dumps(payload).encode()).build()
+        response = await request.send()
+        if response.status >= 400:
+            raise RuntimeError(f"platform answered {response.status}")
+        data: dict[str, Any] = (await response.json())["data"]
+        return data
+
+    async def close() -> None:
+        if "client" in holder:
+            await holder["client"].close()
+
+    return _hand_written(call, lifespan=_closing(close))
+
+
 def _package_env() -> None:
     os.environ.setdefault("ASSESSMENT_API_KEY", API_KEY)
     os.environ.setdefault("ASSESSMENT_SECRET_KEY", SECRET_KEY)
@@ -191,27 +211,36 @@ def package_nolimit() -> Starlette:
     return Starlette(routes=[Mount("/assessment", AssessmentApp(rate_limit=""))])
 
 
-def package_httpx2() -> Starlette:
-    import httpx2 as httpx2_lib
+def package_pyreqwest() -> Starlette:
+    """The package with ``ASSESSMENT_ENGINE=pyreqwest``, the opt-in native engine."""
     from starlette.routing import Mount
 
-    from assessment_asgi import AssessmentApp, SmartAIClient
+    from assessment_asgi import AssessmentApp
 
     _package_env()
-    client = SmartAIClient(
-        base_url=upstream_base_url(),
-        transport=httpx2_lib.AsyncHTTPTransport(limits=httpx2_lib.Limits(max_connections=100)),
-    )
-    return Starlette(routes=[Mount("/assessment", AssessmentApp(client=client))])
+    os.environ["ASSESSMENT_ENGINE"] = "pyreqwest"
+    return Starlette(routes=[Mount("/assessment", AssessmentApp())])
+
+
+def package_httpx2() -> Starlette:
+    """The package with ``ASSESSMENT_ENGINE=httpx2``: httpx2's own pool."""
+    from starlette.routing import Mount
+
+    from assessment_asgi import AssessmentApp
+
+    _package_env()
+    os.environ["ASSESSMENT_ENGINE"] = "httpx2"
+    return Starlette(routes=[Mount("/assessment", AssessmentApp())])
 
 
 VARIANTS: dict[str, Callable[[], Starlette]] = {
     "package": package,
     "package_nolimit": package_nolimit,
+    "package_pyreqwest": package_pyreqwest,
     "package_httpx2": package_httpx2,
     "sdk": sdk,
     "httpx2": httpx2,
-    "httpx2_aiohttp": httpx2_aiohttp,
     "aiohttp": aiohttp,
+    "pyreqwest": pyreqwest,
     "ceiling": ceiling,
 }

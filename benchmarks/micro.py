@@ -9,10 +9,11 @@
 2. The same with the real ``SmartAIClient`` over ``httpx2.MockTransport``: adds the client
    and httpx2's request/response machinery, still no socket.
 3. A 1,000-candidate body: model validation alone, and the whole endpoint. Target: <= 10 ms.
-4. Clients against the platform stand-in over loopback, the endpoint's platform call alone:
-   raw aiohttp, httpx2 over AiohttpTransport, httpx2's own pool, and ``SmartAIClient`` on
-   each transport; sequential (us per call) and 32 concurrent (calls/s).
-5. Memory: resident set growth of the whole endpoint (default client, real sockets to the
+4. Clients against the platform stand-in over loopback, the endpoint's platform call alone,
+   per engine (aiohttp, pyreqwest, httpx2): the hand-written library call, the bare engine
+   call, and ``SmartAIClient.create_session`` on it; sequential (us per call) and 32
+   concurrent (calls/s). Target: create_session <= 1.1x the bare call on the same engine.
+5. Memory, per engine: resident set growth of the whole endpoint (real sockets to the
    stand-in) over 50,000 requests after a warm-up. Target: < 10 MB.
 """
 
@@ -26,7 +27,6 @@ import itertools
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -37,6 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._clients import ENGINES, measure_clients, throughput, time_calls  # noqa: E402
 from benchmarks._common import (  # noqa: E402
     API_KEY,
     JWT_SECRET,
@@ -144,39 +145,6 @@ def asgi_call(
     return call
 
 
-async def time_calls(
-    call: Callable[[], Awaitable[Any]], iterations: int, warmup: int = 200
-) -> dict[str, float]:
-    for _ in range(warmup):
-        await call()
-    samples = []
-    perf = time.perf_counter_ns
-    for _ in range(iterations):
-        t0 = perf()
-        await call()
-        samples.append(perf() - t0)
-    samples.sort()
-    return {
-        "mean_us": statistics.fmean(samples) / 1000,
-        "p50_us": samples[len(samples) // 2] / 1000,
-        "p99_us": samples[int(len(samples) * 0.99)] / 1000,
-    }
-
-
-async def throughput(call: Callable[[], Awaitable[Any]], total: int, concurrency: int) -> float:
-    remaining = total
-
-    async def worker() -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            await call()
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return total / (time.perf_counter() - t0)
-
-
 def package_env(upstream: str = "http://127.0.0.1:9/api/v1") -> None:
     os.environ.update(
         ASSESSMENT_API_KEY=API_KEY,
@@ -273,89 +241,11 @@ def _sync(fn: Callable[[], Any]) -> Callable[[], Awaitable[Any]]:
     return call
 
 
-async def measure_clients(upstream: str, quick: bool) -> dict[str, Any]:
-    import aiohttp
-    import httpx2
-
-    from assessment_asgi.platform import Credentials, SmartAIClient
-    from assessment_asgi.platform._aiohttp_transport import AiohttpTransport
-
-    n = 300 if quick else 900
-    total = 900 if quick else 3000
-    payload = json.loads(session_body(3))
-    raw = json.dumps(payload)
-    headers = {"content-type": "application/json", "x-api-key": API_KEY, "x-secret-key": SECRET_KEY}
-    creds = Credentials(API_KEY, SECRET_KEY)
-    out: dict[str, Any] = {}
-
-    session = aiohttp.ClientSession()
-
-    async def raw_aiohttp() -> Any:
-        async with session.post(upstream + "/sessions", data=raw, headers=headers) as r:
-            return (await r.json())["data"]
-
-    direct = AiohttpTransport()
-    header_list = list(headers.items())
-    url = upstream + "/sessions"
-    timeouts = {"connect": 5.0, "read": 15.0, "write": 15.0, "pool": 5.0}
-
-    async def transport_fetch() -> Any:
-        _, _, body = await direct.fetch(
-            "POST", url, headers=header_list, content=raw.encode(), timeout=timeouts, max_bytes=1 << 20
-        )
-        return json.loads(body)["data"]
-
-    clients: dict[str, Callable[[], Awaitable[Any]]] = {
-        "aiohttp_raw": raw_aiohttp,
-        "transport_fetch": transport_fetch,
-    }
-    closers: list[Callable[[], Awaitable[None]]] = [session.close, direct.aclose]
-    for name, transport in (
-        ("httpx2_aiohttp_transport", AiohttpTransport()),
-        ("httpx2_own_pool", httpx2.AsyncHTTPTransport(limits=httpx2.Limits(max_connections=100))),
-    ):
-        client = httpx2.AsyncClient(base_url=upstream, transport=transport)
-        closers.append(client.aclose)
-
-        async def via_httpx2(client: httpx2.AsyncClient = client) -> Any:
-            return (await client.post("/sessions", content=raw, headers=headers)).json()["data"]
-
-        clients[name] = via_httpx2
-    for name, transport in (
-        ("smartai_default", None),
-        ("smartai_httpx2_pool", httpx2.AsyncHTTPTransport(limits=httpx2.Limits(max_connections=100))),
-    ):
-        smart = SmartAIClient(base_url=upstream, credentials=creds, transport=transport)
-        closers.append(smart.aclose)
-        if transport is not None:
-            closers.append(transport.aclose)
-
-        async def via_smart(smart: SmartAIClient = smart) -> Any:
-            return await smart.create_session(users=payload["users"], recruiter_id="recruiter-42")
-
-        clients[name] = via_smart
-    try:
-        # Rounds, the order rotated each time, medians kept: drift on a shared machine hits
-        # every client alike.
-        names = list(clients)
-        rounds: dict[str, list[dict[str, float]]] = {name: [] for name in names}
-        for rnd in range(ROUNDS):
-            for name in names[rnd % len(names) :] + names[: rnd % len(names)]:
-                result = await time_calls(clients[name], n // ROUNDS, warmup=50)
-                result["calls_per_s_32"] = await throughput(clients[name], total // ROUNDS, 32)
-                rounds[name].append(result)
-        for name, results in rounds.items():
-            out[name] = {key: statistics.median(r[key] for r in results) for key in results[0]}
-    finally:
-        for close in closers:
-            await close()
-    return out
-
-
-async def measure_memory(upstream: str, requests: int) -> dict[str, float]:
+async def measure_memory(upstream: str, requests: int, engine: str) -> dict[str, float]:
     from assessment_asgi import AssessmentApp
 
     package_env(upstream)
+    os.environ["ASSESSMENT_ENGINE"] = engine
     # One recruiter here, so the rate limit is raised; fixed-window keeps one counter, so
     # what is measured is the request path, not the limiter's per-minute history.
     app = AssessmentApp(rate_limit="1000000000/minute", rate_limit_strategy="fixed-window")
@@ -374,7 +264,9 @@ async def measure_memory(upstream: str, requests: int) -> dict[str, float]:
     gc.collect()
     after = rss_mb()
     await app.aclose()
+    del os.environ["ASSESSMENT_ENGINE"]
     return {
+        "engine": engine,  # type: ignore[dict-item]
         "requests": requests,
         "rss_before_mb": before,
         "rss_after_mb": after,
@@ -425,31 +317,38 @@ def rows(result: dict[str, Any]) -> list[dict[str, str]]:
         },
     ]
     labels = {
-        "aiohttp_raw": "raw aiohttp.ClientSession",
-        "transport_fetch": "AiohttpTransport.fetch (httpx2 client bypassed)",
-        "httpx2_aiohttp_transport": "httpx2.AsyncClient + AiohttpTransport",
-        "httpx2_own_pool": "httpx2.AsyncClient, own pool",
-        "smartai_default": "SmartAIClient.create_session, default (AiohttpTransport)",
-        "smartai_httpx2_pool": "SmartAIClient.create_session, httpx2's own pool",
+        "raw": "hand-written {engine} call",
+        "engine": "bare engine call ({engine} engine.send + JSON parse)",
+        "smartai": "SmartAIClient.create_session (engine={engine})",
     }
-    for key, label in labels.items():
-        if key in c:
-            table.append(
-                {
-                    "name": f"platform call over loopback: {label}",
-                    "value": f"{c[key]['mean_us']:.0f} us/call sequential, "
+    for engine in ENGINES:
+        for kind, label in labels.items():
+            key = f"{kind}_{engine}"
+            if key in c:
+                table.append({
+                    "name": f"platform call over loopback: {label.format(engine=engine)}",
+                    "value": f"{c[key]['p50_us']:.0f} us p50 sequential, "
                     f"{c[key]['calls_per_s_32']:.0f} calls/s at 32 concurrent",
                     "target": "",
-                }
-            )
-    table.append(
-        {
-            "name": f"RSS growth over {m['requests']:,} requests (whole endpoint, real sockets)",
-            "value": f"{m['growth_mb']:+.1f} MB ({m['rss_before_mb']:.0f} -> {m['rss_after_mb']:.0f} MB"
-            f", {m['non_200']} non-200)",
+                })
+        smart, bare, hand = c[f"smartai_{engine}"], c[f"engine_{engine}"], c[f"raw_{engine}"]
+        table.append({
+            "name": f"create_session / bare call, {engine}: sequential p50 ratio; 32-concurrent time ratio",
+            "value": f"{smart['p50_us'] / bare['p50_us']:.2f}x; "
+            f"{bare['calls_per_s_32'] / smart['calls_per_s_32']:.2f}x"
+            f" (vs hand-written: {smart['p50_us'] / hand['p50_us']:.2f}x; "
+            f"{hand['calls_per_s_32'] / smart['calls_per_s_32']:.2f}x)",
+            "target": "<= 1.1x",
+        })
+    for each in m:
+        table.append({
+            "name": f"RSS growth over {each['requests']:,} requests, engine={each['engine']} "
+            "(whole endpoint, real sockets)",
+            "value": f"{each['growth_mb']:+.1f} MB "
+            f"({each['rss_before_mb']:.0f} -> {each['rss_after_mb']:.0f} MB"
+            f", {each['non_200']} non-200)",
             "target": "< 10 MB",
-        }
-    )
+        })
     return table
 
 
@@ -458,7 +357,9 @@ async def main_async(quick: bool) -> dict[str, Any]:
     result: dict[str, Any] = {"package": await measure_package(quick)}
     with stand_in() as upstream:
         result["clients"] = await measure_clients(upstream, quick)
-        result["memory"] = await measure_memory(upstream, 10_000 if quick else 50_000)
+        result["memory"] = [
+            await measure_memory(upstream, 10_000 if quick else 50_000, engine) for engine in ENGINES
+        ]
     result["rows"] = rows(result)
     return result
 

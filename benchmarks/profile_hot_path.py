@@ -145,20 +145,13 @@ async def stages_app(requests: int) -> str:
 
 
 async def stages_client(upstream: str, calls: int) -> str:
-    """One SmartAIClient.create_session over loopback, split: aiohttp / transport / above.
-
-    On asyncio the client sends through ``AiohttpTransport.fetch`` (httpx2's request layer
-    is skipped), so that is the transport stage measured here.
-    """
-    import aiohttp
-
+    """One SmartAIClient.create_session over loopback, split: the engine / the client above it."""
     from assessment_asgi.platform import Credentials, SmartAIClient
-    from assessment_asgi.platform._aiohttp_transport import AiohttpTransport
+    from assessment_asgi.platform._engines._aiohttp import AiohttpEngine
 
     stages = _Stages()
-    stages.wrap(AiohttpTransport, "fetch", "AiohttpTransport.fetch")
-    stages.wrap(aiohttp.ClientSession, "_request", "aiohttp ClientSession._request (inside it)")
-    client = SmartAIClient(base_url=upstream, credentials=Credentials(API_KEY, SECRET_KEY))
+    stages.wrap(AiohttpEngine, "send", "AiohttpEngine.send (aiohttp request + body read)")
+    client = SmartAIClient(base_url=upstream, credentials=Credentials(API_KEY, SECRET_KEY), engine="aiohttp")
     users = json.loads(session_body(3))["users"]
     for _ in range(300):
         await client.create_session(users=users, recruiter_id="recruiter-42")
@@ -170,12 +163,10 @@ async def stages_client(upstream: str, calls: int) -> str:
     total = time.perf_counter_ns() - t0
     stages.restore()
     await client.aclose()
-    # Nested stages: show each layer's own share.
     ns = stages.ns
-    transport = ns.pop("AiohttpTransport.fetch")
-    inner = ns["aiohttp ClientSession._request (inside it)"]
-    ns["AiohttpTransport.fetch's own work (pool slot, read body)"] = transport - inner
-    ns["SmartAIClient (body, headers, deadline, classify, parse)"] = total - transport
+    ns["SmartAIClient above the seam (body, headers, deadline, classify, parse)"] = (
+        total - ns["AiohttpEngine.send (aiohttp request + body read)"]
+    )
     return stages.table(total, calls).replace(
         "(the rest: routing, guards, call limiter, logging, ...)", "(rest)"
     )

@@ -1,4 +1,4 @@
-"""Benchmark the session endpoint served seven ways, on loopback, with wrk.
+"""Benchmark the session endpoint served nine ways, on loopback, with wrk.
 
     python benchmarks/run.py            # full run (~5 minutes)
     python benchmarks/run.py --quick    # smoke run (~1 minute)
@@ -42,32 +42,11 @@ from benchmarks._common import (  # noqa: E402
     recruiter_tokens,
     session_body,
 )
+from benchmarks._report import ORDER, render_chart, render_markdown  # noqa: E402
 
 # Distinct recruiter tokens the load rotates through: at ~1,000 req/s, fewer than ~2,000
 # recruiters would exceed the package's default 30/minute each and measure 429s.
 RECRUITERS = 10_000
-
-ORDER = [
-    "package",
-    "package_nolimit",
-    "package_httpx2",
-    "aiohttp",
-    "httpx2_aiohttp",
-    "httpx2",
-    "sdk",
-    "ceiling",
-]
-LABELS = {
-    "package": "assessment-asgi (AssessmentApp, defaults)",
-    "package_nolimit": "assessment-asgi, rate limit off",
-    "package_httpx2": "assessment-asgi on httpx2's own pool",
-    "aiohttp": "hand-written, raw aiohttp.ClientSession",
-    "httpx2_aiohttp": "hand-written, httpx2 + AiohttpTransport",
-    "httpx2": "hand-written, pooled httpx2.AsyncClient",
-    "sdk": "hand-written, official SDK 2.0.4 in threadpool",
-    "ceiling": "ceiling: auth + validation, no platform call",
-}
-
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -301,94 +280,6 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def ratio(a: float, b: float) -> str:
-    return f"{a / b:.2f}x" if b else "-"
-
-
-def render_markdown(report: dict[str, Any]) -> str:
-    table = report["wrk"]
-    conns = report["settings"]["connections"]
-    variants = [v for v in ORDER if v in table]
-    lines = [
-        "# Benchmark results",
-        "",
-        f"Run {report['when']} on {report['machine']}; {report['settings']['rounds']} round(s) of "
-        f"{report['settings']['duration']} s per variant and connection count, interleaved; "
-        f"uvicorn (1 worker, loop={report['settings']['loop']}, "
-        f"http={report['settings']['http']}); wrk -t1; load rotating through "
-        f"{report['settings']['recruiters']:,} recruiter JWTs; medians over rounds. Load average "
-        f"(1 min) {report['load_average']['start'][0]:.1f} at start, "
-        f"{report['load_average']['end'][0]:.1f} at end (other work shares the machine).",
-        f"Command: `{report['command']}`",
-        "",
-    ]
-    for c in conns:
-        key = str(c)
-        rows = [v for v in variants if key in table[v]]
-        if not rows:
-            continue
-        ref = table.get("package", {}).get(key)
-        aio = table.get("aiohttp", {}).get(key)
-        sdk = table.get("sdk", {}).get(key)
-        ceil = table.get("ceiling", {}).get(key)
-        lines += [
-            f"## {c} connection{'s' if c != 1 else ''}",
-            "",
-            "| variant | req/s | p50 ms | p99 ms | package ÷ this (req/s) "
-            "| this ÷ aiohttp | this ÷ SDK | this ÷ ceiling | errors |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-        ]
-        for v in rows:
-            r = table[v][key]
-            lines.append(
-                f"| {LABELS[v]} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
-                f"{ratio(ref['rps'], r['rps']) if ref else '-'} | "
-                f"{ratio(r['rps'], aio['rps']) if aio else '-'} | "
-                f"{ratio(r['rps'], sdk['rps']) if sdk else '-'} | "
-                f"{ratio(r['rps'], ceil['rps']) if ceil else '-'} | {r['errors']} |"
-            )
-        lines.append("")
-    micro = report.get("micro")
-    if micro:
-        lines += ["## In-process", "", "| measurement | result | target |", "|---|---:|---:|"]
-        for row in micro["rows"]:
-            lines.append(f"| {row['name']} | {row['value']} | {row['target']} |")
-        lines.append("")
-    return "\n".join(lines)
-
-
-def render_chart(report: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    table = report["wrk"]
-    conns = [str(c) for c in report["settings"]["connections"]]
-    variants = [v for v in ORDER if v in table]
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
-    width = 0.8 / max(1, len(conns))
-    colours = ["#4c72b0", "#dd8452", "#55a868", "#c44e52"]
-    for ax, metric, title in (
-        (axes[0], "rps", "requests/s (higher is better, log scale)"),
-        (axes[1], "p99_ms", "p99 latency, ms (lower is better, log scale)"),
-    ):
-        for i, c in enumerate(conns):
-            values = [table[v].get(c, {}).get(metric, 0) for v in variants]
-            xs = [x + i * width for x in range(len(variants))]
-            bars = ax.bar(xs, values, width, label=f"{c} conn.", color=colours[i % 4])
-            ax.bar_label(bars, fmt="%.0f" if metric == "rps" else "%.1f", fontsize=7)
-        ax.set_xticks([x + width * (len(conns) - 1) / 2 for x in range(len(variants))])
-        ax.set_xticklabels(variants, rotation=30, ha="right")
-        ax.set_yscale("log")
-        ax.set_title(title)
-        ax.legend()
-    fig.suptitle(f"POST /assessment/session on loopback — {report['when']}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 round of 2 s: a smoke run")
@@ -400,8 +291,9 @@ def main() -> None:
         default=",".join(ORDER),
         help=f"comma-separated, of: {', '.join(ORDER)}",
     )
-    parser.add_argument("--loop", default="asyncio", help="uvicorn --loop for every variant")
-    parser.add_argument("--http", default="h11", help="uvicorn --http for every variant")
+    # As production runs (uvicorn[standard]); --loop asyncio --http h11 for the pure-Python stack.
+    parser.add_argument("--loop", default="uvloop", help="uvicorn --loop for every variant")
+    parser.add_argument("--http", default="httptools", help="uvicorn --http for every variant")
     parser.add_argument(
         "--pin",
         default=None,

@@ -1,8 +1,8 @@
-"""One HTTP exchange with the platform: send, read under a size cap, classify the answer.
+"""What one attempt means: an engine's answer or failure, as data or a classified :class:`Failure`.
 
-Everything here is per attempt; the retry loop, deadline and operations live in
-``_client.py``. A failed attempt raises :class:`Failure`, which carries the public error and
-whether repeating the request is safe.
+Everything here is per attempt and the same for every engine; the retry loop and deadline
+live in ``_retry.py``, the engines behind the seam in ``_engines/``. A failed attempt raises
+:class:`Failure`, which carries the public error and whether repeating the request is safe.
 """
 
 from __future__ import annotations
@@ -10,15 +10,14 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-import anyio
-import httpx2
-
-from ._config import Timeout, parse_retry_after
+from ._config import parse_retry_after
 from ._credentials import Credentials
+from ._engines import Engine, EngineError, Headers, Prepared
 from ._errors import (
     SmartAIAuthError,
     SmartAIConnectionError,
@@ -30,9 +29,6 @@ from ._errors import (
     SmartAITimeoutError,
     SmartAIValidationError,
 )
-
-if TYPE_CHECKING:  # aiohttp is an optional extra
-    from ._aiohttp_transport import AiohttpTransport
 
 logger = logging.getLogger("assessment_asgi.platform")
 
@@ -84,7 +80,9 @@ class Failure(Exception):
         self.transient = transient  # worth repeating, if repeating is safe
 
 
-def _request_id(headers: httpx2.Headers) -> str | None:
+def _request_id(headers: Headers | None) -> str | None:
+    if headers is None:
+        return None
     for name in _REQUEST_ID_HEADERS:
         value = headers.get(name)
         if value:
@@ -93,159 +91,65 @@ def _request_id(headers: httpx2.Headers) -> str | None:
 
 
 async def exchange(
-    http_client: httpx2.AsyncClient,
-    op: Op,
-    *,
-    url: str,
-    path: str,
-    headers: dict[str, str],
-    content: bytes,
-    limits: Timeout,
-    attempt: int,
-    redact: Redact,
-    max_bytes: int,
-    fast: AiohttpTransport | None = None,
+    engine: Engine, op: Op, request: Prepared, *, path: str, attempt: int, redact: Redact
 ) -> tuple[Any, int, str | None]:
-    """One request and its answer: ``(data, status, request id)``, or a :class:`Failure`.
-
-    ``fast`` is the client's own aiohttp transport, when it has one: the request then goes
-    straight to its pool, skipping httpx2's Request/Response machinery (which costs more
-    than the aiohttp call itself). Both paths classify failures the same way.
-    """
-    timeouts = {"connect": limits.connect, "read": limits.read, "write": limits.read,
-                "pool": limits.connect}
-    started = anyio.current_time()
+    """One request through the engine and its meaning: ``(data, status, request id)``, or
+    a :class:`Failure` saying whether trying again is safe."""
+    started = time.monotonic()
     try:
-        if fast is not None:
-            status, response_headers, raw = await _fetch(
-                fast, op, url, http_client.headers, headers, content, timeouts, max_bytes
-            )
-        else:
-            status, response_headers, raw = await _send(
-                http_client, op, url, headers, content, timeouts, max_bytes
-            )
-    except (httpx2.TransportError, OSError) as exc:
-        _log_failure(op, path, attempt, started, type(exc).__name__)
-        raise _send_failure(exc, op) from exc
-    request_id = _request_id(response_headers)
-    latency_ms = (anyio.current_time() - started) * 1000
-    logger.debug(
-        "smartai %s %s -> %d in %.0f ms (attempt %d, request id %s)",
-        op.name,
-        path,
-        status,
-        latency_ms,
-        attempt,
-        request_id,
-        extra={"operation": op.name, "path": path, "attempt": attempt, "status": status,
-               "request_id": request_id, "latency_ms": round(latency_ms, 1)},
-    )
+        answer = await engine.send(request)
+    except EngineError as exc:
+        _log_failure(op, path, attempt, started, exc.kind)
+        raise _engine_failure(exc, op, request.max_bytes) from None
+    status = answer.status
+    request_id = _request_id(answer.headers)
+    if logger.isEnabledFor(logging.DEBUG):
+        latency_ms = (time.monotonic() - started) * 1000
+        logger.debug(
+            "smartai %s %s -> %d in %.0f ms (attempt %d, request id %s)",
+            op.name, path, status, latency_ms, attempt, request_id,
+            extra={"operation": op.name, "path": path, "attempt": attempt, "status": status,
+                   "request_id": request_id, "latency_ms": round(latency_ms, 1)},
+        )
     if 200 <= status < 300:
-        return _unwrap(raw, op, status, request_id, redact), status, request_id
-    raise _status_failure(op, status, response_headers, raw, request_id, redact)
-
-
-def _send_failure(exc: BaseException, op: Op) -> Failure:
-    """A failure before any answer arrived; ``sent`` says whether the request may have."""
-    if isinstance(exc, httpx2.ConnectTimeout | httpx2.PoolTimeout):
-        return Failure(
-            SmartAITimeoutError(f"{op.name}: could not connect in time", operation=op.name),
-            sent=False,
-        )
-    if isinstance(exc, httpx2.ConnectError):
-        return Failure(
-            SmartAIConnectionError(f"{op.name}: could not connect", operation=op.name), sent=False
-        )
-    if isinstance(exc, httpx2.TimeoutException):
-        return Failure(
-            SmartAITimeoutError(f"{op.name}: the platform did not answer in time", operation=op.name),
-            sent=True,
-        )
-    return Failure(
-        SmartAIConnectionError(f"{op.name}: the connection dropped before an answer", operation=op.name),
-        sent=True,
-    )
-
-
-async def _send(
-    http_client: httpx2.AsyncClient,
-    op: Op,
-    url: str,
-    headers: dict[str, str],
-    content: bytes,
-    timeouts: dict[str, float],
-    max_bytes: int,
-) -> tuple[int, httpx2.Headers, bytes]:
-    request = http_client.build_request(
-        op.method, url, content=content or None, headers=headers, timeout=httpx2.Timeout(**timeouts)
-    )
-    response = await http_client.send(request, stream=True, follow_redirects=False)
-    status = response.status_code
-    try:
-        _refuse_redirect(op, status, response.headers)
-        raw = await _read_capped(response, op, _request_id(response.headers), max_bytes)
-    finally:
-        try:
-            await response.aclose()
-        except (httpx2.HTTPError, OSError):
-            logger.debug("closing a response failed", exc_info=True)
-    return status, response.headers, raw
-
-
-async def _fetch(
-    fast: AiohttpTransport,
-    op: Op,
-    url: str,
-    client_headers: httpx2.Headers,
-    headers: dict[str, str],
-    content: bytes,
-    timeouts: dict[str, float],
-    max_bytes: int,
-) -> tuple[int, httpx2.Headers, bytes]:
-    from ._aiohttp_transport import BodyReadError  # only reached when aiohttp is installed
-
-    merged = {**dict(client_headers.items()), **headers}  # both lower-case: ours win
-    try:
-        status, raw_headers, raw = await fast.fetch(
-            op.method, url, headers=list(merged.items()), content=content or None,
-            timeout=timeouts, max_bytes=max_bytes,
-        )
-    except BodyReadError as exc:
-        raise _body_failure(exc.error, exc.status, op, None) from exc
-    response_headers = httpx2.Headers(raw_headers)
-    _refuse_redirect(op, status, response_headers)
-    declared = response_headers.get("content-length", "")
-    if len(raw) > max_bytes or (declared.isdigit() and int(declared) > max_bytes):
-        raise Failure(_too_large(op, status, _request_id(response_headers), max_bytes),
-                      sent=True, transient=False)
-    return status, response_headers, raw
-
-
-def _refuse_redirect(op: Op, status: int, headers: httpx2.Headers) -> None:
+        return _unwrap(answer.body, op, status, request_id, redact), status, request_id
     if 300 <= status < 400:
         raise Failure(
             SmartAIResponseError(
                 f"{op.name}: the platform answered a redirect ({status}), not followed",
-                operation=op.name,
-                status_code=status,
-                request_id=_request_id(headers),
+                operation=op.name, status_code=status, request_id=request_id,
             ),
             sent=True,
             transient=False,
         )
+    raise _status_failure(op, status, answer.headers, answer.body, request_id, redact)
 
 
-def _too_large(op: Op, status: int, request_id: str | None, cap: int) -> SmartAIResponseError:
-    return SmartAIResponseError(
-        f"{op.name}: the answer is larger than {cap} bytes",
+_MESSAGES: dict[str, tuple[type[SmartAIError], str]] = {
+    "connect": (SmartAIConnectionError, "could not connect"),
+    "connect_timeout": (SmartAITimeoutError, "could not connect in time"),
+    "read_timeout": (SmartAITimeoutError, "the platform did not answer in time"),
+    "dropped": (SmartAIConnectionError, "the connection dropped before an answer"),
+    "stalled": (SmartAITimeoutError, "the answer stalled"),
+    "cut_off": (SmartAIResponseError, "the answer was cut off"),
+    "too_large": (SmartAIResponseError, "the answer is larger than {cap} bytes"),
+}
+
+
+def _engine_failure(exc: EngineError, op: Op, cap: int) -> Failure:
+    """The public error for an engine's failure; only an answer too large is not worth repeating."""
+    error_type, text = _MESSAGES[exc.kind]
+    error = error_type(
+        f"{op.name}: {text.format(cap=cap)}",
         operation=op.name,
-        status_code=status,
-        request_id=request_id,
+        status_code=exc.status,
+        request_id=_request_id(exc.headers),
     )
+    return Failure(error, sent=exc.sent, transient=exc.kind != "too_large")
 
 
 def _log_failure(op: Op, path: str, attempt: int, started: float, reason: str) -> None:
-    latency_ms = (anyio.current_time() - started) * 1000
+    latency_ms = (time.monotonic() - started) * 1000
     logger.debug(
         "smartai %s %s failed after %.0f ms: %s (attempt %d)",
         op.name,
@@ -260,58 +164,6 @@ def _log_failure(op: Op, path: str, attempt: int, started: float, reason: str) -
             "latency_ms": round(latency_ms, 1),
         },
     )
-
-
-async def _read_capped(response: httpx2.Response, op: Op, request_id: str | None, max_bytes: int) -> bytes:
-    cap = max_bytes
-    too_large = _too_large(op, response.status_code, request_id, cap)
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > cap:
-        raise Failure(too_large, sent=True, transient=False)
-    buffer = bytearray()
-    overflow = False
-    try:
-        async for chunk in response.aiter_bytes():
-            if overflow:
-                continue
-            buffer += chunk
-            if len(buffer) > cap:
-                # Hang up, then let the iteration end on the closed connection:
-                # breaking out would leave httpx2's nested async generators
-                # unfinished, which trio reports as a ResourceWarning.
-                overflow = True
-                await response.aclose()
-    except Exception as exc:
-        if overflow:
-            raise Failure(too_large, sent=True, transient=False) from None
-        raise _body_failure(exc, response.status_code, op, request_id) from exc
-    if overflow:
-        raise Failure(too_large, sent=True, transient=False)
-    return bytes(buffer)
-
-
-def _body_failure(exc: Exception, status: int, op: Op, request_id: str | None) -> BaseException:
-    if isinstance(exc, httpx2.TimeoutException):
-        return Failure(
-            SmartAITimeoutError(
-                f"{op.name}: the answer stalled",
-                operation=op.name,
-                status_code=status,
-                request_id=request_id,
-            ),
-            sent=True,
-        )
-    if isinstance(exc, httpx2.TransportError | httpx2.DecodingError | OSError):
-        return Failure(
-            SmartAIResponseError(
-                f"{op.name}: the answer was cut off",
-                operation=op.name,
-                status_code=status,
-                request_id=request_id,
-            ),
-            sent=True,
-        )
-    return exc
 
 
 def _json(raw: bytes) -> Any:
@@ -346,7 +198,7 @@ def _unwrap(raw: bytes, op: Op, status: int, request_id: str | None, redact: Red
 def _status_failure(
     op: Op,
     status: int,
-    headers: httpx2.Headers,
+    headers: Headers,
     raw: bytes,
     request_id: str | None,
     redact: Redact,

@@ -7,12 +7,12 @@ import hmac
 import json
 from typing import Any
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
 
 def canonical_json(body: Any) -> bytes:
     """Compact JSON, keys sorted at every depth, ASCII only: the bytes we sign *and* send."""
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode(
-        "ascii"
-    )
+    return _CANONICAL.encode(body).encode("ascii")
 
 
 def signature(secret: str, method: str, path: str, timestamp: str, body: bytes) -> str:

@@ -17,6 +17,7 @@ from assessment_asgi.platform import (
 from assessment_asgi.sandbox import SandboxApp
 from tests._servers import serve
 
+from ._engine_runs import pytest_generate_tests  # noqa: F401 - runs engine_name tests per engine
 from ._standin import API_KEY, SECRET, StandIn, build_app, completed_event
 
 CREDS = Credentials(API_KEY, SECRET)
@@ -68,15 +69,18 @@ async def test_campaign_method_is_checked_before_sending(standin: tuple[StandIn,
 
 
 @pytest.mark.anyio
-async def test_list_assessments_is_signed_over_the_base_url_path() -> None:
+async def test_list_assessments_is_signed_over_the_base_url_path(engine_name: str) -> None:
     """The signed path follows the base URL (here a gateway prefix), not a literal /api/v1."""
     state = StandIn()
     with serve(build_app(state, prefix="/gateway/smartai/api/v1")) as base:
-        async with SmartAIClient(base_url=f"{base}/gateway/smartai/api/v1", credentials=CREDS) as client:
+        async with SmartAIClient(
+            base_url=f"{base}/gateway/smartai/api/v1", credentials=CREDS, engine=engine_name
+        ) as client:
             items = await client.list_assessments()
             bad = SmartAIClient(
                 base_url=f"{base}/gateway/smartai/api/v1",
                 credentials=Credentials(API_KEY, "wc_sk_test_wrong"),
+                engine=engine_name,
             )
             with pytest.raises(SmartAIAuthError):
                 await bad.list_assessments()
@@ -170,9 +174,11 @@ def sandbox() -> Iterator[tuple[SandboxApp, str]]:
 
 
 @pytest.mark.anyio
-async def test_every_operation_against_the_sandbox(sandbox: tuple[SandboxApp, str]) -> None:
+async def test_every_operation_against_the_sandbox(sandbox: tuple[SandboxApp, str], engine_name: str) -> None:
     app, url = sandbox
-    async with SmartAIClient(base_url=SandboxApp.platform_url(url), credentials=app.credentials) as client:
+    async with SmartAIClient(
+        base_url=SandboxApp.platform_url(url), credentials=app.credentials, engine=engine_name
+    ) as client:
         tok = await client.create_session(
             users=[{"name": "Ada", "email": "ada@example.com"}], recruiter_id="rec-1"
         )

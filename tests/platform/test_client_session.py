@@ -19,6 +19,7 @@ from assessment_asgi.platform import (
 )
 from tests._servers import serve
 
+from ._engine_runs import pytest_generate_tests  # noqa: F401 - runs engine_name tests per engine
 from ._standin import API_KEY, SECRET, StandIn, build_app
 
 CREDS = Credentials(API_KEY, SECRET)
@@ -51,9 +52,9 @@ class Person:
 
 @pytest.mark.anyio
 async def test_bulk_session_sends_the_contract_and_returns_a_hidden_token(
-    state: StandIn, base_url: str
+    state: StandIn, base_url: str, engine_name: str
 ) -> None:
-    async with SmartAIClient(base_url=base_url, credentials=CREDS) as client:
+    async with SmartAIClient(base_url=base_url, credentials=CREDS, engine=engine_name) as client:
         tok = await client.create_session(
             users=[{"name": "Ada", "email": "ada@example.com"}, Person("Bob", "bob@example.com")],
             recruiter_id="r-1",
@@ -124,11 +125,13 @@ async def test_per_call_credentials_override_the_default(state: StandIn, base_ur
 
 
 @pytest.mark.anyio
-async def test_validation_error_carries_status_message_and_request_id(state: StandIn, base_url: str) -> None:
+async def test_validation_error_carries_status_message_and_request_id(
+    state: StandIn, base_url: str, engine_name: str
+) -> None:
     state.script["/sessions"] = [
         (400, {"success": False, "error": "users must not be empty"}, {"x-request-id": "abc-123"})
     ]
-    async with SmartAIClient(base_url=base_url, credentials=CREDS) as client:
+    async with SmartAIClient(base_url=base_url, credentials=CREDS, engine=engine_name) as client:
         with pytest.raises(SmartAIValidationError) as caught:
             await client.create_session(users=[{"name": "A", "email": "a@x.io"}], recruiter_id="r")
     error = caught.value

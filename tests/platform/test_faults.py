@@ -6,7 +6,7 @@ from __future__ import annotations
 import email.utils
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import anyio
@@ -49,11 +49,35 @@ async def poll(client: SmartAIClient) -> Any:
 
 OPS = {"create_session": create, "poll_events": poll}
 
+#: Every engine on asyncio; trio runs on httpx2 only (aiohttp and pyreqwest are asyncio-only).
+ENGINE_RUNS = [("asyncio", "aiohttp"), ("asyncio", "pyreqwest"), ("asyncio", "httpx2"), ("trio", "httpx2")]
+_engine: str | None = None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "anyio_backend" in metafunc.fixturenames:
+        metafunc.parametrize(
+            ("anyio_backend", "engine"),
+            ENGINE_RUNS,
+            indirect=["engine"],
+            ids=[f"{backend}-{engine}" for backend, engine in ENGINE_RUNS],
+        )
+
+
+@pytest.fixture(autouse=True)
+def engine(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The engine every client of this test uses (the whole matrix runs once per engine)."""
+    global _engine
+    _engine = getattr(request, "param", None)
+    yield _engine
+    _engine = None
+
 
 async def call(base_url: str, op: Op, **options: Any) -> Any:
     """Run one call and prove it ends within its deadline (plus scheduling slack)."""
     options.setdefault("timeout", TIMEOUT)
     options.setdefault("retry", RETRY)
+    options.setdefault("engine", _engine)
     client = SmartAIClient(base_url=base_url, credentials=CREDS, **options)
     try:
         with anyio.fail_after(options["timeout"].deadline + 5):
@@ -269,6 +293,7 @@ async def test_one_operation_can_have_its_own_timeout() -> None:
             timeout=Timeout(connect=1, read=30, deadline=30),
             operation_timeouts={"poll_events": Timeout(connect=1, read=0.3, deadline=0.5)},
             retry=1,
+            engine=_engine,
         )
         with anyio.fail_after(10), pytest.raises(SmartAITimeoutError):
             await client.poll_events()

@@ -1,0 +1,146 @@
+"""The transport seam: a prepared request goes to an engine, an answer or one failure comes back.
+
+An engine only moves bytes. It never follows redirects, never retries, never parses the
+body, and reads at most ``max_bytes`` of it. Everything else (retries, the deadline,
+``Retry-After``, what is safe to repeat, what an answer means) lives above the seam, in
+``_retry.py`` and ``_exchange.py``, the same for every engine.
+
+A failure is an :class:`EngineError` with a ``kind``; whether the request may have reached
+the server follows from the kind, and an engine that cannot tell says "sent".
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import httpx2
+
+from ..._exceptions import ConfigurationError
+
+#: The engines, by the name ``SmartAIClient(engine=...)`` and ``ASSESSMENT_ENGINE`` take.
+ENGINES = ("aiohttp", "pyreqwest", "httpx2")
+#: The distribution each optional engine comes from, and the extra that installs it.
+_EXTRAS = {"aiohttp": "aiohttp", "pyreqwest": "pyreqwest"}
+
+Kind = Literal[
+    "connect",  # could not connect: nothing was sent
+    "connect_timeout",  # no connection (or pool slot) in time: nothing was sent
+    "read_timeout",  # sent, no answer in time
+    "dropped",  # sent (or maybe), the connection broke before an answer
+    "stalled",  # an answer began, then stopped arriving
+    "cut_off",  # an answer began, then the connection broke
+    "too_large",  # the answer is (or declares itself) larger than max_bytes
+]
+_NOT_SENT = frozenset({"connect", "connect_timeout"})
+
+
+class Headers(Protocol):
+    """Response headers: a case-insensitive ``get`` (aiohttp's, httpx2's, pyreqwest's)."""
+
+    def get(self, key: str, /) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One request, ready to send: everything an engine needs and nothing more."""
+
+    method: str
+    url: str  # absolute, already percent-encoded
+    headers: dict[str, str]
+    body: bytes
+    connect: float  # seconds to get a connection (pool wait included)
+    read: float  # seconds of silence allowed while waiting for or reading the answer
+    deadline: float  # seconds left for this attempt, at most
+    max_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    headers: Headers
+    body: bytes
+
+
+class EngineError(Exception):
+    """One classified failure of one attempt (the message names no URL, header or body)."""
+
+    def __init__(self, kind: Kind, *, status: int | None = None, headers: Headers | None = None) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.status = status
+        self.headers = headers
+
+    @property
+    def sent(self) -> bool:
+        """The request may have reached the server."""
+        return self.kind not in _NOT_SENT
+
+
+class Engine(Protocol):
+    """What every engine implements; one instance per event loop and process."""
+
+    name: str
+
+    async def send(self, request: Prepared) -> Answer: ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """How the client's own engines are built."""
+
+    limits: httpx2.Limits
+    headers: dict[str, str]  # sent with every request (user agent, accept)
+    transport: httpx2.AsyncBaseTransport | None = None  # a caller's, for httpx2
+
+
+def _installed(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+def check(name: object) -> str | None:
+    """The engine name asked for (None: the default), or a clear error now, not on first use."""
+    if name is None or name == "auto":
+        return None
+    if not isinstance(name, str) or name not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)} (or None: the default), got {name!r}")
+    extra = _EXTRAS.get(name)
+    if extra is not None and not _installed(name):
+        raise ConfigurationError(
+            f"engine {name!r} is not installed: pip install 'assessment-asgi[{extra}]'",
+            setting="engine",
+        )
+    return name
+
+
+def default_name(library: str) -> str:
+    """aiohttp on asyncio when installed (fast, and it keeps every guarantee), else httpx2."""
+    if library == "asyncio" and _installed("aiohttp"):
+        return "aiohttp"
+    return "httpx2"
+
+
+def factory(name: str | None, options: Options) -> Callable[[str], Engine]:
+    """Builds the engine for one event loop; ``library`` is ``"asyncio"`` or ``"trio"``."""
+
+    def build(library: str) -> Engine:
+        chosen = name or default_name(library)
+        if library != "asyncio":
+            chosen = "httpx2"  # aiohttp and pyreqwest run on asyncio only
+        if chosen == "aiohttp":
+            from ._aiohttp import AiohttpEngine
+
+            return AiohttpEngine(options)
+        if chosen == "pyreqwest":
+            from ._pyreqwest import PyreqwestEngine
+
+            return PyreqwestEngine(options)
+        from ._httpx2 import Httpx2Engine
+
+        return Httpx2Engine.owned(options)
+
+    return build
