@@ -157,12 +157,6 @@ def _served_platform() -> Iterator[tuple[FakePlatform, str]]:
         yield FakePlatform(sandbox), SandboxApp.platform_url(url)
 
 
-@pytest.fixture(scope="session")
-def _standin(_served_platform: tuple[FakePlatform, str]) -> tuple[FakePlatform, str]:
-    """The name the suite used before the stand-ins retired (kept so branches merge cleanly)."""
-    return _served_platform
-
-
 @pytest.fixture
 def platform(_served_platform: tuple[FakePlatform, str]) -> FakePlatform:
     """The platform (the sandbox) on loopback, reset for this test."""
@@ -284,13 +278,6 @@ class FakeAPI:
             await inner(scope, receive, send)
 
         return app
-
-
-# The names the suite used before the stand-ins retired, kept so open branches merge cleanly;
-# new tests use FakePlatform / FakeAPI / RecordedRequest (or the sandbox itself).
-PlatformStandIn = FakePlatform
-StandIn = FakeAPI
-Seen = RecordedRequest
 
 
 def build_app(state: FakeAPI, prefix: str = "/api/v1") -> ASGIApp:

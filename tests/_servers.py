@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import threading
 import time
@@ -37,8 +38,11 @@ def _wait_for_port(port: int, timeout: float = 10.0) -> None:
 def _uvicorn(app: Any, port: int, lifespan: str) -> Iterator[None]:
     import uvicorn
 
+    # log_config=None: uvicorn leaves logging alone (its default config stops its loggers
+    # propagating), so its records reach the root logger and the canary check in
+    # tests/_canary.py; no log_level, so they are created at DEBUG like every other record.
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan,
+        app, host="127.0.0.1", port=port, log_config=None, log_level=None, lifespan=lifespan,
         access_log=False,
     )
     server = uvicorn.Server(config)
@@ -62,9 +66,10 @@ def _hypercorn(app: Any, port: int, use_trio: bool) -> Iterator[None]:
 
     config = Config()
     config.bind = [f"127.0.0.1:{port}"]
-    config.loglevel = "WARNING"
     config.accesslog = None
-    config.errorlog = None
+    # A Logger instance is used as it is: hypercorn's error log propagates to the root logger
+    # and the canary check in tests/_canary.py, instead of going to stderr unscanned.
+    config.errorlog = logging.getLogger("hypercorn.error")
     stop = threading.Event()
     failure: list[BaseException] = []
 

@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 
 from tests._fake import (  # noqa: F401 - the platform fixtures, shared by every directory
-    CANARIES,
     _served_platform,
-    _standin,
     platform,
     platform_url,
 )
 from tests._servers import free_port
+
+# tests/_canary.py: no log record of any logger, thread or phase may carry a canary secret.
+pytest_plugins = ["tests._canary", "pytester"]
 
 
 @pytest.fixture(params=["asyncio", "trio"])
@@ -34,17 +35,6 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith("ASSESSMENT_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
-
-
-@pytest.fixture(autouse=True)
-def _no_canary_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """Across the whole suite, at DEBUG (see ``log_level`` in pyproject.toml): no record of
-    any logger, nor its traceback, may carry a canary secret from ``tests/_fake.py``."""
-    yield
-    for record in [*caplog.get_records("setup"), *caplog.get_records("call")]:
-        text = f"{record.getMessage()} {record.exc_text or ''}"
-        for canary in CANARIES:
-            assert canary not in text, f"{record.name} logged a secret: {canary[:14]}…"
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from assessment_asgi import (
     SessionRequest,
     StaticKeys,
 )
-from tests._fake import API_KEY, JWT_SECRET, SECRET_KEY, USERS, PlatformStandIn, auth
+from tests._fake import API_KEY, JWT_SECRET, SECRET_KEY, USERS, FakePlatform, auth
 
 pytestmark = pytest.mark.usefixtures("env_keys")
 
@@ -35,7 +35,7 @@ async def async_session_auth(request: Request) -> dict[str, Any] | None:
 
 @pytest.mark.parametrize("hook", [sync_api_key_auth, async_session_auth], ids=["sync", "async"])
 def test_custom_authenticate_hook(
-    served: Any, platform: PlatformStandIn, platform_url: str, hook: Any
+    served: Any, platform: FakePlatform, platform_url: str, hook: Any
 ) -> None:
     with served(AssessmentApp(base_url=platform_url, authenticate=hook)) as (client, url):
         ok = client.post(url, json={"users": USERS}, headers={"Authorization": "Bearer let-me-in"})
@@ -47,7 +47,7 @@ def test_custom_authenticate_hook(
     assert platform.calls[0]["body"]["recruiterId"] in {"sync-recruiter", "async-recruiter"}
 
 
-def test_authenticate_hook_can_forbid(served: Any, platform: PlatformStandIn, platform_url: str) -> None:
+def test_authenticate_hook_can_forbid(served: Any, platform: FakePlatform, platform_url: str) -> None:
     def only_admins(request: Request) -> Any:
         raise PermissionDenied("Recruiters only")
 
@@ -58,7 +58,7 @@ def test_authenticate_hook_can_forbid(served: Any, platform: PlatformStandIn, pl
     assert platform.calls == []
 
 
-def test_custom_recruiter_resolver(served: Any, platform: PlatformStandIn, platform_url: str) -> None:
+def test_custom_recruiter_resolver(served: Any, platform: FakePlatform, platform_url: str) -> None:
     seen: list[tuple[Any, SessionRequest]] = []
 
     async def from_database(principal: Any, body: SessionRequest) -> Recruiter:
@@ -78,7 +78,7 @@ def test_custom_recruiter_resolver(served: Any, platform: PlatformStandIn, platf
 
 
 def test_recruiter_claim_names_are_configurable(
-    served: Any, platform: PlatformStandIn, platform_url: str
+    served: Any, platform: FakePlatform, platform_url: str
 ) -> None:
     from tests._fake import make_token
 
@@ -95,7 +95,7 @@ def test_recruiter_claim_names_are_configurable(
 
 
 def test_async_key_provider_is_asked_on_every_request(
-    served: Any, platform: PlatformStandIn, platform_url: str
+    served: Any, platform: FakePlatform, platform_url: str
 ) -> None:
     """Rotation without restart: the next request uses the new pair."""
     current = {"pair": Credentials(API_KEY, SECRET_KEY)}
@@ -114,7 +114,7 @@ def test_async_key_provider_is_asked_on_every_request(
 
 
 def test_environment_keys_are_read_per_request(
-    served: Any, platform: PlatformStandIn, platform_url: str, monkeypatch: pytest.MonkeyPatch
+    served: Any, platform: FakePlatform, platform_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with served(AssessmentApp(base_url=platform_url, jwt_secret=JWT_SECRET)) as (client, url):
         monkeypatch.setenv("ASSESSMENT_API_KEY", "wc_ak_test_new")
@@ -125,7 +125,7 @@ def test_environment_keys_are_read_per_request(
 
 
 def test_static_keys_and_credentials_are_accepted(
-    served: Any, platform: PlatformStandIn, platform_url: str, monkeypatch: pytest.MonkeyPatch
+    served: Any, platform: FakePlatform, platform_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("ASSESSMENT_API_KEY")
     for keys in (StaticKeys(API_KEY, SECRET_KEY), Credentials(API_KEY, SECRET_KEY)):
@@ -135,7 +135,7 @@ def test_static_keys_and_credentials_are_accepted(
 
 
 def test_a_failing_hook_is_a_generic_500(
-    served: Any, platform: PlatformStandIn, platform_url: str
+    served: Any, platform: FakePlatform, platform_url: str
 ) -> None:
     def broken(request: Request) -> Any:
         raise RuntimeError("/srv/app/secret_path.py exploded")

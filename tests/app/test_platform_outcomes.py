@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from assessment_asgi import AssessmentApp
-from tests._fake import JWT_SECRET, USERS, PlatformStandIn, auth
+from tests._fake import JWT_SECRET, USERS, FakePlatform, auth
 
 pytestmark = pytest.mark.usefixtures("env_keys")
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.usefixtures("env_keys")
     ],
 )
 def test_platform_failures_map_to_clear_statuses(
-    served: Any, platform: PlatformStandIn, platform_url: str, mode: str, status: int, code: str
+    served: Any, platform: FakePlatform, platform_url: str, mode: str, status: int, code: str
 ) -> None:
     platform.mode, platform.delay = mode, 3.0
     assessment = AssessmentApp(
@@ -46,7 +46,7 @@ def test_platform_failures_map_to_clear_statuses(
 @pytest.mark.parametrize(("given", "sent"), [("7", "7"), ("0", "1"), ("86400", "60"),
                                              ("soon", "5"), ("²", "5"), ("1²", "5"), ("1.5", "2")])
 def test_platform_429_gives_a_sane_retry_after(
-    served: Any, platform: PlatformStandIn, platform_url: str, given: str, sent: str
+    served: Any, platform: FakePlatform, platform_url: str, given: str, sent: str
 ) -> None:
     platform.mode, platform.retry_after = "429", given
     with served(AssessmentApp(base_url=platform_url, jwt_secret=JWT_SECRET)) as (client, url):
@@ -56,10 +56,9 @@ def test_platform_429_gives_a_sane_retry_after(
 
 
 def test_refused_keys_are_logged_with_the_cause(
-    served: Any, platform: PlatformStandIn, platform_url: str, caplog: pytest.LogCaptureFixture
+    served: Any, platform: FakePlatform, platform_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     platform.mode = "401"
-    caplog.set_level(logging.INFO, logger="assessment_asgi")
     with served(AssessmentApp(base_url=platform_url, jwt_secret=JWT_SECRET)) as (client, url):
         response = client.post(url, json={"users": USERS}, headers=auth())
     assert response.status_code == 502

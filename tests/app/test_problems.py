@@ -22,7 +22,7 @@ from assessment_asgi import (
     SmartAIError,
     StaticKeys,
 )
-from tests._fake import API_KEY, JWT_SECRET, SECRET_KEY, USERS, PlatformStandIn, auth
+from tests._fake import API_KEY, JWT_SECRET, SECRET_KEY, USERS, FakePlatform, auth
 
 pytestmark = pytest.mark.usefixtures("env_keys")
 
@@ -33,7 +33,7 @@ def app_for(platform_url: str, **kwargs: Any) -> AssessmentApp:
 
 
 def test_any_hook_answers_with_a_code_of_error_codes(
-    served: Any, platform: PlatformStandIn, platform_url: str
+    served: Any, platform: FakePlatform, platform_url: str
 ) -> None:
     def maintenance(request: Request) -> Any:
         raise HTTPException("service_unavailable", "Back at noon", headers={"Retry-After": "60"})
@@ -104,7 +104,7 @@ async def test_the_built_in_hooks_use_only_the_public_problem_type() -> None:
     ids=["unknown-user-field", "unknown-field", "bad-email-characters", "bad-idna", "empty-label"],
 )
 def test_field_errors_name_the_position_and_rule_never_the_input(
-    served: Any, platform: PlatformStandIn, platform_url: str, body: Any, loc: list[Any],
+    served: Any, platform: FakePlatform, platform_url: str, body: Any, loc: list[Any],
     msg: str, echo: str,
 ) -> None:
     with served(app_for(platform_url)) as (client, url):
@@ -118,7 +118,7 @@ def test_field_errors_name_the_position_and_rule_never_the_input(
 
 
 def test_workflow_id_is_optional_validated_and_forwarded(
-    served: Any, platform: PlatformStandIn, platform_url: str
+    served: Any, platform: FakePlatform, platform_url: str
 ) -> None:
     with served(app_for(platform_url)) as (client, url):
         given = client.post(url, json={"users": USERS, "workflowId": "wf_42"}, headers=auth())

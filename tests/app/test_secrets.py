@@ -15,7 +15,7 @@ from tests._fake import (
     SECRET_KEY,
     STANDIN_TOKEN,
     USERS,
-    PlatformStandIn,
+    FakePlatform,
     auth,
     make_token,
 )
@@ -30,7 +30,7 @@ def assert_no_canary(text: str, allowed: tuple[str, ...] = ()) -> None:
 
 
 def test_no_secret_in_logs_responses_or_reprs(
-    served: Any, platform: PlatformStandIn, platform_url: str, caplog: pytest.LogCaptureFixture
+    served: Any, platform: FakePlatform, platform_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     recruiter_jwt = make_token(email="CANARY-recruiter@hire.example")

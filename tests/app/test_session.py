@@ -14,7 +14,7 @@ from tests._fake import (
     STANDIN_EXPIRES,
     STANDIN_TOKEN,
     USERS,
-    PlatformStandIn,
+    FakePlatform,
     auth,
     make_token,
 )
@@ -31,7 +31,7 @@ def app_for(platform_url: str, **kwargs: Any) -> AssessmentApp:
 
 @every_host
 def test_creates_a_session_and_returns_only_token_and_expiry(
-    served: Any, platform: PlatformStandIn, platform_url: str
+    served: Any, platform: FakePlatform, platform_url: str
 ) -> None:
     with served(app_for(platform_url)) as (client, url):
         response = client.post(url, json={"users": USERS}, headers=auth())
@@ -53,7 +53,7 @@ def test_creates_a_session_and_returns_only_token_and_expiry(
 
 
 def test_body_may_repeat_the_signed_in_recruiter(
-    served: Any, platform: PlatformStandIn, platform_url: str
+    served: Any, platform: FakePlatform, platform_url: str
 ) -> None:
     body = {"users": USERS[:1], "recruiterId": "rec_42", "recruiterEmail": "RITA@hire.example"}
     with served(app_for(platform_url)) as (client, url):
@@ -72,7 +72,7 @@ def test_body_may_repeat_the_signed_in_recruiter(
     ids=["other-id", "other-email", "email-not-in-token"],
 )
 def test_a_recruiter_cannot_act_in_another_recruiters_name(
-    served: Any, platform: PlatformStandIn, platform_url: str, body: Any, claims: Any
+    served: Any, platform: FakePlatform, platform_url: str, body: Any, claims: Any
 ) -> None:
     with served(app_for(platform_url)) as (client, url):
         response = client.post(url, json=body, headers=auth(make_token(**claims)))
@@ -86,7 +86,7 @@ class TestDocsMistakesTable:
     """Each row of the platform docs' 'common mistakes' table."""
 
     def test_missing_api_key_is_a_500_naming_the_setting(
-        self, served: Any, platform: PlatformStandIn, platform_url: str,
+        self, served: Any, platform: FakePlatform, platform_url: str,
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         monkeypatch.delenv("ASSESSMENT_API_KEY")
@@ -101,7 +101,7 @@ class TestDocsMistakesTable:
         assert platform.calls == []
 
     def test_empty_users_is_a_400(
-        self, served: Any, platform: PlatformStandIn, platform_url: str
+        self, served: Any, platform: FakePlatform, platform_url: str
     ) -> None:
         with served(app_for(platform_url)) as (client, url):
             response = client.post(url, json={"users": []}, headers=auth())
@@ -111,7 +111,7 @@ class TestDocsMistakesTable:
         assert platform.calls == []
 
     def test_no_recruiter_anywhere_is_a_400(
-        self, served: Any, platform: PlatformStandIn, platform_url: str
+        self, served: Any, platform: FakePlatform, platform_url: str
     ) -> None:
         token = make_token(sub=None, email=None)
         with served(app_for(platform_url)) as (client, url):
@@ -134,7 +134,7 @@ BAD_TOKENS = {
 
 @pytest.mark.parametrize("kind", sorted(BAD_TOKENS))
 def test_every_bad_token_is_a_401_with_www_authenticate(
-    served: Any, platform: PlatformStandIn, platform_url: str, kind: str
+    served: Any, platform: FakePlatform, platform_url: str, kind: str
 ) -> None:
     with served(app_for(platform_url)) as (client, url):
         response = client.post(url, json={"users": USERS}, headers=auth(BAD_TOKENS[kind]()))
@@ -151,7 +151,7 @@ def test_every_bad_token_is_a_401_with_www_authenticate(
     ids=["missing", "basic", "empty", "oversized"],
 )
 def test_missing_or_malformed_authorization_is_a_401(
-    served: Any, platform: PlatformStandIn, platform_url: str, headers: dict[str, str]
+    served: Any, platform: FakePlatform, platform_url: str, headers: dict[str, str]
 ) -> None:
     with served(app_for(platform_url)) as (client, url):
         response = client.post(url, json={"users": USERS}, headers=headers)
@@ -161,7 +161,7 @@ def test_missing_or_malformed_authorization_is_a_401(
 
 
 def test_without_any_auth_configured_every_call_is_refused(
-    served: Any, platform: PlatformStandIn, platform_url: str
+    served: Any, platform: FakePlatform, platform_url: str
 ) -> None:
     assessment = AssessmentApp(base_url=platform_url)
     with served(assessment) as (client, url):
@@ -189,7 +189,7 @@ class TestBadInput:
                          "application/json; charset=latin-1"]
     )
     def test_wrong_content_type_is_a_415(
-        self, served: Any, platform: PlatformStandIn, platform_url: str, content_type: str | None
+        self, served: Any, platform: FakePlatform, platform_url: str, content_type: str | None
     ) -> None:
         headers = auth()
         if content_type:
@@ -201,7 +201,7 @@ class TestBadInput:
         assert platform.calls == []
 
     def test_json_with_charset_is_accepted(
-        self, served: Any, platform: PlatformStandIn, platform_url: str
+        self, served: Any, platform: FakePlatform, platform_url: str
     ) -> None:
         headers = {**auth(), "Content-Type": "application/json; charset=UTF-8"}
         with served(app_for(platform_url)) as (client, url):
@@ -210,7 +210,7 @@ class TestBadInput:
         assert response.status_code == 200
 
     def test_oversized_body_is_a_413_with_and_without_content_length(
-        self, served: Any, platform: PlatformStandIn, platform_url: str
+        self, served: Any, platform: FakePlatform, platform_url: str
     ) -> None:
         big = b'{"users": [' + b'{"name": "x", "email": "x@example.com"},' * 3000 + b"]}"
 
@@ -230,7 +230,7 @@ class TestBadInput:
         "raw", [b"{", b"", b"nope", b'{"users": NaN}', b"[1, 2"], ids=repr
     )
     def test_malformed_json_is_a_400(
-        self, served: Any, platform: PlatformStandIn, platform_url: str, raw: bytes
+        self, served: Any, platform: FakePlatform, platform_url: str, raw: bytes
     ) -> None:
         headers = {**auth(), "Content-Type": "application/json"}
         with served(app_for(platform_url)) as (client, url):
@@ -258,7 +258,7 @@ class TestBadInput:
              "long-name", "users-not-list", "not-an-object"],
     )
     def test_invalid_body_is_a_400_with_field_details(
-        self, served: Any, platform: PlatformStandIn, platform_url: str, body: Any,
+        self, served: Any, platform: FakePlatform, platform_url: str, body: Any,
         loc: list[Any],
     ) -> None:
         with served(app_for(platform_url)) as (client, url):
@@ -270,7 +270,7 @@ class TestBadInput:
         assert platform.calls == []
 
     def test_too_many_users_is_a_400(
-        self, served: Any, platform: PlatformStandIn, platform_url: str
+        self, served: Any, platform: FakePlatform, platform_url: str
     ) -> None:
         users = [{"name": f"C{i}", "email": f"c{i}@example.com"} for i in range(6)]
         with served(app_for(platform_url, max_users=5)) as (client, url):

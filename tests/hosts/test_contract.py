@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests._fake import API_KEY, STANDIN_EXPIRES, STANDIN_TOKEN, USERS, PlatformStandIn, make_token
+from tests._fake import API_KEY, STANDIN_EXPIRES, STANDIN_TOKEN, USERS, FakePlatform, make_token
 
 from .conftest import PREFIX
 
@@ -25,7 +25,7 @@ def bearer(token: str | None = None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token if token is not None else make_token()}"}
 
 
-async def test_creates_a_session(hosted: Any, platform: PlatformStandIn) -> None:
+async def test_creates_a_session(hosted: Any, platform: FakePlatform) -> None:
     async with hosted() as client:
         response = await client.post(SESSION, json={"users": USERS}, headers=bearer())
     assert response.status_code == 200
@@ -39,7 +39,7 @@ async def test_creates_a_session(hosted: Any, platform: PlatformStandIn) -> None
                             "recruiterEmail": "rita@hire.example"}
 
 
-async def test_a_trailing_slash_is_served_not_redirected(hosted: Any, platform: PlatformStandIn) -> None:
+async def test_a_trailing_slash_is_served_not_redirected(hosted: Any, platform: FakePlatform) -> None:
     async with hosted() as client:
         response = await client.post(f"{SESSION}/", json={"users": USERS}, headers=bearer())
     assert response.status_code == 200
@@ -56,7 +56,7 @@ async def test_a_trailing_slash_is_served_not_redirected(hosted: Any, platform: 
     ids=["api-key-not-set-500", "users-empty-400", "no-recruiter-400"],
 )
 async def test_the_docs_mistakes_table(
-    hosted: Any, platform: PlatformStandIn, settings: dict[str, Any], body: Any,
+    hosted: Any, platform: FakePlatform, settings: dict[str, Any], body: Any,
     claims: dict[str, Any], status: int, code: str,
 ) -> None:
     async with hosted(**settings) as client:
@@ -76,7 +76,7 @@ async def test_the_docs_mistakes_table(
     ids=["no-header", "garbage", "wrong-signature"],
 )
 async def test_unauthenticated_calls_are_401(
-    hosted: Any, platform: PlatformStandIn, headers: dict[str, str]
+    hosted: Any, platform: FakePlatform, headers: dict[str, str]
 ) -> None:
     async with hosted() as client:
         response = await client.post(SESSION, json={"users": USERS}, headers=headers)
@@ -86,7 +86,7 @@ async def test_unauthenticated_calls_are_401(
     assert platform.calls == []
 
 
-async def test_another_recruiter_in_the_body_is_403(hosted: Any, platform: PlatformStandIn) -> None:
+async def test_another_recruiter_in_the_body_is_403(hosted: Any, platform: FakePlatform) -> None:
     async with hosted() as client:
         response = await client.post(SESSION, json={"users": USERS, "recruiterId": "rec_99"},
                                      headers=bearer())

@@ -21,7 +21,7 @@ from tests._fake import (
     STANDIN_EXPIRES,
     STANDIN_TOKEN,
     USERS,
-    PlatformStandIn,
+    FakePlatform,
     make_token,
 )
 from tests._servers import serve
@@ -41,7 +41,7 @@ def test_the_doc_has_a_block_per_host() -> None:
 
 @pytest.mark.parametrize("heading", list(BLOCKS))
 def test_the_block_runs_as_written(
-    heading: str, monkeypatch: pytest.MonkeyPatch, platform: PlatformStandIn, platform_url: str
+    heading: str, monkeypatch: pytest.MonkeyPatch, platform: FakePlatform, platform_url: str
 ) -> None:
     for name, value in {"BASE_URL": platform_url, "API_KEY": API_KEY, "SECRET_KEY": SECRET_KEY,
                         "JWT_SECRET": JWT_SECRET}.items():

@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from assessment_asgi import AssessmentApp, AssessmentMiddleware
-from tests._fake import STANDIN_TOKEN, USERS, PlatformStandIn, make_token
+from tests._fake import STANDIN_TOKEN, USERS, FakePlatform, make_token
 from tests._servers import serve
 
 from ._hosts import bare_host
@@ -105,7 +105,7 @@ def counting_aclose(assessment: AssessmentApp) -> list[int]:
 @pytest.mark.parametrize(("build", "server"), [(b, s) for _, b, s in LINES], ids=[n for n, _, _ in LINES])
 def test_each_hosts_lifespan_line_closes_the_pool_and_restarts_cleanly(
     build: Callable[[AssessmentApp], Any], server: str,
-    make_assessment: Callable[..., AssessmentApp], platform: PlatformStandIn,
+    make_assessment: Callable[..., AssessmentApp], platform: FakePlatform,
 ) -> None:
     assessment = make_assessment()
     closes = counting_aclose(assessment)
@@ -121,7 +121,7 @@ def test_each_hosts_lifespan_line_closes_the_pool_and_restarts_cleanly(
 
 
 def test_the_bare_middleware_forwards_lifespan_to_the_wrapped_app(
-    make_assessment: Callable[..., AssessmentApp], platform: PlatformStandIn,
+    make_assessment: Callable[..., AssessmentApp], platform: FakePlatform,
 ) -> None:
     events: list[str] = []
 
@@ -143,7 +143,7 @@ def test_the_bare_middleware_forwards_lifespan_to_the_wrapped_app(
 
 @pytest.mark.parametrize("close_each_time", [False, True], ids=["no-lifespan", "with-lifespan"])
 def test_one_app_serves_on_successive_event_loops(
-    make_assessment: Callable[..., AssessmentApp], platform: PlatformStandIn, close_each_time: bool,
+    make_assessment: Callable[..., AssessmentApp], platform: FakePlatform, close_each_time: bool,
 ) -> None:
     """As in a test suite: a new loop per test, asyncio and trio in turn, lifespan or not."""
     assessment = make_assessment()

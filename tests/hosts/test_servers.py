@@ -8,7 +8,7 @@ from __future__ import annotations
 import httpx2
 import pytest
 
-from tests._fake import API_KEY, JWT_SECRET, SECRET_KEY, STANDIN_TOKEN, USERS, PlatformStandIn, make_token
+from tests._fake import API_KEY, JWT_SECRET, SECRET_KEY, STANDIN_TOKEN, USERS, FakePlatform, make_token
 from tests._servers import serve
 
 from ._hosts import HOSTS, RecordingApp
@@ -18,7 +18,7 @@ CASES = [(host, server) for host in HOSTS for server in host.servers]
 
 @pytest.mark.parametrize(("host", "server"), CASES, ids=[f"{h}-{s}" for h, s in CASES])
 def test_the_endpoint_over_a_real_socket(
-    host: object, server: str, platform: PlatformStandIn, platform_url: str
+    host: object, server: str, platform: FakePlatform, platform_url: str
 ) -> None:
     recorder = RecordingApp(base_url=platform_url, jwt_secret=JWT_SECRET, api_key=API_KEY,
                             secret_key=SECRET_KEY)

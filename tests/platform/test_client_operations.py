@@ -15,7 +15,7 @@ from assessment_asgi.platform import (
     SmartAIClient,
 )
 from assessment_asgi.sandbox import SandboxApp
-from tests._fake import API_KEY, SECRET, StandIn, build_app, completed_event
+from tests._fake import API_KEY, SECRET, FakeAPI, build_app, completed_event
 from tests._servers import serve
 
 from ._engine_runs import pytest_generate_tests  # noqa: F401 - runs engine_name tests per engine
@@ -24,15 +24,15 @@ CREDS = Credentials(API_KEY, SECRET)
 
 
 @pytest.fixture
-def standin() -> Iterator[tuple[StandIn, str]]:
-    state = StandIn()
+def standin() -> Iterator[tuple[FakeAPI, str]]:
+    state = FakeAPI()
     with serve(build_app(state)) as base:
         yield state, f"{base}/api/v1"
 
 
 @pytest.mark.anyio
 async def test_campaign_keeps_unknown_fields_and_sends_only_given_options(
-    standin: tuple[StandIn, str],
+    standin: tuple[FakeAPI, str],
 ) -> None:
     state, base_url = standin
     async with SmartAIClient(base_url=base_url, credentials=CREDS) as client:
@@ -55,7 +55,7 @@ async def test_campaign_keeps_unknown_fields_and_sends_only_given_options(
 
 
 @pytest.mark.anyio
-async def test_campaign_method_is_checked_before_sending(standin: tuple[StandIn, str]) -> None:
+async def test_campaign_method_is_checked_before_sending(standin: tuple[FakeAPI, str]) -> None:
     state, base_url = standin
     client = SmartAIClient(base_url=base_url, credentials=CREDS)
     with pytest.raises(ValueError, match="method"):
@@ -71,7 +71,7 @@ async def test_campaign_method_is_checked_before_sending(standin: tuple[StandIn,
 @pytest.mark.anyio
 async def test_list_assessments_is_signed_over_the_base_url_path(engine_name: str) -> None:
     """The signed path follows the base URL (here a gateway prefix), not a literal /api/v1."""
-    state = StandIn()
+    state = FakeAPI()
     with serve(build_app(state, prefix="/gateway/smartai/api/v1")) as base:
         async with SmartAIClient(
             base_url=f"{base}/gateway/smartai/api/v1", credentials=CREDS, engine=engine_name
@@ -94,7 +94,7 @@ async def test_list_assessments_is_signed_over_the_base_url_path(engine_name: st
 
 
 @pytest.mark.anyio
-async def test_poll_and_ack_in_chunks_of_100(standin: tuple[StandIn, str]) -> None:
+async def test_poll_and_ack_in_chunks_of_100(standin: tuple[FakeAPI, str]) -> None:
     state, base_url = standin
     state.queue = [completed_event(n) for n in range(250)]
     async with SmartAIClient(base_url=base_url, credentials=CREDS) as client:
@@ -128,9 +128,9 @@ async def test_poll_and_ack_in_chunks_of_100(standin: tuple[StandIn, str]) -> No
 
 
 @pytest.mark.anyio
-async def test_the_queue_can_live_on_another_base_url(standin: tuple[StandIn, str]) -> None:
+async def test_the_queue_can_live_on_another_base_url(standin: tuple[FakeAPI, str]) -> None:
     state, base_url = standin
-    queue_state = StandIn(queue=[completed_event(1)])
+    queue_state = FakeAPI(queue=[completed_event(1)])
     with serve(build_app(queue_state, prefix="/api")) as queue_base:
         async with SmartAIClient(
             base_url=base_url, queue_base_url=f"{queue_base}/api", credentials=CREDS
@@ -142,7 +142,7 @@ async def test_the_queue_can_live_on_another_base_url(standin: tuple[StandIn, st
 
 
 @pytest.mark.anyio
-async def test_events_without_an_id_are_skipped_not_fatal(standin: tuple[StandIn, str]) -> None:
+async def test_events_without_an_id_are_skipped_not_fatal(standin: tuple[FakeAPI, str]) -> None:
     state, base_url = standin
     state.queue = [{"event": "assessment.completed"}, completed_event(2)]  # type: ignore[list-item]
     state.queue[0]["eventId"] = None
@@ -152,7 +152,7 @@ async def test_events_without_an_id_are_skipped_not_fatal(standin: tuple[StandIn
 
 
 @pytest.mark.anyio
-async def test_an_injected_http_client_is_used_and_left_open(standin: tuple[StandIn, str]) -> None:
+async def test_an_injected_http_client_is_used_and_left_open(standin: tuple[FakeAPI, str]) -> None:
     state, base_url = standin
     async with httpx2.AsyncClient() as http:
         client = SmartAIClient(base_url=base_url, credentials=CREDS, http_client=http)

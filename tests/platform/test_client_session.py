@@ -17,7 +17,7 @@ from assessment_asgi.platform import (
     SmartAIClient,
     SmartAIValidationError,
 )
-from tests._fake import API_KEY, SECRET, StandIn, build_app
+from tests._fake import API_KEY, SECRET, FakeAPI, build_app
 from tests._servers import serve
 
 from ._engine_runs import pytest_generate_tests  # noqa: F401 - runs engine_name tests per engine
@@ -26,21 +26,21 @@ CREDS = Credentials(API_KEY, SECRET)
 
 
 @pytest.fixture(scope="module")
-def standin() -> Iterator[tuple[StandIn, str]]:
-    state = StandIn()
+def standin() -> Iterator[tuple[FakeAPI, str]]:
+    state = FakeAPI()
     with serve(build_app(state)) as base:
         yield state, f"{base}/api/v1"
 
 
 @pytest.fixture
-def state(standin: tuple[StandIn, str]) -> StandIn:
+def state(standin: tuple[FakeAPI, str]) -> FakeAPI:
     standin[0].seen.clear()
     standin[0].script.clear()
     return standin[0]
 
 
 @pytest.fixture
-def base_url(standin: tuple[StandIn, str]) -> str:
+def base_url(standin: tuple[FakeAPI, str]) -> str:
     return standin[1]
 
 
@@ -52,7 +52,7 @@ class Person:
 
 @pytest.mark.anyio
 async def test_bulk_session_sends_the_contract_and_returns_a_hidden_token(
-    state: StandIn, base_url: str, engine_name: str
+    state: FakeAPI, base_url: str, engine_name: str
 ) -> None:
     async with SmartAIClient(base_url=base_url, credentials=CREDS, engine=engine_name) as client:
         tok = await client.create_session(
@@ -83,7 +83,7 @@ async def test_bulk_session_sends_the_contract_and_returns_a_hidden_token(
 
 
 @pytest.mark.anyio
-async def test_single_mode_never_sends_null_fields(state: StandIn, base_url: str) -> None:
+async def test_single_mode_never_sends_null_fields(state: FakeAPI, base_url: str) -> None:
     async with SmartAIClient(base_url=base_url, credentials=CREDS) as client:
         await client.create_session(name="Ada", email="ada@example.com", recruiter_email="r@x.io")
         await client.create_session(
@@ -106,7 +106,7 @@ async def test_single_mode_never_sends_null_fields(state: StandIn, base_url: str
 
 
 @pytest.mark.anyio
-async def test_per_call_credentials_override_the_default(state: StandIn, base_url: str) -> None:
+async def test_per_call_credentials_override_the_default(state: FakeAPI, base_url: str) -> None:
     rotated = Credentials("wc_ak_test_rotated", "wc_sk_test_rotated")
     async with SmartAIClient(base_url=base_url, credentials=rotated) as client:
         with pytest.raises(SmartAIAuthError) as caught:
@@ -126,7 +126,7 @@ async def test_per_call_credentials_override_the_default(state: StandIn, base_ur
 
 @pytest.mark.anyio
 async def test_validation_error_carries_status_message_and_request_id(
-    state: StandIn, base_url: str, engine_name: str
+    state: FakeAPI, base_url: str, engine_name: str
 ) -> None:
     state.script["/sessions"] = [
         (400, {"success": False, "error": "users must not be empty"}, {"x-request-id": "abc-123"})
@@ -141,7 +141,7 @@ async def test_validation_error_carries_status_message_and_request_id(
 
 
 @pytest.mark.anyio
-async def test_bad_arguments_fail_before_any_request(state: StandIn, base_url: str) -> None:
+async def test_bad_arguments_fail_before_any_request(state: FakeAPI, base_url: str) -> None:
     client = SmartAIClient(base_url=base_url, credentials=CREDS)
     with pytest.raises(ValueError, match="users must not be empty"):
         await client.create_session(users=[], recruiter_id="r")
@@ -175,7 +175,7 @@ def test_configuration_is_validated_at_construction() -> None:
     assert SECRET not in repr(client)
 
 
-def test_one_client_serves_many_event_loops_without_leaks(state: StandIn, base_url: str) -> None:
+def test_one_client_serves_many_event_loops_without_leaks(state: FakeAPI, base_url: str) -> None:
     """Test suites run a fresh loop per test: the client must follow, and leak nothing."""
     client = SmartAIClient(base_url=base_url, credentials=CREDS)
 
@@ -193,7 +193,7 @@ def test_one_client_serves_many_event_loops_without_leaks(state: StandIn, base_u
 
 
 @pytest.mark.anyio
-async def test_a_closed_client_is_rebuilt_on_next_use(state: StandIn, base_url: str) -> None:
+async def test_a_closed_client_is_rebuilt_on_next_use(state: FakeAPI, base_url: str) -> None:
     client = SmartAIClient(base_url=base_url, credentials=CREDS)
     await client.create_session(users=[{"name": "A", "email": "a@x.io"}], recruiter_id="r")
     await client.aclose()
@@ -204,7 +204,7 @@ async def test_a_closed_client_is_rebuilt_on_next_use(state: StandIn, base_url: 
     assert len(state.calls("/sessions")) == 2
 
 
-def test_loops_running_side_by_side_in_threads_each_get_a_pool(state: StandIn, base_url: str) -> None:
+def test_loops_running_side_by_side_in_threads_each_get_a_pool(state: FakeAPI, base_url: str) -> None:
     import threading
 
     client = SmartAIClient(base_url=base_url, credentials=CREDS)

@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as redis_asyncio
 
 from assessment_asgi.platform import Credentials, RedisDedupStore, ResultsPoller, RetryPolicy, SmartAIClient
-from tests._fake import API_KEY, SECRET, StandIn, build_app, completed_event
+from tests._fake import API_KEY, SECRET, FakeAPI, build_app, completed_event
 from tests._servers import free_port, serve
 
 pytestmark = pytest.mark.redis
@@ -64,7 +64,7 @@ async def test_an_abandoned_claim_expires(redis_url: str, prefix: str) -> None:
 
 @pytest.mark.anyio
 async def test_two_replicas_handle_each_event_once_through_redis(redis_url: str, prefix: str) -> None:
-    state = StandIn(queue=[completed_event(n) for n in range(4)])
+    state = FakeAPI(queue=[completed_event(n) for n in range(4)])
     state.script["/ack"] = [(503, {}, {})] * 2  # replica A's acknowledgement is lost
     handled: list[tuple[str, str]] = []
     connection = redis_asyncio.Redis.from_url(redis_url)
@@ -99,7 +99,7 @@ def test_bad_redis_arguments_are_refused() -> None:
 
 @pytest.mark.anyio
 async def test_an_unreachable_store_leaves_the_batch_queued(caplog: pytest.LogCaptureFixture) -> None:
-    state = StandIn(queue=[completed_event(n) for n in range(3)])
+    state = FakeAPI(queue=[completed_event(n) for n in range(3)])
     handled: list[str] = []
     store = RedisDedupStore(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
     with serve(build_app(state)) as base:

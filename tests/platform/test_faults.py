@@ -25,7 +25,7 @@ from assessment_asgi.platform import (
     Timeout,
 )
 from assessment_asgi.platform._config import parse_retry_after
-from tests._fake import StandIn, build_app
+from tests._fake import FakeAPI, build_app
 from tests._servers import serve
 
 from . import _faulty
@@ -257,7 +257,7 @@ async def test_a_declared_huge_body_is_refused_without_reading_it() -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("op", OPS)
 async def test_redirects_are_not_followed(op: str) -> None:
-    target = StandIn()
+    target = FakeAPI()
     with serve(build_app(target)) as elsewhere:
         location = {"Location": f"{elsewhere}/api/v1/sessions"}
         server = FaultServer(answer(307, b"", location))

@@ -13,22 +13,22 @@ from assessment_asgi.platform import (
     SmartAIClient,
     SmartAIServerError,
 )
-from tests._fake import API_KEY, SECRET, StandIn, build_app
+from tests._fake import API_KEY, SECRET, FakeAPI, build_app
 from tests._servers import serve
 
 CREDS = Credentials(API_KEY, SECRET)
 
 
 @pytest.fixture(scope="module")
-def standin() -> Iterator[tuple[StandIn, str]]:
-    state = StandIn()
+def standin() -> Iterator[tuple[FakeAPI, str]]:
+    state = FakeAPI()
     with serve(build_app(state)) as base:
         yield state, f"{base}/api/v1"
 
 
 @pytest.mark.anyio
 async def test_a_successful_create_reports_one_call_with_its_request_id(
-    standin: tuple[StandIn, str],
+    standin: tuple[FakeAPI, str],
 ) -> None:
     state, base_url = standin
     state.script.clear()
@@ -51,7 +51,7 @@ async def test_a_successful_create_reports_one_call_with_its_request_id(
 
 
 @pytest.mark.anyio
-async def test_a_failing_read_reports_its_attempts_and_error(standin: tuple[StandIn, str]) -> None:
+async def test_a_failing_read_reports_its_attempts_and_error(standin: tuple[FakeAPI, str]) -> None:
     state, base_url = standin
     state.script.clear()
     state.script["/assessments"] = [(503, {"success": False, "error": "busy"}, {})] * 3
@@ -69,7 +69,7 @@ async def test_a_failing_read_reports_its_attempts_and_error(standin: tuple[Stan
 
 @pytest.mark.anyio
 async def test_a_failing_observer_never_fails_the_call(
-    standin: tuple[StandIn, str], caplog: pytest.LogCaptureFixture
+    standin: tuple[FakeAPI, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     state, base_url = standin
     state.script.clear()

@@ -20,7 +20,7 @@ from assessment_asgi.platform import (
     SmartAIClient,
 )
 from assessment_asgi.sandbox import SandboxApp
-from tests._fake import API_KEY, SECRET, StandIn, build_app, completed_event
+from tests._fake import API_KEY, SECRET, FakeAPI, build_app, completed_event
 from tests._servers import serve
 
 from . import _faulty
@@ -133,8 +133,8 @@ async def test_run_and_stop_without_a_context_manager(sandbox_client: SmartAICli
 
 
 @pytest.fixture
-def standin() -> Iterator[tuple[StandIn, str]]:
-    state = StandIn()
+def standin() -> Iterator[tuple[FakeAPI, str]]:
+    state = FakeAPI()
     with serve(build_app(state)) as base:
         yield state, f"{base}/api/v1"
 
@@ -148,7 +148,7 @@ def standin_client(base_url: str) -> SmartAIClient:
 
 
 @pytest.mark.anyio
-async def test_draining_follows_pending_count(standin: tuple[StandIn, str]) -> None:
+async def test_draining_follows_pending_count(standin: tuple[FakeAPI, str]) -> None:
     state, base_url = standin
     state.queue = [completed_event(n) for n in range(250)]
     seen: list[str] = []
@@ -161,7 +161,7 @@ async def test_draining_follows_pending_count(standin: tuple[StandIn, str]) -> N
 
 
 @pytest.mark.anyio
-async def test_a_lost_ack_does_not_mean_a_second_handling(standin: tuple[StandIn, str]) -> None:
+async def test_a_lost_ack_does_not_mean_a_second_handling(standin: tuple[FakeAPI, str]) -> None:
     state, base_url = standin
     state.queue = [completed_event(1)]
     state.script["/ack"] = [(503, {"message": "busy"}, {})] * 2  # both attempts of the first ack
@@ -177,7 +177,7 @@ async def test_a_lost_ack_does_not_mean_a_second_handling(standin: tuple[StandIn
 
 
 @pytest.mark.anyio
-async def test_replicas_sharing_a_store_handle_each_event_once(standin: tuple[StandIn, str]) -> None:
+async def test_replicas_sharing_a_store_handle_each_event_once(standin: tuple[FakeAPI, str]) -> None:
     state, base_url = standin
     state.queue = [completed_event(n) for n in range(5)]
     state.script["/ack"] = [(503, {}, {})] * 2  # replica A's ack is lost
@@ -194,7 +194,7 @@ async def test_replicas_sharing_a_store_handle_each_event_once(standin: tuple[St
 
 
 @pytest.mark.anyio
-async def test_unhandled_types_are_acknowledged_or_left_as_configured(standin: tuple[StandIn, str]) -> None:
+async def test_unhandled_types_are_acknowledged_or_left_as_configured(standin: tuple[FakeAPI, str]) -> None:
     state, base_url = standin
     state.queue = [{"eventId": "sent_1", "event": "assessment.sent"}, completed_event(1)]
     async with standin_client(base_url) as client:
@@ -208,7 +208,7 @@ async def test_unhandled_types_are_acknowledged_or_left_as_configured(standin: t
 
 
 @pytest.mark.anyio
-async def test_a_hung_handler_times_out_and_stays_queued(standin: tuple[StandIn, str]) -> None:
+async def test_a_hung_handler_times_out_and_stays_queued(standin: tuple[FakeAPI, str]) -> None:
     state, base_url = standin
     state.queue = [completed_event(1)]
 
@@ -250,7 +250,7 @@ def test_configuration_is_checked() -> None:
 
 @pytest.mark.anyio
 async def test_a_rate_limited_poller_waits_instead_of_hammering(
-    standin: tuple[StandIn, str], caplog: pytest.LogCaptureFixture
+    standin: tuple[FakeAPI, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     state, base_url = standin
     state.script["/webhook/events"] = [(429, {"message": "too fast"}, {"Retry-After": "120"})] * 10

@@ -22,15 +22,15 @@ from assessment_asgi.platform import (
     RetryPolicy,
     SmartAIClient,
 )
-from tests._fake import API_KEY, SECRET, StandIn, build_app, completed_event
+from tests._fake import API_KEY, SECRET, FakeAPI, build_app, completed_event
 from tests._servers import serve
 
 PERSONAL = "jane.doe.private@example.com"
 
 
 @pytest.fixture
-def standin() -> Iterator[tuple[StandIn, str]]:
-    state = StandIn()
+def standin() -> Iterator[tuple[FakeAPI, str]]:
+    state = FakeAPI()
     with serve(build_app(state)) as base:
         yield state, f"{base}/api/v1"
 
@@ -48,7 +48,7 @@ def poison(n: int) -> dict[str, object]:
 
 
 @pytest.mark.anyio
-async def test_one_malformed_event_does_not_hide_the_rest_of_its_batch(standin: tuple[StandIn, str]) -> None:
+async def test_one_malformed_event_does_not_hide_the_rest_of_its_batch(standin: tuple[FakeAPI, str]) -> None:
     state, base_url = standin
     state.queue = [completed_event(1), poison(2), completed_event(3)]
     async with client_for(base_url) as client:
@@ -63,7 +63,7 @@ async def test_one_malformed_event_does_not_hide_the_rest_of_its_batch(standin: 
 
 @pytest.mark.anyio
 async def test_a_poison_event_is_reported_acknowledged_and_never_blocks_the_queue(
-    standin: tuple[StandIn, str], caplog: pytest.LogCaptureFixture
+    standin: tuple[FakeAPI, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     state, base_url = standin
     state.queue = [completed_event(1), poison(2), completed_event(3)]
@@ -84,7 +84,7 @@ async def test_a_poison_event_is_reported_acknowledged_and_never_blocks_the_queu
 
 
 @pytest.mark.anyio
-async def test_an_on_invalid_hook_gets_the_event_as_sent(standin: tuple[StandIn, str]) -> None:
+async def test_an_on_invalid_hook_gets_the_event_as_sent(standin: tuple[FakeAPI, str]) -> None:
     state, base_url = standin
     state.queue = [poison(7)]
     dead_letters: list[InvalidEvent] = []
@@ -101,7 +101,7 @@ async def test_an_on_invalid_hook_gets_the_event_as_sent(standin: tuple[StandIn,
 
 
 @pytest.mark.anyio
-async def test_a_sync_handler_runs_off_the_event_loop(standin: tuple[StandIn, str]) -> None:
+async def test_a_sync_handler_runs_off_the_event_loop(standin: tuple[FakeAPI, str]) -> None:
     state, base_url = standin
     state.queue = [completed_event(1)]
     started, release = threading.Event(), threading.Event()
@@ -125,7 +125,7 @@ async def test_a_sync_handler_runs_off_the_event_loop(standin: tuple[StandIn, st
 
 @pytest.mark.anyio
 async def test_a_sync_handler_that_overruns_its_timeout_is_not_acknowledged(
-    standin: tuple[StandIn, str], caplog: pytest.LogCaptureFixture
+    standin: tuple[FakeAPI, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     state, base_url = standin
     state.queue = [completed_event(1)]
@@ -143,7 +143,7 @@ async def test_a_sync_handler_that_overruns_its_timeout_is_not_acknowledged(
 
 @pytest.mark.anyio
 async def test_handlers_run_concurrently_and_only_what_succeeded_is_acknowledged(
-    standin: tuple[StandIn, str],
+    standin: tuple[FakeAPI, str],
 ) -> None:
     state, base_url = standin
     state.queue = [completed_event(n) for n in range(5)]
@@ -170,7 +170,7 @@ async def test_handlers_run_concurrently_and_only_what_succeeded_is_acknowledged
 
 @pytest.mark.anyio
 async def test_events_without_a_handler_are_counted_and_logged_once_per_type(
-    standin: tuple[StandIn, str], caplog: pytest.LogCaptureFixture
+    standin: tuple[FakeAPI, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     state, base_url = standin
     state.queue = [
@@ -193,7 +193,7 @@ async def test_events_without_a_handler_are_counted_and_logged_once_per_type(
 
 @pytest.mark.anyio
 async def test_a_failing_handler_is_logged_by_type_and_event_id_only(
-    standin: tuple[StandIn, str], caplog: pytest.LogCaptureFixture
+    standin: tuple[FakeAPI, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     state, base_url = standin
     state.queue = [completed_event(1)]

@@ -10,7 +10,7 @@ from record_assessment_backend import AssessmentClient
 
 from assessment_asgi.platform import Credentials, SmartAIClient
 from assessment_asgi.platform._signing import canonical_json, signature
-from tests._fake import API_KEY, SECRET, Seen, StandIn, build_app, completed_event
+from tests._fake import API_KEY, SECRET, FakeAPI, RecordedRequest, build_app, completed_event
 from tests._servers import serve
 
 USERS = [{"name": "Zoë Ångström", "email": "zoe@example.com"}, {"name": "Bo", "email": "bo@example.com"}]
@@ -45,13 +45,13 @@ async def _ours(base_url: str) -> list[Any]:
         ]
 
 
-def _shape(seen: Seen) -> tuple[str, str, dict[str, str], Any, set[str]]:
+def _shape(seen: RecordedRequest) -> tuple[str, str, dict[str, str], Any, set[str]]:
     body = seen.json() if seen.body else None
     return seen.method, seen.path, seen.query, body, AUTH_HEADERS & set(seen.headers)
 
 
 def test_we_send_what_the_official_sdk_sends() -> None:
-    official, ours = StandIn(), StandIn()
+    official, ours = FakeAPI(), FakeAPI()
     for state in (official, ours):
         state.queue = [completed_event(1), completed_event(2)]
     with serve(build_app(official)) as a, serve(build_app(ours)) as b:

@@ -20,7 +20,7 @@ from assessment_asgi import AssessmentApp, ConfigurationError, Recruiter
 from assessment_asgi._ratelimit import PlatformCallLimiter, RecruiterRateLimiter
 from assessment_asgi._ratestore import BoundedMemoryStorage
 from assessment_asgi._responses import HTTPProblem
-from tests._fake import STANDIN_TOKEN, USERS, PlatformStandIn
+from tests._fake import STANDIN_TOKEN, USERS, FakePlatform
 from tests._servers import Server, free_port, serve
 
 from .conftest import assert_clean, bearer, body, hs_token, make_app, mounted
@@ -44,7 +44,7 @@ from .conftest import assert_clean, bearer, body, hs_token, make_app, mounted
     ids=lambda v: str(v)[:40],
 )
 def test_a_recruiter_cannot_act_in_another_recruiters_name(
-    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str,
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str,
     extra: dict[str, str], token_claims: dict[str, Any],
 ) -> None:
     with mounted(make_app(platform_url)) as url:
@@ -71,7 +71,7 @@ def assert_rate_limited(response: httpx2.Response) -> None:
 
 @pytest.mark.parametrize("strategy", ["moving-window", "fixed-window"])
 def test_per_recruiter_rate_limit_in_memory(
-    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str, strategy: str
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str, strategy: str
 ) -> None:
     app = make_app(platform_url, rate_limit="3/minute", rate_limit_strategy=strategy)
     rita, bob = hs_token(), hs_token(sub="rec_7", email="bob@hire.example")
@@ -86,7 +86,7 @@ def test_per_recruiter_rate_limit_in_memory(
 
 
 def test_refused_requests_do_not_spend_the_budget(
-    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str
 ) -> None:
     app = make_app(platform_url, rate_limit="2/minute")
     token = hs_token()
@@ -99,7 +99,7 @@ def test_refused_requests_do_not_spend_the_budget(
 
 
 def test_the_default_limit_is_30_per_minute(
-    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str,
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("ASSESSMENT_RATE_LIMIT", raising=False)
@@ -138,7 +138,7 @@ def test_invalid_strategy_or_storage_is_refused_at_construction() -> None:
 
 @pytest.mark.redis
 def test_replicas_share_one_budget_through_redis(
-    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str, fresh_redis: str
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str, fresh_redis: str
 ) -> None:
     import redis
 
@@ -168,7 +168,7 @@ def test_replicas_share_one_budget_through_redis(
 @pytest.mark.redis
 @pytest.mark.parametrize("strategy", ["moving-window", "fixed-window"])
 def test_redis_strategies_limit_per_recruiter(
-    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str, fresh_redis: str,
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str, fresh_redis: str,
     strategy: str,
 ) -> None:
     app = make_app(platform_url, rate_limit="2/minute", redis_url=fresh_redis,
@@ -180,7 +180,7 @@ def test_redis_strategies_limit_per_recruiter(
 
 
 def test_unreachable_redis_fails_closed_without_leaking_its_password(
-    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str
 ) -> None:
     password = "CANARY-REDIS-PASSWORD-5e1"
     redis_url = f"redis://:{password}@127.0.0.1:{free_port()}/0"  # nothing listens there
@@ -263,7 +263,7 @@ def test_a_slow_platform_cannot_exhaust_the_host() -> None:
 
 
 def test_requests_over_the_cap_wait_their_turn_within_the_bound(
-    platform: PlatformStandIn, platform_url: str
+    platform: FakePlatform, platform_url: str
 ) -> None:
     platform.mode, platform.delay = "slow", 0.2
     app = make_app(platform_url, max_concurrent_calls=1, queue_timeout=20)
@@ -284,7 +284,7 @@ def test_invalid_concurrency_settings_are_refused(setting: str, value: Any) -> N
 @pytest.mark.redis
 @pytest.mark.parametrize("server", ["hypercorn", "hypercorn-trio"])
 def test_limits_hold_on_asyncio_and_trio_servers(
-    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str, fresh_redis: str,
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str, fresh_redis: str,
     server: Server,
 ) -> None:
     memory = make_app(platform_url, rate_limit="2/minute", max_concurrent_calls=1)

@@ -6,7 +6,7 @@ import httpx2
 import pytest
 
 from assessment_asgi import AssessmentApp, ConfigurationError
-from tests._fake import PlatformStandIn
+from tests._fake import FakePlatform
 
 from .conftest import bearer, body, hs_token, make_app, mounted
 
@@ -26,7 +26,7 @@ def cors_headers(response: httpx2.Response) -> dict[str, str]:
 
 
 def test_no_cors_headers_unless_origins_are_configured(
-    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str
 ) -> None:
     with mounted(make_app(platform_url)) as url:
         answers = [
@@ -41,7 +41,7 @@ def test_no_cors_headers_unless_origins_are_configured(
 
 
 def test_a_configured_frontend_origin_can_preflight_and_read_answers(
-    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str
 ) -> None:
     app = make_app(platform_url, cors_origins=[FRONTEND, "http://localhost:5173"])
     with mounted(app) as url:
@@ -82,7 +82,7 @@ def test_a_configured_frontend_origin_can_preflight_and_read_answers(
     ],
 )
 def test_other_origins_get_no_cors_headers(
-    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str, origin: str
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str, origin: str
 ) -> None:
     app = make_app(platform_url, cors_origins=[FRONTEND], cors_allow_credentials=True)
     with mounted(app) as url:
@@ -99,7 +99,7 @@ def test_other_origins_get_no_cors_headers(
 
 
 def test_credentials_echo_the_origin_never_a_wildcard(
-    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str
 ) -> None:
     app = make_app(platform_url, cors_origins=[FRONTEND], cors_allow_credentials=True)
     with mounted(app) as url:
@@ -116,7 +116,7 @@ def test_wildcard_with_credentials_is_refused_at_construction() -> None:
 
 
 def test_wildcard_without_credentials_allows_any_origin_without_credentials(
-    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str
 ) -> None:
     app = make_app(platform_url, cors_origins=["*"])
     with mounted(app) as url:

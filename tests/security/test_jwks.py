@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from assessment_asgi import AssessmentApp, ConfigurationError, JWTAuthenticator
 from assessment_asgi._jwks import JWKSCache, KeySourceUnavailable
-from tests._fake import PlatformStandIn
+from tests._fake import FakePlatform
 from tests._servers import serve
 
 from .conftest import (
@@ -60,7 +60,7 @@ def jwks_app(platform_url: str, jwks_url: str, clock: FakeClock, **cache: Any) -
 
 
 def test_a_flood_of_unknown_kids_refetches_at_most_once_per_interval(
-    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str,
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str,
     keys: tuple[KeyServer, str], signing_key: RSAKey, attacker_key: RSAKey, clock: FakeClock,
 ) -> None:
     server, base = keys
@@ -91,7 +91,7 @@ def test_a_flood_of_unknown_kids_refetches_at_most_once_per_interval(
 
 
 def test_a_rotated_key_works_after_one_refetch(
-    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str,
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str,
     keys: tuple[KeyServer, str], signing_key: RSAKey, clock: FakeClock,
 ) -> None:
     server, base = keys
@@ -111,7 +111,7 @@ def test_a_rotated_key_works_after_one_refetch(
 
 
 def test_unreachable_jwks_at_cold_start_fails_closed_with_503(
-    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str,
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str,
     keys: tuple[KeyServer, str], signing_key: RSAKey,
 ) -> None:
     server, base = keys
@@ -129,7 +129,7 @@ def test_unreachable_jwks_at_cold_start_fails_closed_with_503(
 
 
 def test_unreachable_jwks_recovers_once_the_interval_has_passed(
-    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str,
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str,
     keys: tuple[KeyServer, str], signing_key: RSAKey, clock: FakeClock,
 ) -> None:
     server, base = keys
@@ -145,7 +145,7 @@ def test_unreachable_jwks_recovers_once_the_interval_has_passed(
 
 
 def test_cached_keys_serve_through_an_outage_for_a_bounded_time(
-    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str,
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str,
     keys: tuple[KeyServer, str], signing_key: RSAKey, clock: FakeClock,
 ) -> None:
     server, base = keys
@@ -195,7 +195,7 @@ def test_https_and_loopback_urls_are_accepted(url: str) -> None:
 
 
 def test_redirects_are_not_followed(
-    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str,
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str,
     signing_key: RSAKey, clock: FakeClock,
 ) -> None:
     with key_server(signing_key) as (target, target_base), key_server() as (server, base):
@@ -222,7 +222,7 @@ def _static_server(routes: dict[str, Any]) -> Starlette:
 
 
 def test_discovery_pointing_at_a_non_https_jwks_is_not_fetched(
-    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str,
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str,
     signing_key: RSAKey,
 ) -> None:
     discovery = {"issuer": "x", "jwks_uri": "http://keys.example/jwks.json"}
@@ -235,7 +235,7 @@ def test_discovery_pointing_at_a_non_https_jwks_is_not_fetched(
 
 
 def test_symmetric_and_private_keys_in_a_jwks_are_never_used(
-    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str,
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str,
     signing_key: RSAKey,
 ) -> None:
     shared = b"an-hmac-secret-published-in-the-jwks!!"
@@ -261,7 +261,7 @@ def test_symmetric_and_private_keys_in_a_jwks_are_never_used(
 
 
 def test_an_oversized_jwks_document_is_refused(
-    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str,
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str,
     signing_key: RSAKey,
 ) -> None:
     huge = b'{"keys": [], "padding": "' + b"x" * 2_000_000 + b'"}'
@@ -288,7 +288,7 @@ def _issuer_server(issuer: str | None, jwks_uri: str) -> Starlette:
 
 @pytest.mark.parametrize("names", ["itself", "another issuer"])
 def test_discovery_must_name_the_configured_issuer(
-    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str,
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str,
     signing_key: RSAKey, keys: tuple[KeyServer, str], names: str,
 ) -> None:
     server, keys_base = keys

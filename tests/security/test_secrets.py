@@ -23,7 +23,7 @@ from assessment_asgi import (
 )
 from assessment_asgi._jwks import JWKSCache
 from assessment_asgi._responses import HTTPProblem
-from tests._fake import PlatformStandIn
+from tests._fake import FakePlatform
 
 from .conftest import (
     API_KEY,
@@ -88,7 +88,7 @@ def test_configuration_errors_name_the_setting_not_the_value(settings: dict[str,
 
 
 def test_an_internal_error_is_a_generic_500_and_its_message_is_withheld(
-    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str,
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     token = hs_token()
@@ -114,7 +114,7 @@ def test_an_internal_error_is_a_generic_500_and_its_message_is_withheld(
 
 
 def test_a_failing_key_provider_is_a_generic_500(
-    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str,
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     def keys() -> Credentials:
@@ -130,7 +130,7 @@ def test_a_failing_key_provider_is_a_generic_500(
 
 
 def test_every_outcome_with_debug_logging_leaks_nothing(
-    checked_client: httpx2.Client, platform: PlatformStandIn, platform_url: str,
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Success, platform failures, refusals and limits, all with canaries, all clean."""
