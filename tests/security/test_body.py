@@ -263,6 +263,19 @@ def test_a_lying_content_length_is_not_trusted(
 
 def test_a_slowly_trickled_body_is_cut_off(platform: PlatformStandIn, url: str, token: str) -> None:
     """One byte every 0.2 s of a declared 500-byte body: 408 (or a closed connection)."""
+    _trickle_is_cut_off(platform, url, token)
+
+
+def test_a_slowly_trickled_body_is_cut_off_on_trio(
+    platform_url: str, platform: PlatformStandIn, token: str
+) -> None:
+    """The slow-body deadline is asyncio's own timeout on asyncio, anyio's on trio: both hold."""
+    app = make_app(platform_url, rate_limit="", body_timeout=1.0, max_users=100)
+    with mounted(app, server="hypercorn-trio") as trio_url:
+        _trickle_is_cut_off(platform, trio_url, token)
+
+
+def _trickle_is_cut_off(platform: PlatformStandIn, url: str, token: str) -> None:
     parts = urlsplit(url)
     body = json.dumps({"users": USERS}).encode().ljust(500)
     with socket.create_connection((parts.hostname or "", parts.port or 80), timeout=15) as sock:
