@@ -313,10 +313,11 @@ class AssessmentApp:
                 )
         except SmartAIError as exc:
             raise _platform_problem(exc) from None
-        logger.debug(
-            "session created: %d candidate(s) in %.1f ms",
-            len(request.users), (time.perf_counter() - started) * 1000,
-        )
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "session created: %d candidate(s) in %.1f ms",
+                len(request.users), (time.perf_counter() - started) * 1000,
+            )
         return {"token": result.token, "expiresAt": result.expires_at}
 
     #: Pass to a ``SmartAIClient(on_call=...)`` you inject: platform spans and request ids.

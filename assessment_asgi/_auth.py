@@ -110,10 +110,13 @@ class JWTAuthenticator:
         return f"JWTAuthenticator(source={source}, algorithms={list(self.algorithms)!r})"
 
     async def __call__(self, request: Request) -> dict[str, Any]:
-        if len(request.headers.getlist("authorization")) > 1:
+        # The raw ASGI pairs (names are lowercase by the spec), as Starlette's ``Headers``
+        # reads them, without building and decoding a copy of every header per request.
+        values = [v for k, v in request.scope["headers"] if k == b"authorization"]
+        if len(values) > 1:
             # Two tokens: proxies and frameworks disagree on which one counts. Refuse both.
             raise AuthError("Invalid token")
-        token = bearer_token(request.headers.get("authorization"))
+        token = bearer_token(values[0].decode("latin-1") if values else None)
         if self._key is not None:
             return self._verify(token, self._key)
         assert self._jwks is not None

@@ -10,8 +10,7 @@ import json
 import math
 from typing import Any
 
-import anyio
-
+from ._compat import fail_after
 from ._numbers import ascii_int
 from ._responses import HTTPProblem
 from ._types import Receive, Scope
@@ -58,7 +57,7 @@ async def read_body(scope: Scope, receive: Receive, *, max_bytes: int, timeout: 
     chunks: list[bytes] = []
     size = 0
     try:
-        with anyio.fail_after(timeout):
+        async with fail_after(timeout):
             while True:
                 message = await receive()
                 if message["type"] == "http.disconnect":

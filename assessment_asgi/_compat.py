@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any, cast
 
+import anyio
 import anyio.to_thread
 
 
@@ -55,3 +58,29 @@ def current_loop() -> tuple[str, Any]:
         return "trio", trio.lowlevel.current_trio_token()
     except (ImportError, RuntimeError) as exc:
         raise RuntimeError("needs a running asyncio or trio event loop") from exc
+
+
+def fail_after(seconds: float) -> AbstractAsyncContextManager[Any]:
+    """``anyio.fail_after`` (``TimeoutError`` when the block outlives ``seconds``), as
+    ``asyncio.timeout`` on asyncio: several times cheaper per request (no backend lookup,
+    no nested generator scopes), and it composes with anyio's cancel scopes there."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # trio
+        return _AnyioFailAfter(seconds)
+    return asyncio.timeout(seconds)
+
+
+class _AnyioFailAfter:
+    __slots__ = ("_scope", "_seconds")
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._scope: Any = None
+
+    async def __aenter__(self) -> None:
+        self._scope = anyio.fail_after(self._seconds)
+        self._scope.__enter__()
+
+    async def __aexit__(self, *exc_info: Any) -> bool:
+        return bool(self._scope.__exit__(*exc_info))

@@ -17,12 +17,10 @@ the Redis storage (a blocking client) runs in a worker thread.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import math
 import time
-from collections.abc import AsyncIterator
 from typing import Literal
 
 import anyio
@@ -205,31 +203,47 @@ class PlatformCallLimiter:
         """Platform calls in flight on the current event loop."""
         return int(self._limiter().borrowed_tokens)
 
-    @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    def slot(self) -> _Slot:
         """Hold one slot for the duration of a platform call, or raise 503."""
-        limiter = self._limiter()
+        return _Slot(self)
+
+
+class _Slot:
+    """``async with limiter.slot():`` as a plain class: no generator per request."""
+
+    __slots__ = ("_borrower", "_limiter", "_owner")
+
+    def __init__(self, owner: PlatformCallLimiter) -> None:
+        self._owner = owner
+        self._limiter: anyio.CapacityLimiter | None = None
         # One borrower per call, not per task: a task may hold several slots (nested calls).
-        borrower = object()
+        self._borrower = object()
+
+    async def __aenter__(self) -> None:
+        owner = self._owner
+        limiter = owner._limiter()
+        borrower = self._borrower
         acquired = False
         try:
             limiter.acquire_on_behalf_of_nowait(borrower)
             acquired = True
         except anyio.WouldBlock:
-            with anyio.move_on_after(self.queue_timeout):
+            with anyio.move_on_after(owner.queue_timeout):
                 await limiter.acquire_on_behalf_of(borrower)
                 acquired = True
         if not acquired:
             logger.warning(
                 "%d platform calls already in flight: refusing a request after %.1f s in queue",
-                self.max_concurrent, self.queue_timeout,
+                owner.max_concurrent, owner.queue_timeout,
             )
             raise HTTPProblem(
                 "service_unavailable",
                 "Too many requests in flight; try again shortly",
                 headers={"Retry-After": "1"},
             )
-        try:
-            yield
-        finally:
-            limiter.release_on_behalf_of(borrower)
+        self._limiter = limiter
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        limiter, self._limiter = self._limiter, None
+        if limiter is not None:
+            limiter.release_on_behalf_of(self._borrower)

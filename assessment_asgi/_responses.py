@@ -55,8 +55,12 @@ JSON_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 HTTPProblem = HTTPException
 
 
+# Built once: ``json.dumps`` with options builds a new encoder on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(payload: Any) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODER.encode(payload).encode()
 
 
 async def send_json(

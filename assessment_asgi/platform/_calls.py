@@ -93,7 +93,7 @@ class Caller:
         url = base + op.path
         if query:
             url += "?" + urlencode(query)
-        return url, urlsplit(base).path + op.path
+        return url, _base_path(base) + op.path
 
     def _resolve_credentials(self, credentials: Credentials | None) -> Credentials:
         if credentials is None:
@@ -152,6 +152,11 @@ class Caller:
                     status_code=trace.status, request_id=trace.request_id, error=error,
                     start_time_ns=started_ns, duration=time.perf_counter() - started,
                 ))
+
+
+@functools.lru_cache(maxsize=16)
+def _base_path(base: str) -> str:
+    return urlsplit(base).path  # parsed once per base URL, not per call
 
 
 def _headers(op: Op, path: str, content: bytes, creds: Credentials) -> dict[str, str]:

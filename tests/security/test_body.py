@@ -270,6 +270,19 @@ def test_a_streamed_body_is_counted_not_trusted(platform: FakePlatform, url: str
 
 def test_a_slowly_trickled_body_is_cut_off(platform: FakePlatform, url: str, token: str) -> None:
     """One byte every 0.2 s of a declared 500-byte body: a 408 answer, then the server hangs up."""
+    _trickle_is_cut_off(platform, url, token)
+
+
+def test_a_slowly_trickled_body_is_cut_off_on_trio(
+    platform_url: str, platform: FakePlatform, token: str
+) -> None:
+    """The slow-body deadline is asyncio's own timeout on asyncio, anyio's on trio: both hold."""
+    app = make_app(platform_url, rate_limit="", body_timeout=1.0, max_users=100)
+    with mounted(app, server="hypercorn-trio") as trio_url:
+        _trickle_is_cut_off(platform, trio_url, token)
+
+
+def _trickle_is_cut_off(platform: FakePlatform, url: str, token: str) -> None:
     parts = urlsplit(url)
     body = json.dumps({"users": USERS}).encode().ljust(500)
     with socket.create_connection((parts.hostname or "", parts.port or 80), timeout=15) as sock:
