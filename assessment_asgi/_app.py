@@ -114,9 +114,9 @@ class AssessmentApp:
         self._cors = build.cors_policy(settings)
         self._http: Handler = self._cors.wrap(self._serve) if self._cors else self._serve
         # Features of POST /session (see _idempotency.py, _telemetry.py, _audit.py).
-        self.audit = AuditHooks(on_session_created, on_session_refused)
-        self.telemetry = Telemetry()
-        self.idempotency = Idempotency(
+        self._audit = AuditHooks(on_session_created, on_session_refused)
+        self._telemetry = Telemetry()
+        self._idempotency = Idempotency(
             RedisIdempotencyStore(settings.redis_url) if settings.redis_url is not None
             else MemoryIdempotencyStore(max_keys=settings.idempotency_max_keys),
             ttl=settings.idempotency_ttl,
@@ -163,6 +163,16 @@ class AssessmentApp:
         return self._call_limiter
 
     @property
+    def telemetry(self) -> Telemetry:
+        """OpenTelemetry spans and metrics (a no-op without ``opentelemetry-api``)."""
+        return self._telemetry
+
+    @property
+    def idempotency(self) -> Idempotency:
+        """The ``Idempotency-Key`` store: in memory, or Redis with ``ASSESSMENT_REDIS_URL``."""
+        return self._idempotency
+
+    @property
     def client(self) -> SmartAIClient:
         """The platform client: the injected one, or the one built from the settings.
 
@@ -187,7 +197,7 @@ class AssessmentApp:
         """Close the platform client's connections (they are reopened if used again)."""
         if self._client is not None and self._owns_client:
             await self._client.aclose()
-        await self.idempotency.aclose()
+        await self._idempotency.aclose()
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: object = None) -> AsyncIterator[None]:
@@ -262,7 +272,7 @@ class AssessmentApp:
         if method != "POST":
             raise HTTPException("method_not_allowed", headers={"Allow": ALLOWED_METHODS})
         route = f"{scope.get('root_path', '')}/session"
-        with self.telemetry.request(route, scope.get("headers", ())) as record:
+        with self._telemetry.request(route, scope.get("headers", ())) as record:
             try:
                 await self._create(scope, receive, send, record)
             except HTTPException as problem:
@@ -272,9 +282,9 @@ class AssessmentApp:
                 raise
             except Exception:
                 record.refused("internal_error", 500)
-                await self.audit.report(record)
+                await self._audit.report(record)
                 raise
-        await self.audit.report(record)  # after the answer: a slow hook delays nobody
+        await self._audit.report(record)  # after the answer: a slow hook delays nobody
 
     async def _create(self, scope: Scope, receive: Receive, send: Send, record: RequestRecord) -> None:
         check_content_type(scope)
@@ -294,7 +304,7 @@ class AssessmentApp:
         if key is None:
             answer = await create()
         else:
-            answer, record.replayed = await self.idempotency.run(key, recruiter, data, create)
+            answer, record.replayed = await self._idempotency.run(key, recruiter, data, create)
         record.created, record.expires_at = not record.replayed, answer["expiresAt"]
         await send_json(send, 200, {"success": True, "data": answer},
                         {"Idempotent-Replayed": "true"} if record.replayed else None)

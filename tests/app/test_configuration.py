@@ -185,7 +185,8 @@ def test_components_used_on_their_own_name_their_own_parameters() -> None:
 
 def test_hooks_are_fixed_at_construction() -> None:
     app = AssessmentApp(jwt_secret=JWT_SECRET)
-    for name in ("authenticate", "resolve_recruiter", "keys", "settings", "cors", "client"):
+    for name in ("authenticate", "resolve_recruiter", "keys", "settings", "cors", "client",
+                 "rate_limiter", "call_limiter", "telemetry", "idempotency"):
         with pytest.raises(AttributeError):
             setattr(app, name, None)
 
