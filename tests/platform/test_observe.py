@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import anyio
 import pytest
 
 from assessment_asgi.platform import (
@@ -62,9 +63,26 @@ async def test_a_failing_read_reports_its_attempts_and_error(standin: tuple[Fake
     ) as client:
         with pytest.raises(SmartAIServerError):
             await client.list_assessments()
-    assert [(c.operation, c.attempts, c.status_code, c.error) for c in seen] == [
-        ("list_assessments", 3, 503, "SmartAIServerError"),
+    assert [(c.operation, c.attempts, c.status_code, c.request_id, c.error) for c in seen] == [
+        ("list_assessments", 3, 503, None, "SmartAIServerError"),
     ]
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_call_reports_nothing(standin: tuple[FakeAPI, str]) -> None:
+    """No outcome, no report: a cancelled call never reached an answer or an error."""
+    state, base_url = standin
+    state.script.clear()
+    state.sandbox.clear_script()
+    state.sandbox.script("GET", "/assessments", delay=30)
+    seen: list[PlatformCall] = []
+    async with SmartAIClient(base_url=base_url, credentials=CREDS, on_call=seen.append) as client:
+        with anyio.move_on_after(0.3) as scope:
+            await client.list_assessments()
+    assert scope.cancelled_caught
+    assert seen == []
+    state.sandbox.clear_script()
+    state.script.clear()
 
 
 @pytest.mark.anyio
