@@ -30,6 +30,7 @@ import anyio
 from pydantic import SecretStr
 
 from ._compat import current_loop
+from ._concurrency import LoopLocal
 from ._exceptions import ConfigurationError
 from ._models import Recruiter
 from ._responses import HTTPProblem
@@ -287,27 +288,27 @@ class RedisIdempotencyStore:
             ) from exc
         self.prefix = prefix
         self._url = SecretStr(raw)  # may hold a password: never shown
-        self._client: tuple[object, Any] | None = None
+        # redis.asyncio connections belong to the loop that opened them: one client per
+        # running loop, created on first use so that building the app never connects, and
+        # closed on its own loop when that loop ends.
+        self._clients: LoopLocal[Any] = LoopLocal(self._connect, close=_close_redis)
 
     def __repr__(self) -> str:
         return f"RedisIdempotencyStore(prefix={self.prefix!r})"
 
-    def _redis(self) -> Any:
-        # redis.asyncio connections belong to the loop that opened them: one client for the
-        # running loop, created on first use so that building the app never connects.
+    def _connect(self, library: str) -> Any:
         import redis.asyncio as redis_asyncio
 
-        library, loop = current_loop()
-        if library != "asyncio":
+        return redis_asyncio.Redis.from_url(
+            self._url.get_secret_value(), socket_timeout=5, socket_connect_timeout=5
+        )
+
+    def _redis(self) -> Any:
+        if current_loop()[0] != "asyncio":
             raise HTTPProblem(
                 "not_configured", "The Redis idempotency store needs asyncio (redis.asyncio)"
             )
-        if self._client is None or self._client[0] is not loop:
-            client = redis_asyncio.Redis.from_url(
-                self._url.get_secret_value(), socket_timeout=5, socket_connect_timeout=5
-            )
-            self._client = (loop, client)
-        return self._client[1]
+        return self._clients.get()
 
     async def claim(self, slot: str, fingerprint: str, lease: float) -> Claim:
         redis, key = self._redis(), self.prefix + slot
@@ -337,8 +338,9 @@ class RedisIdempotencyStore:
         await self._redis().eval(_COMPLETE, 1, self.prefix + slot, owner, "", 0)
 
     async def aclose(self) -> None:
-        """Close the client of the running loop (one of another loop is only forgotten)."""
-        if self._client is not None:
-            (loop, client), self._client = self._client, None
-            if loop is current_loop()[1]:
-                await client.aclose()
+        """Close the running loop's client now; clients of other loops close on their own."""
+        await self._clients.aclose()
+
+
+async def _close_redis(client: Any) -> None:
+    await client.aclose()
