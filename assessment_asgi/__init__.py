@@ -15,6 +15,7 @@ from ._app import AssessmentApp
 from ._audit import SessionCreated, SessionRefused
 from ._auth import JWTAuthenticator
 from ._exceptions import (
+    ERROR_CODES,
     AssessmentError,
     AuthError,
     ConfigurationError,
@@ -26,7 +27,6 @@ from ._middleware import AssessmentMiddleware
 from ._models import Candidate, Recruiter, SessionRequest
 from ._openapi import openapi_document
 from ._recruiter import ClaimsRecruiterResolver
-from ._responses import ERROR_CODES
 from ._settings import AssessmentSettings
 from .platform import Credentials, SmartAIClient, SmartAIError
 

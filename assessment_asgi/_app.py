@@ -276,7 +276,7 @@ class AssessmentApp:
             try:
                 await self._create(scope, receive, send, record)
             except HTTPException as problem:
-                record.refused(problem.code, problem.status)
+                record.refused(problem.code, problem.status_code)
                 await send_problem(send, problem)
             except ClientDisconnected:
                 raise

@@ -11,8 +11,8 @@ import math
 from typing import Any
 
 from ._compat import fail_after
+from ._exceptions import HTTPException
 from ._numbers import ascii_int
-from ._responses import HTTPProblem
 from ._types import Receive, Scope
 
 ALLOWED_METHODS = "POST, OPTIONS"
@@ -32,17 +32,17 @@ def header(scope: Scope, name: bytes) -> bytes | None:
 def check_content_type(scope: Scope) -> None:
     raw = header(scope, b"content-type")
     if raw is None:
-        raise HTTPProblem("unsupported_media_type")
+        raise HTTPException("unsupported_media_type")
     media_type, _, params = raw.decode("latin-1").partition(";")
     if media_type.strip().lower() != "application/json":
-        raise HTTPProblem("unsupported_media_type")
+        raise HTTPException("unsupported_media_type")
     for param in params.split(";"):
         name, _, value = param.partition("=")
         if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in {
             "utf-8",
             "utf8",
         }:
-            raise HTTPProblem("unsupported_media_type", "Only UTF-8 JSON is accepted")
+            raise HTTPException("unsupported_media_type", "Only UTF-8 JSON is accepted")
 
 
 async def read_body(scope: Scope, receive: Receive, *, max_bytes: int, timeout: float) -> bytes:
@@ -51,9 +51,9 @@ async def read_body(scope: Scope, receive: Receive, *, max_bytes: int, timeout: 
     if declared is not None:
         length = ascii_int(declared, max_digits=19)
         if length is None:
-            raise HTTPProblem("invalid_body", "Invalid Content-Length")
+            raise HTTPException("invalid_body", "Invalid Content-Length")
         if length > max_bytes:
-            raise HTTPProblem("payload_too_large", f"The request body exceeds {max_bytes} bytes")
+            raise HTTPException("payload_too_large", f"The request body exceeds {max_bytes} bytes")
     chunks: list[bytes] = []
     size = 0
     try:
@@ -66,20 +66,20 @@ async def read_body(scope: Scope, receive: Receive, *, max_bytes: int, timeout: 
                 if chunk:
                     size += len(chunk)
                     if size > max_bytes:
-                        raise HTTPProblem(
+                        raise HTTPException(
                             "payload_too_large", f"The request body exceeds {max_bytes} bytes"
                         )
                     chunks.append(chunk)
                 if not message.get("more_body", False):
                     break
     except TimeoutError:
-        raise HTTPProblem("request_timeout", headers={"Connection": "close"}) from None
+        raise HTTPException("request_timeout", headers={"Connection": "close"}) from None
     return b"".join(chunks)
 
 
 def parse_json(body: bytes) -> Any:
     if not body:
-        raise HTTPProblem("invalid_json", "The request body is empty")
+        raise HTTPException("invalid_json", "The request body is empty")
     try:
         # One parse. Strict UTF-8 (no BOM, no UTF-16 guessing); NaN, Infinity and numbers
         # that overflow to infinity refused; duplicate keys refused: parsers disagree on
@@ -92,11 +92,11 @@ def parse_json(body: bytes) -> Any:
             parse_float=_finite,
         )
     except _DuplicateKey:
-        raise HTTPProblem("invalid_json", "Duplicate keys in a JSON object") from None
+        raise HTTPException("invalid_json", "Duplicate keys in a JSON object") from None
     except (ValueError, RecursionError):
-        raise HTTPProblem("invalid_json") from None
+        raise HTTPException("invalid_json") from None
     if b"\\u" in body and _has_lone_surrogate(data):
-        raise HTTPProblem("invalid_json")
+        raise HTTPException("invalid_json")
     return data
 
 

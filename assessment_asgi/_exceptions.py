@@ -4,8 +4,8 @@
     ├── ConfigurationError              bad configuration, at construction; names the setting
     │                                   (also a ValueError)
     ├── HTTPException                   raised by any hook to answer with a code of ERROR_CODES
-    │   └── AuthError                   401 ``unauthorized``: refuse the caller
-    │       └── PermissionDenied        403 ``forbidden``: known, but not allowed
+    │   ├── AuthError                   401 ``unauthorized``: refuse the caller
+    │   └── PermissionDenied            403 ``forbidden``: known, but not allowed
     └── SmartAIError                    talking to the platform (its subtree is drawn in
         ├── SmartAIConnectionError      ``platform/_errors.py``)
         ├── SmartAITimeoutError
@@ -23,8 +23,45 @@ never values.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+# code → (status, default message). Codes are part of the public contract: never renamed.
+ERROR_CODES: dict[str, tuple[int, str]] = {
+    "invalid_json": (400, "The request body is not valid JSON"),
+    "invalid_body": (400, "The request body is invalid"),
+    "users_required": (400, "users must be a non-empty list of {name, email}"),
+    "too_many_users": (400, "Too many users in one session"),
+    "recruiter_required": (400, "Provide recruiterId or recruiterEmail"),
+    "invalid_idempotency_key": (400, "Idempotency-Key must be 1-255 printable ASCII characters"),
+    "duplicate_content_type": (400, "Send exactly one Content-Type header"),
+    "unauthorized": (401, "Authentication required"),
+    "forbidden": (403, "Not allowed"),
+    "recruiter_mismatch": (403, "The recruiter in the body does not match the signed-in recruiter"),
+    "tenant_required": (403, "The sign-in token does not name a valid organisation"),
+    "tenant_unknown": (403, "This organisation has no assessment platform account here"),
+    "not_found": (404, "Not found"),
+    "method_not_allowed": (405, "Method not allowed"),
+    "request_timeout": (408, "The request body was not received in time"),
+    "idempotency_key_in_flight": (409, "A request with this Idempotency-Key is still in progress"),
+    "payload_too_large": (413, "The request body is too large"),
+    "unsupported_media_type": (415, "Content-Type must be application/json"),
+    "idempotency_key_reused": (422, "This Idempotency-Key was already used with another request body"),
+    "rate_limited": (429, "Too many requests"),
+    "platform_rate_limited": (429, "The assessment platform is rate limiting this server"),
+    "internal_error": (500, "Internal server error"),
+    "not_configured": (500, "The assessment endpoint is not configured on the server"),
+    "platform_error": (502, "The assessment platform failed to answer properly"),
+    "platform_auth_failed": (502, "The assessment platform refused this server's credentials"),
+    "platform_rejected": (502, "The assessment platform refused the request"),
+    "service_unavailable": (503, "Service temporarily unavailable"),
+    "keys_unavailable": (503, "The platform keys could not be loaded; try again shortly"),
+    "idempotency_store_full": (
+        503, "Too many requests with an Idempotency-Key are in progress; try again shortly"
+    ),
+    "platform_timeout": (504, "The assessment platform did not answer in time"),
+}
 
 
 class AssessmentError(Exception):
@@ -71,9 +108,6 @@ class HTTPException(AssessmentError):
         headers: Mapping[str, str] | None = None,
         details: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
-        # Imported here: _responses (the table and the envelope) imports this module.
-        from ._responses import ERROR_CODES
-
         if code not in ERROR_CODES:
             raise ValueError(f"unknown error code {code!r}: use one of ERROR_CODES")
         status, default = ERROR_CODES[code]
@@ -88,7 +122,10 @@ class HTTPException(AssessmentError):
 
     @property
     def status(self) -> int:
-        """The HTTP status (the same as ``status_code``)."""
+        """Deprecated alias of ``status_code``, kept for one release."""
+        warnings.warn(
+            "HTTPException.status is deprecated: use status_code", DeprecationWarning, stacklevel=2
+        )
         return self.status_code
 
     def body(self) -> dict[str, Any]:
@@ -111,8 +148,13 @@ class AuthError(HTTPException):
         super().__init__("unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
 
 
-class PermissionDenied(AuthError):
-    """Raised by a hook when the caller is known but not allowed (403)."""
+class PermissionDenied(HTTPException):
+    """Raised by a hook when the caller is known but not allowed (403 ``forbidden``).
+
+    A sibling of ``AuthError``, not a kind of it: catch ``HTTPException`` for both::
+
+        raise PermissionDenied("Recruiters only")
+    """
 
     def __init__(self, message: str = "Not allowed") -> None:
-        HTTPException.__init__(self, "forbidden", message)
+        super().__init__("forbidden", message)

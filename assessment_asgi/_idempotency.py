@@ -31,9 +31,8 @@ from pydantic import SecretStr
 
 from ._compat import current_loop
 from ._concurrency import LoopLocal
-from ._exceptions import ConfigurationError
+from ._exceptions import ConfigurationError, HTTPException
 from ._models import Recruiter
-from ._responses import HTTPProblem
 from ._types import Scope
 
 HEADER = b"idempotency-key"
@@ -75,17 +74,18 @@ def read_key(scope: Scope) -> str | None:
     if not values:
         return None
     if len(values) > 1:
-        raise HTTPProblem("invalid_idempotency_key", "Send one Idempotency-Key header, not several")
+        raise HTTPException("invalid_idempotency_key", "Send one Idempotency-Key header, not several")
     key = bytes(values[0]).strip(b" \t")
     # Printable ASCII, 1-255 characters: a UUID, or any opaque string the client picked.
     if not 0 < len(key) <= MAX_KEY_LENGTH or any(not 0x20 <= b <= 0x7E for b in key):
-        raise HTTPProblem("invalid_idempotency_key")
+        raise HTTPException("invalid_idempotency_key")
     return key.decode("ascii")
 
 
 def slot_for(recruiter: Recruiter, key: str) -> str:
-    """One recruiter's key, hashed: keys never cross recruiters, and no email is stored."""
-    material = json.dumps([recruiter.id, recruiter.email, key], ensure_ascii=False)
+    """One recruiter's key, hashed: keys never cross recruiters (nor tenants), and no email is
+    stored. The scope is the recruiter's identity, not the email as written."""
+    material = json.dumps([recruiter.scope, key], ensure_ascii=False)
     return hashlib.sha256(material.encode()).hexdigest()
 
 
@@ -127,19 +127,19 @@ class Idempotency:
         slot, body = slot_for(recruiter, key), fingerprint(data)
         try:
             claim = await self.store.claim(slot, body, self.lease)
-        except HTTPProblem:
+        except HTTPException:
             raise
         except Exception as exc:
             # The caller asked not to create twice: without the store we cannot promise it.
             logger.error("idempotency store unavailable: %s", type(exc).__name__)
-            raise HTTPProblem("service_unavailable", headers={"Retry-After": "1"}) from None
+            raise HTTPException("service_unavailable", headers={"Retry-After": "1"}) from None
         if claim.state == "claimed":
             return Ticket(slot, claim.owner, body)
         if claim.state == "replay" and claim.answer is not None:
             return claim.answer
         if claim.state == "reused":
-            raise HTTPProblem("idempotency_key_reused")
-        raise HTTPProblem("idempotency_key_in_flight", headers={"Retry-After": "1"})
+            raise HTTPException("idempotency_key_reused")
+        raise HTTPException("idempotency_key_in_flight", headers={"Retry-After": "1"})
 
     async def run(
         self, key: str, recruiter: Recruiter, data: Any, create: Callable[[], Awaitable[dict[str, Any]]]
@@ -305,7 +305,7 @@ class RedisIdempotencyStore:
 
     def _redis(self) -> Any:
         if current_loop()[0] != "asyncio":
-            raise HTTPProblem(
+            raise HTTPException(
                 "not_configured", "The Redis idempotency store needs asyncio (redis.asyncio)"
             )
         return self._clients.get()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -96,15 +97,34 @@ def field_errors(exc: ValidationError) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True, slots=True)
 class Recruiter:
-    """On whose behalf a session is created: an id, an email, or both."""
+    """On whose behalf a session is created: an id, an email, or both; and, in a deployment
+    that serves many customer organisations, the ``tenant`` (organisation) it belongs to.
+
+    ``rec_1`` of tenant ``acme`` and ``rec_1`` of tenant ``globex`` are two recruiters:
+    everything scoped per recruiter (rate limits, idempotency keys) is scoped by ``scope``::
+
+        Recruiter(id="rec_1", email="ada@acme.test", tenant="acme")
+    """
 
     id: str | None = None
     email: str | None = None
+    tenant: str | None = None
 
     def __post_init__(self) -> None:
         if not self.id and not self.email:
             raise ValueError("a Recruiter needs an id or an email")
 
+    @property
+    def scope(self) -> str:
+        """Who this recruiter is, as one stable string: the tenant and the id (the email,
+        lower-cased, only when there is no id). The email as written never splits one
+        recruiter in two, and two recruiters sharing an email never share a scope."""
+        ident = ["id", self.id] if self.id else ["email", (self.email or "").lower()]
+        return json.dumps([self.tenant, *ident], ensure_ascii=False, separators=(",", ":"))
+
     def __repr__(self) -> str:
         # Emails are personal data: kept out of reprs (and so out of logs and tracebacks).
-        return f"Recruiter(id={self.id!r}, email={'***' if self.email else None})"
+        return (
+            f"Recruiter(id={self.id!r}, email={'***' if self.email else None}, "
+            f"tenant={self.tenant!r})"
+        )

@@ -12,8 +12,8 @@ import functools
 from collections import defaultdict
 from typing import Any
 
+from ._exceptions import ERROR_CODES
 from ._models import SessionRequest
-from ._responses import ERROR_CODES
 
 OPENAPI_VERSION = "3.1.0"
 # Component names carry the package's prefix so they can be merged into a host's schema

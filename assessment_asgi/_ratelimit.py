@@ -31,10 +31,9 @@ from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, R
 from pydantic import SecretStr
 
 from ._concurrency import LoopLocal
-from ._exceptions import ConfigurationError
+from ._exceptions import ConfigurationError, HTTPException
 from ._models import Recruiter
 from ._ratestore import BoundedMemoryStorage
-from ._responses import HTTPProblem
 
 logger = logging.getLogger("assessment_asgi.ratelimit")
 
@@ -65,7 +64,7 @@ class RecruiterRateLimiter:
     """At most ``limit`` session requests per recruiter (``"30/minute"`` by default)::
 
         limiter = RecruiterRateLimiter(limit="10/minute", storage_uri="redis://127.0.0.1:6379/0")
-        await limiter.check(Recruiter(id="rec_42"))   # raises HTTPProblem 429 when over
+        await limiter.check(Recruiter(id="rec_42"))   # raises HTTPException 429 when over
     """
 
     def __init__(
@@ -135,12 +134,12 @@ class RecruiterRateLimiter:
         except Exception as exc:
             logger.error("rate limit storage unavailable (%s): refusing the request",
                          type(exc).__name__)
-            raise HTTPProblem(
+            raise HTTPException(
                 "service_unavailable", headers={"Retry-After": "5"}
             ) from None
         if retry_after is not None:
             logger.info("recruiter %s is over the rate limit %s", recruiter, self.limit)
-            raise HTTPProblem(
+            raise HTTPException(
                 "rate_limited",
                 f"Too many session requests: at most {self.limit} per recruiter",
                 headers={"Retry-After": str(retry_after)},
@@ -161,9 +160,9 @@ class RecruiterRateLimiter:
 
 
 def recruiter_key(recruiter: Recruiter) -> str:
-    """A stable, opaque key per recruiter: no email (personal data) ever reaches the store."""
-    ident = f"id:{recruiter.id}" if recruiter.id else f"email:{(recruiter.email or '').lower()}"
-    return hashlib.sha256(ident.encode()).hexdigest()[:32]
+    """A stable, opaque key per recruiter (``Recruiter.scope``, hashed): no email (personal
+    data) ever reaches the store."""
+    return hashlib.sha256(recruiter.scope.encode()).hexdigest()[:32]
 
 
 class PlatformCallLimiter:
@@ -236,7 +235,7 @@ class _Slot:
                 "%d platform calls already in flight: refusing a request after %.1f s in queue",
                 owner.max_concurrent, owner.queue_timeout,
             )
-            raise HTTPProblem(
+            raise HTTPException(
                 "service_unavailable",
                 "Too many requests in flight; try again shortly",
                 headers={"Retry-After": "1"},

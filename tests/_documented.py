@@ -14,9 +14,12 @@ DOCUMENTED_CODES: dict[str, int] = {
     "too_many_users": 400,
     "recruiter_required": 400,
     "invalid_idempotency_key": 400,
+    "duplicate_content_type": 400,
     "unauthorized": 401,
     "forbidden": 403,
     "recruiter_mismatch": 403,
+    "tenant_required": 403,
+    "tenant_unknown": 403,
     "not_found": 404,
     "method_not_allowed": 405,
     "idempotency_key_in_flight": 409,
@@ -32,6 +35,8 @@ DOCUMENTED_CODES: dict[str, int] = {
     "platform_auth_failed": 502,
     "platform_rejected": 502,
     "service_unavailable": 503,
+    "keys_unavailable": 503,
+    "idempotency_store_full": 503,
     "platform_timeout": 504,
 }
 
@@ -43,9 +48,12 @@ DEFAULT_MESSAGES: dict[str, str] = {
     "too_many_users": "Too many users in one session",
     "recruiter_required": "Provide recruiterId or recruiterEmail",
     "invalid_idempotency_key": "Idempotency-Key must be 1-255 printable ASCII characters",
+    "duplicate_content_type": "Send exactly one Content-Type header",
     "unauthorized": "Authentication required",
     "forbidden": "Not allowed",
     "recruiter_mismatch": "The recruiter in the body does not match the signed-in recruiter",
+    "tenant_required": "The sign-in token does not name a valid organisation",
+    "tenant_unknown": "This organisation has no assessment platform account here",
     "not_found": "Not found",
     "method_not_allowed": "Method not allowed",
     "idempotency_key_in_flight": "A request with this Idempotency-Key is still in progress",
@@ -61,5 +69,9 @@ DEFAULT_MESSAGES: dict[str, str] = {
     "platform_auth_failed": "The assessment platform refused this server's credentials",
     "platform_rejected": "The assessment platform refused the request",
     "service_unavailable": "Service temporarily unavailable",
+    "keys_unavailable": "The platform keys could not be loaded; try again shortly",
+    "idempotency_store_full": (
+        "Too many requests with an Idempotency-Key are in progress; try again shortly"
+    ),
     "platform_timeout": "The assessment platform did not answer in time",
 }

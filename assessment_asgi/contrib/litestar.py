@@ -41,8 +41,9 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
     ) from exc
 
 from .._app import AssessmentApp
+from .._exceptions import HTTPException
 from .._middleware import validate_prefix
-from .._responses import HTTPProblem, dumps
+from .._responses import dumps
 
 __all__ = ["AssessmentPlugin", "assessment_route"]
 
@@ -153,7 +154,7 @@ class AssessmentPlugin(InitPlugin):
             if root and path.startswith(root):
                 path = path[len(root):]
             if _under(path.rstrip("/") or "/", prefix):
-                problem = HTTPProblem("not_found")
+                problem = HTTPException("not_found")
                 return Response(
                     dumps(problem.body()), status_code=problem.status,
                     media_type="application/json", headers={"Cache-Control": "no-store"},

@@ -64,7 +64,8 @@ def test_every_exception_belongs_to_one_tree() -> None:
     for cls in (ConfigurationError, HTTPException, AuthError, PermissionDenied, SmartAIError):
         assert issubclass(cls, AssessmentError)
     assert issubclass(AuthError, HTTPException)
-    assert issubclass(PermissionDenied, AuthError)
+    assert issubclass(PermissionDenied, HTTPException)
+    assert not issubclass(PermissionDenied, AuthError)
     assert (AuthError().status_code, PermissionDenied().status_code) == (401, 403)
 
 

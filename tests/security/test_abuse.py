@@ -17,9 +17,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from assessment_asgi import AssessmentApp, ConfigurationError, Recruiter
+from assessment_asgi._exceptions import HTTPException
 from assessment_asgi._ratelimit import PlatformCallLimiter, RecruiterRateLimiter
 from assessment_asgi._ratestore import BoundedMemoryStorage
-from assessment_asgi._responses import HTTPProblem
 from tests._fake import STANDIN_TOKEN, USERS, FakePlatform
 from tests._servers import Server, free_port, serve
 
@@ -302,10 +302,10 @@ async def test_the_call_cap_frees_its_slots_on_asyncio_and_trio() -> None:
     limiter = PlatformCallLimiter(max_concurrent=2, queue_timeout=0.05)
     async with limiter.slot(), limiter.slot():
         assert limiter.in_use == 2
-        with pytest.raises(HTTPProblem) as info:
+        with pytest.raises(HTTPException) as info:
             async with limiter.slot():
                 pytest.fail("a third slot was handed out")
-        assert info.value.status == 503
+        assert info.value.status_code == 503
         assert info.value.headers == {"Retry-After": "1"}
     assert limiter.in_use == 0
     with pytest.raises(RuntimeError, match="platform failed"):
@@ -337,8 +337,8 @@ def test_an_idle_recruiter_costs_no_memory_once_the_window_has_passed(strategy: 
             try:
                 await limiter.check(Recruiter(id="rec_1"))
                 statuses.append(200)
-            except HTTPProblem as problem:
-                statuses.append(problem.status)
+            except HTTPException as problem:
+                statuses.append(problem.status_code)
         return statuses
 
     assert anyio.run(thirty_one) == [200] * 30 + [429]  # and the limit still holds afterwards

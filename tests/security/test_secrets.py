@@ -21,8 +21,8 @@ from assessment_asgi import (
     Credentials,
     JWTAuthenticator,
 )
+from assessment_asgi._exceptions import HTTPException
 from assessment_asgi._jwks import JWKSCache
-from assessment_asgi._responses import HTTPProblem
 from tests._fake import FakePlatform
 
 from .conftest import (
@@ -56,7 +56,7 @@ def test_reprs_and_strs_of_everything_configured_hold_no_secret(platform_url: st
         app, app.settings, settings, settings.model_dump(), settings.model_dump_json(),
         app.keys, app.client, app.authenticate, app.rate_limiter, app.call_limiter, app.cors,
         Credentials(API_KEY, SECRET_KEY), JWTAuthenticator(jwks=jwks), jwks,
-        HTTPProblem("internal_error"),
+        HTTPException("internal_error"),
     ]
     for obj in objects:
         for text in (repr(obj), str(obj)):
