@@ -25,6 +25,7 @@ from ._body import (
 from ._compat import to_async
 from ._cors import CORSPolicy
 from ._exceptions import AuthError, ConfigurationError, HTTPException
+from ._gc import freeze_startup
 from ._idempotency import Idempotency, MemoryIdempotencyStore, RedisIdempotencyStore, read_key
 from ._models import Recruiter, SessionRequest, field_errors
 from ._openapi import openapi_document
@@ -113,6 +114,7 @@ class AssessmentApp:
         self._call_limiter = build.call_limiter(settings)
         self._cors = build.cors_policy(settings)
         self._http: Handler = self._cors.wrap(self._serve) if self._cors else self._serve
+        self._freeze_pending = settings.gc_freeze
         # Features of POST /session (see _idempotency.py, _telemetry.py, _audit.py).
         self._audit = AuditHooks(on_session_created, on_session_refused)
         self._telemetry = Telemetry()
@@ -202,6 +204,7 @@ class AssessmentApp:
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: object = None) -> AsyncIterator[None]:
         """Optional: ``Starlette(lifespan=assessment.lifespan)`` closes the pool at shutdown."""
+        self._freeze()
         try:
             yield
         finally:
@@ -218,6 +221,13 @@ class AssessmentApp:
                 await send({"type": "websocket.close", "code": 1000})
             return
         await self._http(scope, receive, send)
+        if self._freeze_pending:  # no lifespan reached this app: start-up ends with a request
+            self._freeze()
+
+    def _freeze(self) -> None:
+        if self._freeze_pending:
+            self._freeze_pending = False
+            freeze_startup()
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = self._routes.get(_route_path(scope).rstrip("/") or "/")
@@ -243,6 +253,7 @@ class AssessmentApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                self._freeze()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.aclose()

@@ -111,6 +111,9 @@ class AssessmentSettings(BaseSettings):
     timeout: float = Field(default=20.0, gt=0, le=600)
     # What carries it (README "Engines"); unset: aiohttp on asyncio, httpx2 on trio.
     engine: Literal["aiohttp", "pyreqwest", "httpx2"] | None = None
+    # Freeze what start-up allocated out of the garbage collector's full walks (see _gc.py):
+    # at lifespan startup, or after the first request where no lifespan reaches the app.
+    gc_freeze: bool = True
 
     def __init__(self, **values: Any) -> None:
         try:
