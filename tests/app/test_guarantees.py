@@ -328,3 +328,17 @@ def test_an_authenticate_hook_can_read_the_body(
     with served(AssessmentApp(base_url=platform_url, authenticate=authenticate)) as (client, url):
         assert client.post(url, json={"users": USERS}).status_code == 200
     assert seen == [{"users": USERS}]
+
+
+def test_the_logged_duration_is_in_milliseconds(
+    served: Any, platform: FakePlatform, platform_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A platform that takes 300 ms to answer is logged as at least 300 ms: the unit is the
+    one the message names."""
+    platform.mode, platform.delay = "slow", 0.3
+    with served(AssessmentApp(base_url=platform_url, jwt_secret=JWT_SECRET)) as (client, url):
+        assert client.post(url, json={"users": USERS}, headers=auth()).status_code == 200
+    (record,) = [r for r in caplog.records if r.name == "assessment_asgi" and r.levelno == logging.DEBUG
+                 and r.getMessage().startswith("session created")]
+    _, duration = record.args  # type: ignore[misc]
+    assert 300 <= duration < 30_000

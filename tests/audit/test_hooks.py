@@ -135,3 +135,21 @@ def test_a_failing_hook_is_logged_without_personal_data_and_changes_nothing(
 def test_hooks_must_be_callable(sandbox: Sandbox) -> None:
     with pytest.raises(TypeError, match="on_session_created must be callable"):
         assessment_app(sandbox, on_session_created="audit")
+
+
+def test_a_rate_limited_request_is_reported_as_a_refusal(sandbox: Sandbox) -> None:
+    """The per-recruiter limit is a refusal like any other: the audit trail shows who hit it."""
+    events, hooks = sync_hooks()
+    with served(assessment_app(sandbox, rate_limit="1/minute", **hooks)) as (client, url):
+        first = client.post(url, json={"users": USERS[:1]}, headers=auth())
+        created = events.get(timeout=30)[0]
+        second = client.post(url, json={"users": USERS[:1]}, headers=auth())
+        refused = events.get(timeout=30)[0]
+    assert (first.status_code, second.status_code) == (200, 429)
+    assert isinstance(created, SessionCreated)
+    assert isinstance(refused, SessionRefused)
+    assert (refused.code, refused.status) == ("rate_limited", 429)
+    assert refused.recruiter is not None
+    assert refused.recruiter.id == "rec_42"
+    assert sandbox.sessions() == 1
+    assert events.empty()

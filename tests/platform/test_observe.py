@@ -13,6 +13,8 @@ from assessment_asgi.platform import (
     RetryPolicy,
     SmartAIClient,
     SmartAIServerError,
+    SmartAITimeoutError,
+    Timeout,
 )
 from tests._fake import API_KEY, SECRET, FakeAPI, build_app
 from tests._servers import serve
@@ -99,3 +101,24 @@ async def test_a_failing_observer_never_fails_the_call(
         assets = await client.list_assessments()
     assert isinstance(assets, list)
     assert any("observer failed: RuntimeError" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.anyio
+async def test_a_timeout_with_no_answer_reports_no_request_id(standin: tuple[FakeAPI, str]) -> None:
+    """The whole-call deadline passes before any answer (each read may wait longer): no
+    answer, no request id, and the observer sees None, not an empty string."""
+    state, base_url = standin
+    state.script.clear()
+    state.sandbox.clear_script()
+    state.sandbox.script("GET", "/assessments", delay=30)
+    seen: list[PlatformCall] = []
+    async with SmartAIClient(
+        base_url=base_url, credentials=CREDS, timeout=Timeout(connect=1.0, read=5.0, deadline=0.5),
+        retry=RetryPolicy(attempts=1), on_call=seen.append,
+    ) as client:
+        with pytest.raises(SmartAITimeoutError):
+            await client.list_assessments()
+    state.sandbox.clear_script()
+    assert [(c.operation, c.status_code, c.request_id, c.error) for c in seen] == [
+        ("list_assessments", None, None, "SmartAITimeoutError"),
+    ]

@@ -102,3 +102,21 @@ def test_an_oidc_issuer_is_also_the_expected_issuer() -> None:
     explicit = JWTAuthenticator(oidc_issuer="https://login.example", issuer="https://tokens.example")
     assert explicit.issuer == "https://tokens.example"
     assert JWTAuthenticator(secret=JWT_SECRET).issuer is None
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("expired_ago", "accepted"), [(29, True), (30, False)])
+async def test_the_default_leeway_edge_is_exactly_30_seconds_under_a_frozen_clock(
+    monkeypatch: pytest.MonkeyPatch, expired_ago: int, accepted: bool
+) -> None:
+    """A token is expired once ``exp`` is the leeway behind the clock (``exp <= now - 30``):
+    a second more or less of leeway would move this edge, so the clock stands still here."""
+    frozen = 1_900_000_000
+    token = make_token(exp=frozen - expired_ago, iat=frozen - 600)
+    monkeypatch.setattr(time, "time", lambda: float(frozen))
+    authenticate = JWTAuthenticator(secret=JWT_SECRET)
+    if accepted:
+        assert (await authenticate(request(token)))["sub"] == "rec_42"
+    else:
+        with pytest.raises(AuthError):
+            await authenticate(request(token))
