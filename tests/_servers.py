@@ -41,9 +41,11 @@ def _uvicorn(app: Any, port: int, lifespan: str) -> Iterator[None]:
     # log_config=None: uvicorn leaves logging alone (its default config stops its loggers
     # propagating), so its records reach the root logger and the canary check in
     # tests/_canary.py; no log_level, so they are created at DEBUG like every other record.
+    # http/loop named: with the bench group installed (httptools, uvloop), uvicorn's "auto"
+    # would pick another parser and loop, and the suite would test another server.
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_config=None, log_level=None, lifespan=lifespan,
-        access_log=False,
+        access_log=False, http="h11", loop="asyncio",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn:{port}", daemon=True)
