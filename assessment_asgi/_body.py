@@ -30,9 +30,13 @@ def header(scope: Scope, name: bytes) -> bytes | None:
 
 
 def check_content_type(scope: Scope) -> None:
-    raw = header(scope, b"content-type")
-    if raw is None:
+    found = [value for key, value in scope["headers"] if key == b"content-type"]
+    if not found:
         raise HTTPException("unsupported_media_type")
+    if len(found) > 1:
+        # Parsers disagree on which one counts (the first, the last, both joined).
+        raise HTTPException("duplicate_content_type")
+    raw = bytes(found[0])
     media_type, _, params = raw.decode("latin-1").partition(";")
     if media_type.strip().lower() != "application/json":
         raise HTTPException("unsupported_media_type")
