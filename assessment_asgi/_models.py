@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -34,6 +35,8 @@ _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u20
 _INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc", "Cs", "Co", "Cn", "Zs", "Zl", "Zp", "Mn", "Me"})
 # Letters and symbols that render as blank space.
 _BLANK_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# A letter or digit that is not blank: found by the regex engine, it settles nearly every name.
+_LETTER = re.compile("[^\\W_\u115f\u1160\u3164\uffa0]")
 
 
 def _readable_name(value: str) -> str:
@@ -41,7 +44,7 @@ def _readable_name(value: str) -> str:
         return value
     if not _BIDI_CONTROLS.isdisjoint(value):
         raise ValueError("must not contain bidirectional override or isolate characters")
-    if not any(
+    if _LETTER.search(value) is None and not any(
         char not in _BLANK_CHARACTERS and unicodedata.category(char) not in _INVISIBLE_CATEGORIES
         for char in value
     ):
