@@ -60,10 +60,10 @@ def current_loop() -> tuple[str, Any]:
         raise RuntimeError("needs a running asyncio or trio event loop") from exc
 
 
-def deadline(seconds: float, *, move_on: bool = False) -> AbstractAsyncContextManager[Any]:
+def deadline(seconds: float | None, *, move_on: bool = False) -> AbstractAsyncContextManager[Any]:
     """The one deadline helper: the block may run ``seconds``; then it is cancelled and
     either ``TimeoutError`` is raised (``anyio.fail_after``) or, with ``move_on``, the block
-    simply ends (``anyio.move_on_after``).
+    simply ends (``anyio.move_on_after``). ``None``: no deadline.
 
     On asyncio it is ``asyncio.timeout``: several times cheaper per request (no backend
     lookup, no nested generator scopes), and it composes with anyio's scopes there; on trio,
@@ -78,7 +78,7 @@ def deadline(seconds: float, *, move_on: bool = False) -> AbstractAsyncContextMa
     return _AsyncioMoveOn(seconds)
 
 
-def fail_after(seconds: float) -> AbstractAsyncContextManager[Any]:
+def fail_after(seconds: float | None) -> AbstractAsyncContextManager[Any]:
     """``deadline(seconds)``: ``TimeoutError`` when the block outlives ``seconds``."""
     return deadline(seconds)
 
@@ -86,7 +86,7 @@ def fail_after(seconds: float) -> AbstractAsyncContextManager[Any]:
 class _AsyncioMoveOn:
     __slots__ = ("_seconds", "_timeout")
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float | None) -> None:
         self._seconds = seconds
         self._timeout: asyncio.Timeout | None = None
 
@@ -108,7 +108,7 @@ class _AsyncioMoveOn:
 class _AnyioDeadline:
     __slots__ = ("_move_on", "_scope", "_seconds")
 
-    def __init__(self, seconds: float, move_on: bool) -> None:
+    def __init__(self, seconds: float | None, move_on: bool) -> None:
         self._seconds = seconds
         self._move_on = move_on
         self._scope: Any = None
