@@ -128,8 +128,8 @@ async def _read_capped(response: Any, max_bytes: int, status: int, headers: Head
     while (chunk := await reader.read_chunk()) is not None:
         try:
             body.add(bytes(chunk))
-        except OverCap:
-            raise EngineError("too_large", status=status, headers=headers) from None
+        except OverCap as exc:
+            raise refused(exc, status=status, headers=headers) from None
     return body.value()
 
 
