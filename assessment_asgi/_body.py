@@ -10,9 +10,9 @@ import json
 import math
 from typing import Any
 
+from ._capped import BadLength, Capped, OverCap
 from ._compat import fail_after
 from ._exceptions import HTTPException
-from ._numbers import ascii_int
 from ._types import Receive, Scope
 
 ALLOWED_METHODS = "POST, OPTIONS"
@@ -30,9 +30,13 @@ def header(scope: Scope, name: bytes) -> bytes | None:
 
 
 def check_content_type(scope: Scope) -> None:
-    raw = header(scope, b"content-type")
-    if raw is None:
+    found = [value for key, value in scope["headers"] if key == b"content-type"]
+    if not found:
         raise HTTPException("unsupported_media_type")
+    if len(found) > 1:
+        # Parsers disagree on which one counts (the first, the last, both joined).
+        raise HTTPException("duplicate_content_type")
+    raw = bytes(found[0])
     media_type, _, params = raw.decode("latin-1").partition(";")
     if media_type.strip().lower() != "application/json":
         raise HTTPException("unsupported_media_type")
@@ -47,16 +51,8 @@ def check_content_type(scope: Scope) -> None:
 
 async def read_body(scope: Scope, receive: Receive, *, max_bytes: int, timeout: float) -> bytes:
     """Read the whole body, refusing it as soon as it is known to be too large or too slow."""
-    declared = header(scope, b"content-length")
-    if declared is not None:
-        length = ascii_int(declared, max_digits=19)
-        if length is None:
-            raise HTTPException("invalid_body", "Invalid Content-Length")
-        if length > max_bytes:
-            raise HTTPException("payload_too_large", f"The request body exceeds {max_bytes} bytes")
-    chunks: list[bytes] = []
-    size = 0
     try:
+        body = Capped(max_bytes, header(scope, b"content-length"))
         async with fail_after(timeout):
             while True:
                 message = await receive()
@@ -64,17 +60,18 @@ async def read_body(scope: Scope, receive: Receive, *, max_bytes: int, timeout: 
                     raise ClientDisconnected
                 chunk = message.get("body", b"")
                 if chunk:
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise HTTPException(
-                            "payload_too_large", f"The request body exceeds {max_bytes} bytes"
-                        )
-                    chunks.append(chunk)
+                    body.add(chunk)
                 if not message.get("more_body", False):
                     break
+    except BadLength:
+        raise HTTPException("invalid_body", "Invalid Content-Length") from None
+    except OverCap:
+        raise HTTPException(
+            "payload_too_large", f"The request body exceeds {max_bytes} bytes"
+        ) from None
     except TimeoutError:
         raise HTTPException("request_timeout", headers={"Connection": "close"}) from None
-    return b"".join(chunks)
+    return body.value()
 
 
 def parse_json(body: bytes) -> Any:

@@ -60,26 +60,62 @@ def current_loop() -> tuple[str, Any]:
         raise RuntimeError("needs a running asyncio or trio event loop") from exc
 
 
-def fail_after(seconds: float) -> AbstractAsyncContextManager[Any]:
-    """``anyio.fail_after`` (``TimeoutError`` when the block outlives ``seconds``), as
-    ``asyncio.timeout`` on asyncio: several times cheaper per request (no backend lookup,
-    no nested generator scopes), and it composes with anyio's cancel scopes there."""
+def deadline(seconds: float | None, *, move_on: bool = False) -> AbstractAsyncContextManager[Any]:
+    """The one deadline helper: the block may run ``seconds``; then it is cancelled and
+    either ``TimeoutError`` is raised (``anyio.fail_after``) or, with ``move_on``, the block
+    simply ends (``anyio.move_on_after``). ``None``: no deadline.
+
+    On asyncio it is ``asyncio.timeout``: several times cheaper per request (no backend
+    lookup, no nested generator scopes), and it composes with anyio's scopes there; on trio,
+    anyio's own scope. A ``TimeoutError`` raised by the block itself is never swallowed.
+    """
     try:
         asyncio.get_running_loop()
     except RuntimeError:  # trio
-        return _AnyioFailAfter(seconds)
-    return asyncio.timeout(seconds)
+        return _AnyioDeadline(seconds, move_on)
+    if not move_on:
+        return asyncio.timeout(seconds)
+    return _AsyncioMoveOn(seconds)
 
 
-class _AnyioFailAfter:
-    __slots__ = ("_scope", "_seconds")
+def fail_after(seconds: float | None) -> AbstractAsyncContextManager[Any]:
+    """``deadline(seconds)``: ``TimeoutError`` when the block outlives ``seconds``."""
+    return deadline(seconds)
 
-    def __init__(self, seconds: float) -> None:
+
+class _AsyncioMoveOn:
+    __slots__ = ("_seconds", "_timeout")
+
+    def __init__(self, seconds: float | None) -> None:
         self._seconds = seconds
+        self._timeout: asyncio.Timeout | None = None
+
+    async def __aenter__(self) -> None:
+        self._timeout = asyncio.timeout(self._seconds)
+        await self._timeout.__aenter__()
+
+    async def __aexit__(self, *exc_info: Any) -> bool:
+        assert self._timeout is not None
+        try:
+            await self._timeout.__aexit__(*exc_info)
+        except TimeoutError:
+            if self._timeout.expired():
+                return True  # our own deadline: the block just ends
+            raise
+        return False
+
+
+class _AnyioDeadline:
+    __slots__ = ("_move_on", "_scope", "_seconds")
+
+    def __init__(self, seconds: float | None, move_on: bool) -> None:
+        self._seconds = seconds
+        self._move_on = move_on
         self._scope: Any = None
 
     async def __aenter__(self) -> None:
-        self._scope = anyio.fail_after(self._seconds)
+        make = anyio.move_on_after if self._move_on else anyio.fail_after
+        self._scope = make(self._seconds)
         self._scope.__enter__()
 
     async def __aexit__(self, *exc_info: Any) -> bool:

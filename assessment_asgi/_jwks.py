@@ -24,8 +24,10 @@ import anyio
 import httpx2
 from joserfc.jwk import KeySet
 
+from ._capped import BadLength, OverCap, read_capped
 from ._concurrency import LoopLocal
 from ._exceptions import ConfigurationError
+from ._seconds import seconds
 from ._urls import is_loopback_host, secure_url_problem
 
 logger = logging.getLogger("assessment_asgi.auth")
@@ -75,8 +77,10 @@ class JWKSCache:
         self._issuer = check_key_url(oidc_issuer, "oidc_issuer") if oidc_issuer else None
         for name, value in (("max_age", max_age), ("max_stale", max_stale),
                             ("min_refresh_interval", min_refresh_interval), ("timeout", timeout)):
-            if not value >= 0:
-                raise ConfigurationError(f"{name} must be zero or more seconds", setting=name)
+            try:
+                seconds(name, value, zero_ok=True)
+            except (TypeError, ValueError) as exc:
+                raise ConfigurationError(str(exc), setting=name) from None
         self._clock = clock
         self.max_age = max_age
         self.max_stale = max_stale
@@ -159,11 +163,12 @@ class JWKSCache:
         async with client.stream("GET", url, headers={"accept": "application/json"}) as response:
             if response.status_code != 200:
                 raise ValueError(f"key server answered {response.status_code}")
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_DOCUMENT_BYTES:
-                    raise ValueError("key document too large")
+            try:
+                body = await read_capped(
+                    response.aiter_bytes(), MAX_DOCUMENT_BYTES, response.headers.get("content-length")
+                )
+            except (BadLength, OverCap):
+                raise ValueError("key document too large or of no readable length") from None
         import json
 
         data = json.loads(body)

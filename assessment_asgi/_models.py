@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -25,13 +27,40 @@ MAX_ID_LENGTH = 128
 MAX_WORKFLOW_ID_LENGTH = 128
 HARD_MAX_USERS = 10_000
 
-# No control characters (CR/LF above all): the platform puts names into emails.
+# Bidirectional overrides and isolates reorder what follows them: "Ada\u202egpj.exe" reads
+# as "Adaexe.jpg" in the emails and pages the platform builds from names.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Categories that draw nothing on their own: format characters (zero-width space, word
+# joiner, BOM...), separators, combining marks, private use and unassigned code points.
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc", "Cs", "Co", "Cn", "Zs", "Zl", "Zp", "Mn", "Me"})
+# Letters and symbols that render as blank space.
+_BLANK_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# A letter or digit that is not blank: found by the regex engine, it settles nearly every name.
+_LETTER = re.compile("[^\\W_\u115f\u1160\u3164\uffa0]")
+
+
+def _readable_name(value: str) -> str:
+    if value.isascii():  # stripped, no control characters: something visible is left
+        return value
+    if not _BIDI_CONTROLS.isdisjoint(value):
+        raise ValueError("must not contain bidirectional override or isolate characters")
+    if _LETTER.search(value) is None and not any(
+        char not in _BLANK_CHARACTERS and unicodedata.category(char) not in _INVISIBLE_CATEGORIES
+        for char in value
+    ):
+        raise ValueError("must contain a visible character")
+    return value
+
+
+# No control characters (CR/LF above all): the platform puts names into emails. At least
+# one visible character, and nothing that reorders the text around it.
 Name = Annotated[
     str,
     StringConstraints(
         strip_whitespace=True, min_length=1, max_length=MAX_NAME_LENGTH,
         pattern=r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]+$",
     ),
+    AfterValidator(_readable_name),
 ]
 Email = Annotated[
     str,

@@ -30,6 +30,7 @@ from limits.storage import Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, RateLimiter
 from pydantic import SecretStr
 
+from ._compat import deadline
 from ._concurrency import LoopLocal
 from ._exceptions import ConfigurationError, HTTPException
 from ._models import Recruiter
@@ -227,7 +228,7 @@ class _Slot:
             limiter.acquire_on_behalf_of_nowait(borrower)
             acquired = True
         except anyio.WouldBlock:
-            with anyio.move_on_after(owner.queue_timeout):
+            async with deadline(owner.queue_timeout, move_on=True):
                 await limiter.acquire_on_behalf_of(borrower)
                 acquired = True
         if not acquired:

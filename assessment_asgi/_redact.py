@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from ._settings import AssessmentSettings
 from ._types import Scope
+
+if TYPE_CHECKING:  # a leaf: the platform client redacts with it, without the app's settings
+    from ._settings import AssessmentSettings
 
 REDACTED = "[redacted]"
 WITHHELD = "(message withheld: it may quote secrets)"
@@ -38,9 +41,11 @@ def known_secrets(settings: AssessmentSettings, scope: Scope | None = None) -> l
     return values
 
 
-def redact(text: str, secrets: Iterable[str]) -> str:
+def redact(text: str, secrets: Iterable[str], *, shortest: int = _MIN_SECRET) -> str:
+    """``text`` with every known value of at least ``shortest`` characters replaced by
+    ``[redacted]``: the one redaction, for logs and for the platform's error messages."""
     # Longest first, so a token is not half-replaced by one of its own parts.
-    for secret in sorted({s for s in secrets if len(s) >= _MIN_SECRET}, key=len, reverse=True):
+    for secret in sorted({s for s in secrets if len(s) >= shortest}, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
     return text
 

@@ -23,6 +23,7 @@ from joserfc.jwk import OctKey
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from assessment_asgi._capped import BadLength, OverCap, read_capped
 from assessment_asgi.sandbox._bind import is_loopback
 
 TOKEN_LIFETIME = 3600  # seconds; long enough to play with the demo
@@ -41,22 +42,6 @@ def _refuse(message: str, code: str, status: int = 400) -> JSONResponse:
     return JSONResponse(
         {"success": False, "error": message, "code": code}, status_code=status, headers=_NO_STORE
     )
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _read_capped(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise _TooLarge
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise _TooLarge
-    return body
 
 
 class DevLogin:
@@ -93,9 +78,11 @@ class DevLogin:
             return _refuse("Send JSON (Content-Type: application/json)",
                            "unsupported_media_type", 415)
         try:
-            raw = await _read_capped(request)
-        except _TooLarge:
+            raw = await read_capped(request.stream(), MAX_BODY, request.headers.get("content-length"))
+        except OverCap:
             return _refuse(f"The request body is over {MAX_BODY} bytes", "body_too_large", 413)
+        except BadLength:
+            return _refuse("Invalid Content-Length", "invalid_body")
         try:
             body = json.loads(raw)
         except ValueError:

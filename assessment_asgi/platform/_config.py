@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import email.utils
-import math
-import random
 import time
 from dataclasses import dataclass
 
 from .._numbers import ascii_seconds
-
-
-def _positive(name: str, value: object, *, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__}")
-    number = float(value)
-    if math.isnan(number) or math.isinf(number) or number < 0 or (number == 0 and not allow_zero):
-        raise ValueError(f"{name} must be a finite number of seconds > 0, got {value!r}")
-    return number
+from .._seconds import backoff, seconds
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,14 +26,14 @@ class Timeout:
 
     def __post_init__(self) -> None:
         for name in ("connect", "read", "deadline"):
-            object.__setattr__(self, name, _positive(f"timeout.{name}", getattr(self, name)))
+            object.__setattr__(self, name, seconds(f"timeout.{name}", getattr(self, name)))
 
     @classmethod
     def coerce(cls, value: Timeout | float | int, *, setting: str, base: Timeout) -> Timeout:
         """A ``Timeout`` from a ``Timeout`` or a plain deadline in seconds."""
         if isinstance(value, Timeout):
             return value
-        deadline = _positive(setting, value)
+        deadline = seconds(setting, value)
         return cls(
             connect=min(base.connect, deadline),
             read=min(base.read, deadline),
@@ -80,9 +70,9 @@ class RetryPolicy:
             raise TypeError("retry.attempts must be an int")
         if not 1 <= self.attempts <= 20:
             raise ValueError(f"retry.attempts must be between 1 and 20, got {self.attempts}")
-        object.__setattr__(self, "backoff", _positive("retry.backoff", self.backoff))
-        object.__setattr__(self, "max_backoff", _positive("retry.max_backoff", self.max_backoff))
-        object.__setattr__(self, "max_retry_after", _positive("retry.max_retry_after", self.max_retry_after))
+        object.__setattr__(self, "backoff", seconds("retry.backoff", self.backoff))
+        object.__setattr__(self, "max_backoff", seconds("retry.max_backoff", self.max_backoff))
+        object.__setattr__(self, "max_retry_after", seconds("retry.max_retry_after", self.max_retry_after))
 
     @classmethod
     def coerce(cls, value: RetryPolicy | int) -> RetryPolicy:
@@ -100,8 +90,7 @@ class RetryPolicy:
         """
         if retry_after is not None:
             return retry_after if retry_after <= self.max_retry_after else None
-        ceiling = min(self.max_backoff, self.backoff * 2 ** (retry_number - 1))
-        return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
+        return backoff(retry_number, base=self.backoff, cap=self.max_backoff)
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

@@ -15,6 +15,8 @@ import time
 from collections import OrderedDict
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from .._seconds import seconds
+
 Claim = Literal["claimed", "done", "busy"]
 
 # Delete a claim only if it is still ours (atomic compare-and-delete).
@@ -39,12 +41,6 @@ class DedupStore(Protocol):
     async def release(self, event_id: str) -> None: ...
 
 
-def _seconds(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValueError(f"{name} must be a number of seconds > 0, got {value!r}")
-    return float(value)
-
-
 class MemoryDedupStore:
     """In-process store: the last ``max_entries`` ids, each kept ``done_ttl`` seconds.
 
@@ -60,8 +56,8 @@ class MemoryDedupStore:
         if isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 1:
             raise ValueError(f"max_entries must be an int >= 1, got {max_entries!r}")
         self.max_entries = max_entries
-        self.claim_ttl = _seconds("claim_ttl", claim_ttl)
-        self.done_ttl = _seconds("done_ttl", done_ttl)
+        self.claim_ttl = seconds("claim_ttl", claim_ttl)
+        self.done_ttl = seconds("done_ttl", done_ttl)
         self._entries: OrderedDict[str, tuple[Claim, float]] = OrderedDict()
 
     def __repr__(self) -> str:
@@ -125,8 +121,8 @@ class RedisDedupStore:
         if not isinstance(prefix, str) or not prefix:
             raise ValueError("prefix must be a non-empty string")
         self.prefix = prefix
-        self.claim_ttl = _seconds("claim_ttl", claim_ttl)
-        self.done_ttl = _seconds("done_ttl", done_ttl)
+        self.claim_ttl = seconds("claim_ttl", claim_ttl)
+        self.done_ttl = seconds("done_ttl", done_ttl)
         # A claim names its owner, so a release never deletes another replica's claim.
         self._busy = "busy:" + secrets.token_hex(8)
 

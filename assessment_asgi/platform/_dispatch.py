@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
+from .._compat import fail_after
 from .._redact import redacted_traceback
 from ._models import InvalidEvent
 
@@ -85,7 +86,7 @@ async def call_hook(
     or an async hook timed out, None when a sync hook timed out (its thread runs on)."""
     threaded = not is_async(fn)
     try:
-        with anyio.fail_after(timeout):
+        async with fail_after(timeout):
             if threaded:
                 # A thread keeps the event loop (and a host app around it) responsive.
                 result = await anyio.to_thread.run_sync(fn, item, abandon_on_cancel=True)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .._redact import redact as redact_known
 from ._config import parse_retry_after
 from ._credentials import Credentials
 from ._engines import Engine, EngineError, Headers, Prepared
@@ -133,11 +134,15 @@ _MESSAGES: dict[str, tuple[type[SmartAIError], str]] = {
     "stalled": (SmartAITimeoutError, "the answer stalled"),
     "cut_off": (SmartAIResponseError, "the answer was cut off"),
     "too_large": (SmartAIResponseError, "the answer is larger than {cap} bytes"),
+    "malformed": (SmartAIResponseError, "the answer's Content-Length is not a number"),
 }
+#: Failures the same request would only meet again.
+_FINAL = frozenset({"too_large", "malformed"})
 
 
 def _engine_failure(exc: EngineError, op: Op, cap: int) -> Failure:
-    """The public error for an engine's failure; only an answer too large is not worth repeating."""
+    """The public error for an engine's failure; an answer too large or malformed is not
+    worth repeating."""
     error_type, text = _MESSAGES[exc.kind]
     error = error_type(
         f"{op.name}: {text.format(cap=cap)}",
@@ -145,7 +150,7 @@ def _engine_failure(exc: EngineError, op: Op, cap: int) -> Failure:
         status_code=exc.status,
         request_id=_request_id(exc.headers),
     )
-    return Failure(error, sent=exc.sent, transient=exc.kind != "too_large")
+    return Failure(error, sent=exc.sent, transient=exc.kind not in _FINAL)
 
 
 def _log_failure(op: Op, path: str, attempt: int, started: float, reason: str) -> None:
@@ -238,6 +243,10 @@ def _status_failure(
 _NOT_JSON = object()
 
 
+#: Values we sent this short ("Al", "3") are left alone: they would redact ordinary words.
+_SHORTEST_SENT = 3
+
+
 def sensitive(creds: Credentials, body: Any) -> tuple[str, ...]:
     """Strings never to repeat: the keys and every value we sent (names, emails, ids)."""
     found = {creds.api_key.get_secret_value(), creds.secret_key.get_secret_value()}
@@ -245,7 +254,7 @@ def sensitive(creds: Credentials, body: Any) -> tuple[str, ...]:
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            if len(item) >= 3:
+            if len(item) >= _SHORTEST_SENT:
                 found.add(item)
         elif isinstance(item, Mapping):
             stack.extend(item.values())
@@ -261,9 +270,7 @@ def _platform_message(payload: Mapping[str, Any], redact: Redact) -> str | None:
         if isinstance(value, Mapping):
             value = value.get("message")
         if isinstance(value, str) and value.strip():
-            text = value.strip()
-            for secret in redact():
-                text = text.replace(secret, "[redacted]")
+            text = redact_known(value.strip(), redact(), shortest=_SHORTEST_SENT)
             text = _JWT.sub("[token]", text)
             return _EMAIL.sub("[email]", text)[:300]
     return None

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
-import random
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
@@ -19,6 +17,7 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 from .._exceptions import ConfigurationError
+from .._seconds import backoff, seconds
 from ._client import SmartAIClient
 from ._credentials import Credentials
 from ._dedup import Claim, DedupStore, MemoryDedupStore
@@ -33,14 +32,6 @@ InvalidHandler = Callable[[InvalidEvent], Awaitable[Any] | Any]
 
 #: The platform rate-limits polling faster than this.
 MIN_INTERVAL = 5.0
-
-
-def _positive(name: str, value: object, minimum: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise TypeError(f"{name} must be a number of seconds")
-    if value < minimum or value <= 0:
-        raise ValueError(f"{name} must be at least {minimum or 'above 0'} seconds, got {value!r}")
-    return float(value)
 
 
 class ResultsPoller:
@@ -98,7 +89,7 @@ class ResultsPoller:
             self._handlers = dict(handlers)
         else:
             raise TypeError("handlers must be a callable or a non-empty mapping of callables")
-        self.interval = _positive("interval", interval, MIN_INTERVAL)
+        self.interval = seconds("interval", interval, at_least=MIN_INTERVAL)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
             raise ValueError("limit must be an int from 1 to 100")
         self.limit = limit
@@ -120,10 +111,10 @@ class ResultsPoller:
             raise TypeError("dedup must be True, False or a DedupStore")
         self.ack_unhandled = bool(ack_unhandled)
         self.handler_timeout = (
-            None if handler_timeout is None else _positive("handler_timeout", handler_timeout)
+            None if handler_timeout is None else seconds("handler_timeout", handler_timeout)
         )
-        self.max_backoff = _positive("max_backoff", max_backoff, MIN_INTERVAL)
-        self.stop_timeout = _positive("stop_timeout", stop_timeout)
+        self.max_backoff = seconds("max_backoff", max_backoff, at_least=MIN_INTERVAL)
+        self.stop_timeout = seconds("stop_timeout", stop_timeout)
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= 100:
             raise ValueError(f"concurrency must be an int from 1 to 100, got {concurrency!r}")
         self.concurrency = concurrency
@@ -297,8 +288,7 @@ class ResultsPoller:
     def _backoff(self, failures: int, retry_after: float | None = None) -> float:
         if retry_after is not None:
             return min(self.max_backoff, max(MIN_INTERVAL, retry_after))
-        ceiling = min(self.max_backoff, self.interval * 2 ** min(failures - 1, 16))
-        return max(MIN_INTERVAL, random.uniform(ceiling / 2, ceiling))  # noqa: S311 - jitter
+        return backoff(failures, base=self.interval, cap=self.max_backoff, floor=MIN_INTERVAL)
 
     async def run(self) -> None:
         """Poll until ``stop()``. Platform errors are logged and backed off, never raised."""

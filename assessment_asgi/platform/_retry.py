@@ -4,8 +4,6 @@ operation is safe to repeat (``Op.repeatable``). The same for every engine."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -13,6 +11,7 @@ from typing import Any
 
 import anyio
 
+from .._compat import deadline
 from ._config import RetryPolicy, Timeout
 from ._errors import SmartAIError, SmartAITimeoutError
 from ._exchange import Failure, Op
@@ -43,7 +42,7 @@ async def with_retries(
     # Durations only: the monotonic clock is every event loop's clock, read without a
     # lookup of the running library.
     deadline_at = time.monotonic() + limits.deadline
-    async with _Deadline(limits.deadline):
+    async with deadline(limits.deadline, move_on=True):
         attempt = 0
         while True:
             attempt += 1
@@ -88,38 +87,6 @@ async def with_retries(
     raise SmartAITimeoutError(
         f"{op.name}: no answer within the {limits.deadline:g}s deadline", operation=op.name
     )
-
-
-class _Deadline:
-    """A cancel scope for the whole call: ``asyncio.timeout`` on asyncio (the cheapest, and
-    it composes with anyio's scopes there), anyio's ``move_on_after`` on trio. Like
-    ``move_on_after``, the block simply ends when the deadline passes."""
-
-    __slots__ = ("_asyncio", "_scope", "_seconds")
-
-    def __init__(self, seconds: float) -> None:
-        self._seconds = seconds
-        self._asyncio: asyncio.Timeout | None = None
-        self._scope: anyio.CancelScope | None = None
-
-    async def __aenter__(self) -> None:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:  # trio
-            self._scope = anyio.move_on_after(self._seconds)
-            self._scope.__enter__()
-            return
-        self._asyncio = asyncio.timeout(self._seconds)
-        await self._asyncio.__aenter__()
-
-    async def __aexit__(self, *exc_info: Any) -> bool:
-        if self._asyncio is not None:
-            with contextlib.suppress(TimeoutError):
-                await self._asyncio.__aexit__(*exc_info)
-                return False
-            return self._asyncio.expired()  # our own deadline: swallowed, the caller says so
-        assert self._scope is not None
-        return bool(self._scope.__exit__(*exc_info))
 
 
 def _log_giving_up(op: Op, error: SmartAIError, attempts: int) -> None:

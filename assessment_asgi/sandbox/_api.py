@@ -97,6 +97,8 @@ class PlatformAPI:
             raw = await self._body(request)
         except TooLarge:
             return fail(413, "Request body too large")
+        except BodyError as exc:
+            return fail(400, exc.errors[0])
         if (refused := self._refuse(request, raw)) is not None:
             return refused
         try:
@@ -191,6 +193,8 @@ class PlatformAPI:
             raw = await self._body(request)
         except TooLarge:
             return fail(413, "Request body too large")
+        except BodyError as exc:
+            return fail(400, exc.errors[0])
         if not _auth.api_key_ok(request, self._ctx.credentials):
             return fail(401, "Invalid API key")
         if not self._signed(request, raw):

@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from .._seconds import seconds
 from ..platform._credentials import TEST_KEY_PREFIX, TEST_SECRET_PREFIX, Credentials
 from . import _pages
 from ._api import PlatformAPI
@@ -118,14 +119,14 @@ class SandboxApp:
                 f"{TEST_KEY_PREFIX!r} and secret_key starting with {TEST_SECRET_PREFIX!r}); "
                 "never give it live keys"
             )
-        _check_number("token_ttl", token_ttl, minimum=1)
+        seconds("token_ttl", token_ttl, at_least=1)
         _check_number("max_sessions", max_sessions, minimum=1, integer=True)
         _check_number("max_events", max_events, minimum=1, integer=True)
-        _check_number("event_ttl", event_ttl, minimum=1)
-        _check_number("session_retention", session_retention, minimum=1)
-        _check_number("min_poll_interval", min_poll_interval, minimum=0)
-        _check_number("signature_window", signature_window, minimum=1)
-        _check_number("campaign_delay", campaign_delay, minimum=0)
+        seconds("event_ttl", event_ttl, at_least=1)
+        seconds("session_retention", session_retention, at_least=1)
+        seconds("min_poll_interval", min_poll_interval, zero_ok=True)
+        seconds("signature_window", signature_window, at_least=1)
+        seconds("campaign_delay", campaign_delay, zero_ok=True)
         _check_number("max_body_bytes", max_body_bytes, minimum=1024, integer=True)
         _check_number("max_stored_bytes", max_stored_bytes, minimum=1_048_576, integer=True)
         _check_number("record_requests", record_requests, minimum=0, integer=True)

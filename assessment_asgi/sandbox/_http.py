@@ -9,7 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .._numbers import ascii_int
+from .._capped import BadLength, OverCap, read_capped
 from ._validation import BodyError
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -50,17 +50,13 @@ def server_url(request: Request) -> str:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    declared = ascii_int(request.headers.get("content-length"))
-    if declared is not None and declared > limit:
-        raise TooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
+    """The body, at most ``limit`` bytes (``TooLarge``); a non-number length is a ``BodyError``."""
+    try:
+        return await read_capped(request.stream(), limit, request.headers.get("content-length"))
+    except OverCap:
+        raise TooLarge from None
+    except BadLength:
+        raise BodyError(["Invalid Content-Length"]) from None
 
 
 def parse_json(raw: bytes) -> Any:

@@ -183,6 +183,58 @@ def test_emails_with_line_breaks_commas_or_display_names(
     assert response.json()["details"][0]["loc"] == ["users", 0, "email"]
 
 
+@pytest.mark.parametrize(
+    ("name", "rule"),
+    [
+        ("\u200b\u200b", "must contain a visible character"),  # zero-width spaces
+        ("\u2060", "must contain a visible character"),  # word joiner
+        ("\ufeff\u200c\u200d", "must contain a visible character"),  # BOM, ZWNJ, ZWJ
+        ("\u3164", "must contain a visible character"),  # Hangul filler: a blank "letter"
+        ("\u0301", "must contain a visible character"),  # a combining accent on nothing
+        *[(f"Ada{char}gpj.exe", "must not contain bidirectional override or isolate characters")
+          for char in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"],
+    ],
+    ids=["zero-width-spaces", "word-joiner", "bom-zwnj-zwj", "hangul-filler", "lone-accent",
+         "LRE", "RLE", "PDF", "LRO", "RLO", "LRI", "RLI", "FSI", "PDI"],
+)
+def test_names_with_nothing_visible_or_with_bidi_controls(
+    checked_client: httpx2.Client, platform: FakePlatform, url: str, token: str, name: str,
+    rule: str,
+) -> None:
+    payload = {"users": [{"name": name, "email": "ada@example.com"}]}
+    response = send_raw(checked_client, url, token, json.dumps(payload).encode())
+    assert_refused(response, platform, 400, "invalid_body")
+    assert response.json()["details"] == [
+        {"loc": ["users", 0, "name"], "msg": rule, "type": "value_error"}
+    ]
+
+
+@pytest.mark.parametrize("name", ["Zoë Ångström", "李雷", "Jose\u0301", "محمد", "A\u200bB", "Ada 👩‍💻"])
+def test_names_in_any_script_still_reach_the_platform(
+    checked_client: httpx2.Client, platform: FakePlatform, url: str, token: str, name: str
+) -> None:
+    payload = {"users": [{"name": name, "email": "ada@example.com"}]}
+    response = send_raw(checked_client, url, token, json.dumps(payload).encode())
+    assert response.status_code == 200, response.text
+    assert platform.calls[-1]["body"]["users"][0]["name"] == name
+
+
+@pytest.mark.parametrize(
+    "content_types",
+    [("application/json", "text/plain"), ("text/plain", "application/json"),
+     ("application/json", "application/json")],
+    ids=["json-then-text", "text-then-json", "json-twice"],
+)
+def test_two_content_type_headers_are_refused(
+    checked_client: httpx2.Client, platform: FakePlatform, url: str, token: str,
+    content_types: tuple[str, str],
+) -> None:
+    headers = [*bearer(token).items(), *(("Content-Type", value) for value in content_types)]
+    response = checked_client.post(url, content=json.dumps({"users": USERS}).encode(), headers=headers)
+    assert_refused(response, platform, 400, "duplicate_content_type")
+    assert response.json()["error"] == "Send exactly one Content-Type header"
+
+
 def test_too_many_users(
     checked_client: httpx2.Client, platform: FakePlatform, url: str, token: str
 ) -> None:

@@ -5,6 +5,8 @@ body, and reads at most ``max_bytes`` of it. Everything else (retries, the deadl
 ``Retry-After``, what is safe to repeat, what an answer means) lives above the seam, in
 ``_retry.py`` and ``_exchange.py``, the same for every engine.
 
+Every engine reads the body through ``_capped.py``, the package's one capped read.
+
 A failure is an :class:`EngineError` with a ``kind``; whether the request may have reached
 the server follows from the kind, and an engine that cannot tell says "sent".
 """
@@ -18,6 +20,7 @@ from typing import Literal, Protocol
 
 import httpx2
 
+from ..._capped import BadLength, OverCap
 from ..._exceptions import ConfigurationError
 
 #: The engines, by the name ``SmartAIClient(engine=...)`` and ``ASSESSMENT_ENGINE`` take.
@@ -33,6 +36,7 @@ Kind = Literal[
     "stalled",  # an answer began, then stopped arriving
     "cut_off",  # an answer began, then the connection broke
     "too_large",  # the answer is (or declares itself) larger than max_bytes
+    "malformed",  # the answer's declared length is not a number (see _capped.py)
 ]
 _NOT_SENT = frozenset({"connect", "connect_timeout"})
 
@@ -77,6 +81,12 @@ class EngineError(Exception):
     def sent(self) -> bool:
         """The request may have reached the server."""
         return self.kind not in _NOT_SENT
+
+
+def refused(exc: BadLength | OverCap, *, status: int, headers: Headers) -> EngineError:
+    """The engine failure for an answer the one capped read refused."""
+    kind: Kind = "malformed" if isinstance(exc, BadLength) else "too_large"
+    return EngineError(kind, status=status, headers=headers)
 
 
 class Engine(Protocol):

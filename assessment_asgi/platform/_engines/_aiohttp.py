@@ -11,7 +11,8 @@ import functools
 import aiohttp
 from yarl import URL
 
-from . import Answer, EngineError, Options, Prepared
+from ..._capped import BadLength, Capped, OverCap
+from . import Answer, EngineError, Options, Prepared, refused
 
 # Our headers say what they mean; aiohttp must not add its own defaults next to them.
 _SKIP_AUTO_HEADERS = frozenset({"Accept", "Content-Type", "User-Agent"})
@@ -67,17 +68,17 @@ class AiohttpEngine:
             raise EngineError("dropped") from None
         status, headers = response.status, response.headers
         try:
-            declared = response.content_length
-            if declared is not None and declared > request.max_bytes:
-                raise EngineError("too_large", status=status, headers=headers)
-            if declared is not None and "content-encoding" not in headers:
+            body = Capped(request.max_bytes, headers.get("content-length"))
+            if body.declared is not None and "content-encoding" not in headers:
                 # The common case: one read of a known length (a decoded body may grow).
-                body = await response.read()
+                data = await response.read()
             else:
-                body = await _read_capped(response, request.max_bytes, status)
-        except EngineError:
+                async for chunk in response.content.iter_any():
+                    body.add(chunk)
+                data = body.value()
+        except (BadLength, OverCap) as exc:
             response.close()
-            raise
+            raise refused(exc, status=status, headers=headers) from None
         except TimeoutError:
             response.close()
             raise EngineError("stalled", status=status, headers=headers) from None
@@ -88,18 +89,7 @@ class AiohttpEngine:
             response.close()
             raise
         response.release()
-        return Answer(status, headers, body)
+        return Answer(status, headers, data)
 
     async def aclose(self) -> None:
         await self._session.close()
-
-
-async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int, status: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.content.iter_any():
-        size += len(chunk)
-        if size > max_bytes:
-            raise EngineError("too_large", status=status, headers=response.headers)
-        chunks.append(chunk)
-    return b"".join(chunks)

@@ -7,7 +7,8 @@ import logging
 
 import httpx2
 
-from . import Answer, EngineError, Options, Prepared
+from ..._capped import BadLength, Capped, OverCap
+from . import Answer, EngineError, Options, Prepared, refused
 
 logger = logging.getLogger("assessment_asgi.platform")
 
@@ -82,17 +83,18 @@ class Httpx2Engine:
 
 async def _read_capped(response: httpx2.Response, max_bytes: int) -> bytes:
     status, headers = response.status_code, response.headers
-    declared = headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise EngineError("too_large", status=status, headers=headers)
-    buffer = bytearray()
+    try:
+        body = Capped(max_bytes, headers.get("content-length"))
+    except (BadLength, OverCap) as exc:
+        raise refused(exc, status=status, headers=headers) from None
     overflow = False
     try:
         async for chunk in response.aiter_bytes():
             if overflow:
                 continue
-            buffer += chunk
-            if len(buffer) > max_bytes:
+            try:
+                body.add(chunk)
+            except OverCap:
                 # Hang up, then let the iteration end on the closed connection: breaking
                 # out would leave httpx2's nested async generators unfinished, which trio
                 # reports as a ResourceWarning.
@@ -108,4 +110,4 @@ async def _read_capped(response: httpx2.Response, max_bytes: int) -> bytes:
         raise
     if overflow:
         raise EngineError("too_large", status=status, headers=headers)
-    return bytes(buffer)
+    return body.value()

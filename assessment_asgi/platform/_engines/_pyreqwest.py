@@ -29,7 +29,8 @@ from pyreqwest.exceptions import (
     RequestTimeoutError,
 )
 
-from . import Answer, EngineError, Headers, Options, Prepared
+from ..._capped import BadLength, Capped, OverCap
+from . import Answer, EngineError, Headers, Options, Prepared, refused
 
 # The total timeout ends a request this long after the caller's deadline has already
 # cancelled the wait for it: the deadline's error wins, the request still ends.
@@ -97,7 +98,7 @@ class PyreqwestEngine:
         headers: Headers | None = None
         try:
             async with builder.build_streamed() as response:
-                status, headers = response.status, response.headers
+                status, headers = response.status, _Headers(response.headers)
                 body = await _read_capped(response, request.max_bytes, status, headers)
         except EngineError:
             raise
@@ -116,21 +117,37 @@ class PyreqwestEngine:
 
 
 async def _read_capped(response: Any, max_bytes: int, status: int, headers: Headers) -> bytes:
-    declared = headers.get("content-length") or ""
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise EngineError("too_large", status=status, headers=headers)
+    try:
+        body = Capped(max_bytes, headers.get("content-length"))
+    except (BadLength, OverCap) as exc:
+        raise refused(exc, status=status, headers=headers) from None
     reader = response.body_reader
-    if declared.isdigit() and headers.get("content-encoding") is None:
+    if body.declared is not None and headers.get("content-encoding") is None:
         # The common case: a known, acceptable length, read at once.
         return bytes(await reader.bytes())
-    chunks: list[bytes] = []
-    size = 0
     while (chunk := await reader.read_chunk()) is not None:
-        size += len(chunk)
-        if size > max_bytes:
-            raise EngineError("too_large", status=status, headers=headers)
-        chunks.append(bytes(chunk))
-    return b"".join(chunks)
+        try:
+            body.add(bytes(chunk))
+        except OverCap as exc:
+            raise refused(exc, status=status, headers=headers) from None
+    return body.value()
+
+
+class _Headers:
+    """pyreqwest's headers, read safely: a value that is not visible ASCII (pyreqwest raises
+    ``ValueError`` for it) reads as ``"\ufffd"``, never a number and never a crash."""
+
+    __slots__ = ("_headers",)
+
+    def __init__(self, headers: Any) -> None:
+        self._headers = headers
+
+    def get(self, key: str, /) -> str | None:
+        try:
+            value: str | None = self._headers.get(key)
+        except ValueError:
+            return "\ufffd"
+        return value
 
 
 def _send_error(exc: PyreqwestError) -> EngineError:
