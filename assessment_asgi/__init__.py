@@ -28,9 +28,8 @@ from ._models import Candidate, Recruiter, SessionRequest
 from ._openapi import openapi_document
 from ._recruiter import ClaimsRecruiterResolver
 from ._settings import AssessmentSettings
+from ._version import __version__
 from .platform import Credentials, SmartAIClient, SmartAIError
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ERROR_CODES",

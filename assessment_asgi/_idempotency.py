@@ -33,6 +33,7 @@ from ._compat import current_loop
 from ._concurrency import LoopLocal
 from ._exceptions import ConfigurationError, HTTPException
 from ._models import Recruiter
+from ._rules import redis_py_url, redis_url
 from ._types import Scope
 
 HEADER = b"idempotency-key"
@@ -270,21 +271,13 @@ class RedisIdempotencyStore:
     """
 
     def __init__(self, url: str | SecretStr, *, prefix: str = "assessment_asgi:idem:") -> None:
-        raw = url.get_secret_value() if isinstance(url, SecretStr) else url
-        if isinstance(raw, str) and raw.startswith("redis+unix://"):
-            raw = "unix://" + raw.removeprefix("redis+unix://")  # the limits library's spelling
-        if not isinstance(raw, str) or not raw.startswith(("redis://", "rediss://", "unix://")):
-            raise ConfigurationError(
-                "ASSESSMENT_REDIS_URL must be a redis://, rediss:// or redis+unix:// URL",
-                setting="ASSESSMENT_REDIS_URL",
-            )
+        raw = redis_py_url(redis_url(url, "url"))  # the one scheme check (_rules.py)
         try:
             import redis.asyncio  # noqa: F401
         except ImportError as exc:
             raise ConfigurationError(
-                "ASSESSMENT_REDIS_URL is set but the redis package is missing: "
-                "pip install 'assessment-asgi[redis]'",
-                setting="ASSESSMENT_REDIS_URL",
+                "RedisIdempotencyStore needs the redis package: pip install 'assessment-asgi[redis]'",
+                setting="url",
             ) from exc
         self.prefix = prefix
         self._url = SecretStr(raw)  # may hold a password: never shown

@@ -15,7 +15,6 @@ from collections.abc import Iterable
 
 from pydantic import SecretStr
 
-from ._settings import AssessmentSettings
 from ._types import Scope
 
 REDACTED = "[redacted]"
@@ -23,8 +22,9 @@ WITHHELD = "(message withheld: it may quote secrets)"
 _MIN_SECRET = 6  # shorter values would redact ordinary words; secrets are never this short
 
 
-def known_secrets(settings: AssessmentSettings, scope: Scope | None = None) -> list[str]:
-    """Secret values of the settings, and the request's credentials headers."""
+def known_secrets(settings: Iterable[tuple[str, object]], scope: Scope | None = None) -> list[str]:
+    """Secret values of the settings (its ``(name, value)`` pairs: a leaf imports no settings
+    class), and the request's credentials headers."""
     values: list[str] = []
     for _name, value in settings:
         if isinstance(value, SecretStr):

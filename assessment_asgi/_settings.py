@@ -8,6 +8,7 @@ this same check, so the two always agree.
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
@@ -21,16 +22,20 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from ._auth import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, MIN_SECRET_BYTES
-from ._cors import normalise_origin
 from ._exceptions import ConfigurationError
-from ._ratelimit import parse_rate_limit
+from ._rules import (
+    ASYMMETRIC_ALGORITHMS,
+    HMAC_ALGORITHMS,
+    MIN_SECRET_BYTES,
+    normalise_origin,
+    parse_rate_limit,
+    redis_url,
+)
 from ._urls import secure_url_problem
 
 DEFAULT_ALGORITHMS = ("HS256", "RS256", "PS256", "ES256", "EdDSA")
 PREFIX = "ASSESSMENT_"
 KEY_SOURCES = ("jwt_secret", "jwks_url", "oidc_issuer")
-REDIS_SCHEMES = ("redis", "rediss", "redis+unix")
 
 
 def variable(field: str) -> str:
@@ -209,12 +214,17 @@ class AssessmentSettings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and value.get_secret_value().partition("://")[0] not in REDIS_SCHEMES:
-            setting = variable("redis_url")
+        if value is None:
+            return None
+        setting = variable("redis_url")
+        checked = redis_url(value, setting)  # the one scheme check (_rules.py)
+        if importlib.util.find_spec("redis") is None:
             raise ConfigurationError(
-                f"{setting} must be a redis://, rediss:// or redis+unix:// URL", setting=setting
+                f"{setting} is set but the redis package is missing: "
+                "pip install 'assessment-asgi[redis]'",
+                setting=setting,
             )
-        return value
+        return checked
 
     # -- settings that depend on each other --------------------------------------------------
 

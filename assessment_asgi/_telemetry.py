@@ -24,6 +24,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__
 from .platform._observe import PlatformCall
 
 if TYPE_CHECKING:
@@ -52,8 +53,6 @@ class Telemetry:
         self.enabled = otel_trace is not None and otel_metrics is not None
         if otel_trace is None or otel_metrics is None:
             return
-        from . import __version__
-
         # Proxies: an SDK configured later (after the app is built) still gets everything.
         self.tracer = otel_trace.get_tracer(_SCOPE, __version__)
         meter = otel_metrics.get_meter(_SCOPE, __version__)

@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-    from ._audit import SessionCreated, SessionRefused
     from ._models import Recruiter, SessionRequest
-    from .platform import Credentials
+    from .platform._credentials import Credentials
 
 Scope: TypeAlias = MutableMapping[str, Any]
 Message: TypeAlias = MutableMapping[str, Any]
@@ -30,9 +29,5 @@ ResolveRecruiter: TypeAlias = (
 
 #: The platform credentials, asked for on every request so that rotation needs no restart.
 KeyProvider: TypeAlias = "Callable[[], Credentials | Awaitable[Credentials | None] | None]"
-
-#: Audit hooks, told after the answer is sent; sync ones run in the thread pool.
-OnSessionCreated: TypeAlias = "Callable[[SessionCreated], Awaitable[None] | None]"
-OnSessionRefused: TypeAlias = "Callable[[SessionRefused], Awaitable[None] | None]"
 
 Claims: TypeAlias = Mapping[str, Any]

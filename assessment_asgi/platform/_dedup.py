@@ -15,6 +15,8 @@ import time
 from collections import OrderedDict
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from .._rules import redis_py_url, redis_url
+
 Claim = Literal["claimed", "done", "busy"]
 
 # Delete a claim only if it is still ours (atomic compare-and-delete).
@@ -113,9 +115,8 @@ class RedisDedupStore:
                 "RedisDedupStore needs the redis package: pip install 'assessment-asgi[redis]'"
             ) from exc
         if isinstance(redis, str):
-            if not redis.startswith(("redis://", "rediss://", "unix://")):
-                raise ValueError("redis must be a redis.asyncio.Redis or a redis:// URL")
-            self._redis = redis_asyncio.Redis.from_url(redis)
+            # The one scheme check (_rules.py): a ConfigurationError, a ValueError, naming `redis`.
+            self._redis = redis_asyncio.Redis.from_url(redis_py_url(redis_url(redis, "redis")))
             self._owned = True
         elif isinstance(redis, redis_asyncio.Redis):
             self._redis = redis

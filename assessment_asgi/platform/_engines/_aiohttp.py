@@ -11,7 +11,7 @@ import functools
 import aiohttp
 from yarl import URL
 
-from . import Answer, EngineError, Options, Prepared
+from ._seam import Answer, EngineError, Options, Prepared
 
 # Our headers say what they mean; aiohttp must not add its own defaults next to them.
 _SKIP_AUTO_HEADERS = frozenset({"Accept", "Content-Type", "User-Agent"})

@@ -7,7 +7,7 @@ import logging
 
 import httpx2
 
-from . import Answer, EngineError, Options, Prepared
+from ._seam import Answer, EngineError, Options, Prepared
 
 logger = logging.getLogger("assessment_asgi.platform")
 

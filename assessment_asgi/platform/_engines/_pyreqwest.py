@@ -29,7 +29,7 @@ from pyreqwest.exceptions import (
     RequestTimeoutError,
 )
 
-from . import Answer, EngineError, Headers, Options, Prepared
+from ._seam import Answer, EngineError, Headers, Options, Prepared
 
 # The total timeout ends a request this long after the caller's deadline has already
 # cancelled the wait for it: the deadline's error wins, the request still ends.
