@@ -11,18 +11,19 @@ does know are also replaced by ``[redacted]`` in what remains.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from pydantic import SecretStr
-
-from ._types import Scope
 
 REDACTED = "[redacted]"
 WITHHELD = "(message withheld: it may quote secrets)"
 _MIN_SECRET = 6  # shorter values would redact ordinary words; secrets are never this short
 
 
-def known_secrets(settings: Iterable[tuple[str, object]], scope: Scope | None = None) -> list[str]:
+def known_secrets(
+    settings: Iterable[tuple[str, object]], scope: Mapping[str, Any] | None = None
+) -> list[str]:
     """Secret values of the settings (its ``(name, value)`` pairs: a leaf imports no settings
     class), and the request's credentials headers."""
     values: list[str] = []

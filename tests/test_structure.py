@@ -58,8 +58,16 @@ def imports_of(module: str) -> set[str]:
             if target.split(".")[0] != PACKAGE:
                 continue
             resolved = _resolve(target)
-            if resolved is not None and resolved != module:
-                found.add(resolved)
+            if resolved is None or resolved == module:
+                continue
+            found.add(resolved)
+            # Importing `pkg.sub.mod` runs `pkg/sub/__init__.py` first: from outside `pkg.sub`,
+            # that is an import of the package too (the root package is where everyone starts).
+            parts = resolved.split(".")
+            for depth in range(2, len(parts)):
+                parent = ".".join(parts[:depth])
+                if parent in MODULES and not module.startswith(parent + ".") and module != parent:
+                    found.add(parent)
     # `from .x import Name` adds both `.x.Name` (resolving to x) and `.x`: the same module.
     return found
 
@@ -93,6 +101,9 @@ def test_the_import_graph_is_read_whole() -> None:
     assert "assessment_asgi._build" in imports_of("assessment_asgi._app")  # `from . import _build`
     assert "assessment_asgi.sandbox" in imports_of("assessment_asgi._doctor")  # inside a function
     assert "assessment_asgi.platform._credentials" in imports_of("assessment_asgi.sandbox._cli")
+    # ... and the package a module lives in, which Python runs first.
+    assert "assessment_asgi.platform" in imports_of("assessment_asgi.sandbox._cli")
+    assert "assessment_asgi.platform" not in imports_of("assessment_asgi.platform._client")
 
 
 def test_no_module_imports_another_that_imports_it_back() -> None:
@@ -112,4 +123,4 @@ def test_settings_and_leaf_utilities_import_no_component() -> None:
     # Settings are read and checked first, components are built from them: never the reverse.
     allowed = {"assessment_asgi._exceptions", "assessment_asgi._urls", "assessment_asgi._rules"}
     assert imports_of("assessment_asgi._settings") <= allowed
-    assert "assessment_asgi._settings" not in imports_of("assessment_asgi._redact")
+    assert imports_of("assessment_asgi._redact") == set()  # a leaf utility: nothing of ours
