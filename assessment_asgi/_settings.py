@@ -9,6 +9,9 @@ this same check, so the two always agree.
 from __future__ import annotations
 
 import importlib.util
+import os
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
@@ -41,6 +44,32 @@ KEY_SOURCES = ("jwt_secret", "jwks_url", "oidc_issuer")
 def variable(field: str) -> str:
     """The environment variable of a setting: ``max_users`` → ``ASSESSMENT_MAX_USERS``."""
     return PREFIX + field.upper()
+
+
+def env_sources(
+    env_file: str | Path = ".env", *, also: Sequence[str] = ()
+) -> list[tuple[str, dict[str, str]]]:
+    """The variables as written, by source, read as ``AssessmentSettings`` reads them.
+
+    ``(source, variables)`` for ``env_file``, then for each file named in ``also`` beside it
+    (``python -m assessment_asgi doctor`` scans frontend ``.env.*`` files for exposed
+    secrets), then ``"the environment"`` last, since it wins over ``.env``. A missing file
+    gives an empty mapping. Values are raw (spaces and quotes kept): a check of a value
+    as parsed uses ``AssessmentSettings`` itself.
+    """
+    path = Path(env_file)
+    files = [path, *(path.parent / name for name in also if name != path.name)]
+    return [(file.name, _read_env_file(file)) for file in files] + [
+        ("the environment", dict(os.environ))
+    ]
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    from dotenv import dotenv_values  # pydantic-settings' own .env reader
+
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
 
 
 def _split(value: object) -> object:
