@@ -115,7 +115,14 @@ class Ticket:
 
 
 class Idempotency:
-    """The pipeline's side: claim a key before the platform call, store the answer after."""
+    """How a request with an ``Idempotency-Key`` is answered (``AssessmentApp.idempotency``).
+
+    The key is claimed in ``store`` before the platform call and the answer stored after it,
+    then replayed for ``ttl`` seconds (never past the token's ``expiresAt``)::
+
+        app = AssessmentApp()
+        app.idempotency.store   # MemoryIdempotencyStore(max_keys=10000), or the Redis store
+    """
 
     def __init__(self, store: IdempotencyStore, *, ttl: float, lease: float) -> None:
         self.store, self.ttl, self.lease = store, ttl, lease

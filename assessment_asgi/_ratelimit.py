@@ -148,7 +148,11 @@ def recruiter_key(recruiter: Recruiter) -> str:
 class PlatformCallLimiter:
     """At most ``max_concurrent`` platform calls at once; others wait ``queue_timeout`` seconds.
 
-    One :class:`anyio.CapacityLimiter` per event loop, since limiters are bound to their loop.
+    One ``anyio.CapacityLimiter`` per event loop, since limiters are bound to their loop::
+
+        limiter = PlatformCallLimiter(max_concurrent=8, queue_timeout=2.0)
+        async with limiter.slot():   # raises HTTPException 503 after 2 s in the queue
+            ...
     """
 
     def __init__(self, *, max_concurrent: int = 64, queue_timeout: float = 5.0) -> None:

@@ -47,7 +47,14 @@ RATE_LIMIT_CODES = frozenset({"rate_limited", "platform_rate_limited"})
 
 
 class Telemetry:
-    """The package's tracer and instruments, or nothing when the API is not installed."""
+    """The app's OpenTelemetry tracer and instruments; a no-op without ``opentelemetry-api``.
+
+    Each app has one (``AssessmentApp.telemetry``); spans and metrics go to whatever SDK
+    the host configures, even one configured after the app was built::
+
+        app = AssessmentApp()
+        app.telemetry.enabled   # True when opentelemetry-api is installed
+    """
 
     def __init__(self) -> None:
         self.enabled = otel_trace is not None and otel_metrics is not None
