@@ -64,6 +64,12 @@ def env_sources(
     ]
 
 
+def live_variable(name: str) -> str | None:
+    """One variable as the process environment holds it *now* (``EnvironmentKeys`` reads the
+    platform keys per request, so rotating them needs no restart); ``None`` when unset."""
+    return os.environ.get(name)
+
+
 def _read_env_file(path: Path) -> dict[str, str]:
     if not path.is_file():
         return {}

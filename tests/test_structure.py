@@ -124,3 +124,21 @@ def test_settings_and_leaf_utilities_import_no_component() -> None:
     allowed = {"assessment_asgi._exceptions", "assessment_asgi._urls", "assessment_asgi._rules"}
     assert imports_of("assessment_asgi._settings") <= allowed
     assert imports_of("assessment_asgi._redact") == set()  # a leaf utility: nothing of ours
+
+
+def test_only_the_settings_module_reads_the_environment_or_a_dotenv_file() -> None:
+    # One reader of configuration (AssessmentSettings and its module): the app, the
+    # commands (poll, sandbox, doctor) and every component get checked values from it.
+    readers = set()
+    for module, path in MODULES.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            environ = isinstance(node, ast.Attribute) and node.attr in {"environ", "getenv", "environb"}
+            dotenv = isinstance(node, ast.ImportFrom | ast.Import) and any(
+                name.startswith("dotenv")
+                for name in ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                + [alias.name for alias in node.names]
+            )
+            if environ or dotenv:
+                readers.add(module)
+    assert readers == {"assessment_asgi._settings"}
