@@ -2,8 +2,10 @@
 
 Every setting is validated here, whether it comes from the environment, ``.env`` or a
 keyword of :class:`AssessmentApp`; a mistake raises :class:`ConfigurationError` naming the
-variable and what is allowed (never the value). ``python -m assessment_asgi doctor`` runs
-this same check, so the two always agree.
+variable and what is allowed (never the value). ``python -m assessment_asgi doctor``, ``poll``
+and ``sandbox`` read their configuration here too, so they always agree with the app: this
+module is the package's only reader of the environment and of ``.env`` files. It imports no
+component; the rules it shares with them live in the leaf ``_rules.py``.
 """
 
 from __future__ import annotations
