@@ -32,6 +32,7 @@ from ._ratelimit import PlatformCallLimiter, RecruiterRateLimiter
 from ._recruiter import ClaimsRecruiterResolver
 from ._redact import known_secrets, redacted_traceback
 from ._responses import send_json, send_problem
+from ._scope import replay, route_path
 from ._settings import AssessmentSettings
 from ._telemetry import RequestRecord, Telemetry, observe_platform_call
 from ._types import (
@@ -210,7 +211,7 @@ class AssessmentApp:
         await self._http(scope, receive, send)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        handler = self._routes.get(_route_path(scope).rstrip("/") or "/")
+        handler = self._routes.get(route_path(scope).rstrip("/") or "/")
         try:
             if handler is None:
                 raise HTTPException("not_found")
@@ -328,7 +329,7 @@ class AssessmentApp:
             logger.error(build.AUTH_NOT_CONFIGURED)
             raise HTTPException("not_configured", build.AUTH_NOT_CONFIGURED)
         # AuthError, PermissionDenied or any HTTPException from the hook answers as it is.
-        principal = await self._call_authenticate(Request(scope, _replay(body)))
+        principal = await self._call_authenticate(Request(scope, replay(body)))
         if principal is None:
             raise AuthError()
         return principal
@@ -372,26 +373,3 @@ class AssessmentApp:
         if not isinstance(credentials, Credentials):
             raise TypeError("the keys provider must return Credentials or None")
         return credentials
-
-
-def _route_path(scope: Scope) -> str:
-    # As Starlette's Mount does it: the sub-app sees the full path, with the mount prefix
-    # added to root_path; the route is what follows root_path.
-    path: str = scope["path"]
-    root_path: str = scope.get("root_path", "")
-    if root_path and path.startswith(root_path) and path[len(root_path):][:1] in {"/", ""}:
-        return path[len(root_path):]
-    return path
-
-
-def _replay(body: bytes) -> Receive:
-    sent = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive
