@@ -14,6 +14,7 @@ from __future__ import annotations
 from ._app import AssessmentApp
 from ._audit import SessionCreated, SessionRefused
 from ._auth import JWTAuthenticator
+from ._cors import CORSPolicy
 from ._exceptions import (
     ERROR_CODES,
     AssessmentError,
@@ -22,15 +23,18 @@ from ._exceptions import (
     HTTPException,
     PermissionDenied,
 )
+from ._idempotency import Idempotency
 from ._keys import EnvironmentKeys, StaticKeys
 from ._middleware import AssessmentMiddleware
 from ._models import Candidate, Recruiter, SessionRequest
 from ._openapi import openapi_document
+from ._ratelimit import PlatformCallLimiter, RecruiterRateLimiter
 from ._recruiter import ClaimsRecruiterResolver
 from ._settings import AssessmentSettings
+from ._telemetry import Telemetry
+from ._types import Authenticate, KeyProvider, ResolveRecruiter
+from ._version import __version__
 from .platform import Credentials, SmartAIClient, SmartAIError
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ERROR_CODES",
@@ -39,21 +43,29 @@ __all__ = [
     "AssessmentMiddleware",
     "AssessmentSettings",
     "AuthError",
+    "Authenticate",
+    "CORSPolicy",
     "Candidate",
     "ClaimsRecruiterResolver",
     "ConfigurationError",
     "Credentials",
     "EnvironmentKeys",
     "HTTPException",
+    "Idempotency",
     "JWTAuthenticator",
+    "KeyProvider",
     "PermissionDenied",
+    "PlatformCallLimiter",
     "Recruiter",
+    "RecruiterRateLimiter",
+    "ResolveRecruiter",
     "SessionCreated",
     "SessionRefused",
     "SessionRequest",
     "SmartAIClient",
     "SmartAIError",
     "StaticKeys",
+    "Telemetry",
     "__version__",
     "openapi_document",
 ]

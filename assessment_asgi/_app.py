@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -14,7 +13,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 
 from . import _build as build
-from ._audit import AuditHooks
+from ._audit import AuditHooks, OnSessionCreated, OnSessionRefused
 from ._body import (
     ALLOWED_METHODS,
     ClientDisconnected,
@@ -29,31 +28,23 @@ from ._gc import freeze_startup
 from ._idempotency import Idempotency, MemoryIdempotencyStore, RedisIdempotencyStore, read_key
 from ._models import Recruiter, SessionRequest, field_errors
 from ._openapi import openapi_document
+from ._outcomes import platform_problem
 from ._ratelimit import PlatformCallLimiter, RecruiterRateLimiter
 from ._recruiter import ClaimsRecruiterResolver
 from ._redact import known_secrets, redacted_traceback
 from ._responses import send_json, send_problem
+from ._scope import replay, route_path
 from ._settings import AssessmentSettings
 from ._telemetry import RequestRecord, Telemetry, observe_platform_call
 from ._types import (
     Authenticate,
     KeyProvider,
-    OnSessionCreated,
-    OnSessionRefused,
     Receive,
     ResolveRecruiter,
     Scope,
     Send,
 )
-from .platform import (
-    Credentials,
-    SmartAIAuthError,
-    SmartAIClient,
-    SmartAIError,
-    SmartAIRateLimitError,
-    SmartAITimeoutError,
-    SmartAIValidationError,
-)
+from .platform import Credentials, SmartAIClient, SmartAIError
 
 logger = logging.getLogger("assessment_asgi")
 
@@ -230,7 +221,7 @@ class AssessmentApp:
             freeze_startup()
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        handler = self._routes.get(_route_path(scope).rstrip("/") or "/")
+        handler = self._routes.get(route_path(scope).rstrip("/") or "/")
         try:
             if handler is None:
                 raise HTTPException("not_found")
@@ -333,7 +324,7 @@ class AssessmentApp:
                     credentials=credentials,
                 )
         except SmartAIError as exc:
-            raise _platform_problem(exc) from None
+            raise platform_problem(exc) from None
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "session created: %d candidate(s) in %.1f ms",
@@ -349,7 +340,7 @@ class AssessmentApp:
             logger.error(build.AUTH_NOT_CONFIGURED)
             raise HTTPException("not_configured", build.AUTH_NOT_CONFIGURED)
         # AuthError, PermissionDenied or any HTTPException from the hook answers as it is.
-        principal = await self._call_authenticate(Request(scope, _replay(body)))
+        principal = await self._call_authenticate(Request(scope, replay(body)))
         if principal is None:
             raise AuthError()
         return principal
@@ -393,49 +384,3 @@ class AssessmentApp:
         if not isinstance(credentials, Credentials):
             raise TypeError("the keys provider must return Credentials or None")
         return credentials
-
-
-def _platform_problem(exc: SmartAIError) -> HTTPException:
-    context = f"status={exc.status_code} request_id={exc.request_id}"
-    if isinstance(exc, SmartAITimeoutError):
-        logger.warning("platform timed out creating a session (%s)", context)
-        return HTTPException("platform_timeout")
-    if isinstance(exc, SmartAIRateLimitError):
-        delay = exc.retry_after if exc.retry_after is not None else 5.0
-        seconds = min(max(math.ceil(delay), 1), 60)
-        logger.warning("platform rate limited this server (%s)", context)
-        return HTTPException("platform_rate_limited", headers={"Retry-After": str(seconds)})
-    if isinstance(exc, SmartAIAuthError):
-        logger.error(
-            "the platform refused this server's API key or secret (%s): "
-            "check ASSESSMENT_API_KEY and ASSESSMENT_SECRET_KEY", context,
-        )
-        return HTTPException("platform_auth_failed")
-    if isinstance(exc, SmartAIValidationError):
-        logger.error("the platform refused the session request (%s)", context)
-        return HTTPException("platform_rejected")
-    logger.error("platform error creating a session: %s (%s)", type(exc).__name__, context)
-    return HTTPException("platform_error")
-
-
-def _route_path(scope: Scope) -> str:
-    # As Starlette's Mount does it: the sub-app sees the full path, with the mount prefix
-    # added to root_path; the route is what follows root_path.
-    path: str = scope["path"]
-    root_path: str = scope.get("root_path", "")
-    if root_path and path.startswith(root_path) and path[len(root_path):][:1] in {"/", ""}:
-        return path[len(root_path):]
-    return path
-
-
-def _replay(body: bytes) -> Receive:
-    sent = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive

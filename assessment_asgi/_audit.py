@@ -12,11 +12,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ._compat import to_async
 from ._models import Candidate, Recruiter
-from ._types import OnSessionCreated, OnSessionRefused
 
 if TYPE_CHECKING:
     from ._telemetry import RequestRecord
@@ -82,6 +81,11 @@ class SessionRefused:
             f"recruiter={self.recruiter!r}, candidates={len(self.candidates)}, "
             f"at={self.at.isoformat()!r}, request_id={self.request_id!r})"
         )
+
+
+#: Audit hooks, told after the answer is sent; sync ones run in the thread pool.
+OnSessionCreated: TypeAlias = Callable[[SessionCreated], Awaitable[None] | None]
+OnSessionRefused: TypeAlias = Callable[[SessionRefused], Awaitable[None] | None]
 
 
 class AuditHooks:

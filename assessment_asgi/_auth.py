@@ -16,18 +16,14 @@ from starlette.requests import Request
 
 from ._exceptions import AuthError, ConfigurationError, HTTPException
 from ._jwks import JWKSCache, KeySourceUnavailable
+from ._rules import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, MIN_SECRET_BYTES
 
 logger = logging.getLogger("assessment_asgi.auth")
 
-HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
-ASYMMETRIC_ALGORITHMS = frozenset(
-    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"}
-)
 MAX_TOKEN_LENGTH = 8192
 # A compact JWS and nothing else: three base64url segments. JWE (five segments, possibly
 # compressed), JSON serialisations and stray characters are refused before any parsing.
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
-MIN_SECRET_BYTES = 32
 
 
 class JWTAuthenticator:

@@ -86,8 +86,13 @@ def default_client(s: AssessmentSettings) -> SmartAIClient | None:
     """The platform client, or None without a base URL (then: 500 ``not_configured``)."""
     if s.base_url is None:
         return None
+    return platform_client(s, s.base_url)
+
+
+def platform_client(s: AssessmentSettings, base_url: str, **extra: Any) -> SmartAIClient:
+    """A platform client with the settings' timeouts and engine: the app's, and the CLIs'."""
     return SmartAIClient(
-        base_url=s.base_url,
+        base_url=base_url,
         timeout=Timeout(
             connect=min(s.connect_timeout, s.timeout),
             read=min(s.read_timeout, s.timeout),
@@ -95,6 +100,7 @@ def default_client(s: AssessmentSettings) -> SmartAIClient | None:
         ),
         on_call=observe_platform_call,  # platform spans and request ids (see _telemetry.py)
         engine=s.engine,
+        **extra,
     )
 
 

@@ -15,42 +15,16 @@ credential: a split frontend needs ``allow_credentials`` only if it also sends c
 from __future__ import annotations
 
 from collections.abc import Iterable
-from urllib.parse import urlsplit
 
 from starlette.middleware.cors import CORSMiddleware
 
 from ._exceptions import ConfigurationError
+from ._rules import normalise_origin
 from ._types import ASGIApp
 
 ALLOW_METHODS = ("POST",)
 ALLOW_HEADERS = ("authorization", "content-type", "idempotency-key")
 EXPOSE_HEADERS = ("retry-after", "idempotent-replayed")
-
-
-def normalise_origin(origin: str, setting: str = "origins") -> str:
-    """``https://App.example.com:443/`` → ``https://app.example.com:443``; else ConfigurationError."""
-    if origin == "*":
-        return origin
-    try:
-        parts = urlsplit(origin.strip())
-        port = f":{parts.port}" if parts.port is not None else ""
-    except ValueError:
-        parts, port = urlsplit(""), ""
-    if (
-        parts.scheme not in {"http", "https"}
-        or not parts.hostname
-        or parts.path not in {"", "/"}
-        or parts.query
-        or parts.fragment
-        or parts.username is not None
-    ):
-        # The value is not echoed: a mistyped secret pasted here must not reach a log.
-        raise ConfigurationError(
-            f"{setting}: each entry must be an origin like https://app.example.com "
-            "(scheme, host and optional port; no path, query or user) or '*'",
-            setting=setting,
-        )
-    return f"{parts.scheme}://{parts.hostname}{port}"
 
 
 class CORSPolicy:
@@ -69,7 +43,7 @@ class CORSPolicy:
     ) -> None:
         if isinstance(origins, str):
             raise TypeError("origins must be a list of origins, not a string")
-        normalised = [normalise_origin(o) for o in origins]
+        normalised = [normalise_origin(o, "origins") for o in origins]
         if "*" in normalised and allow_credentials:
             raise ConfigurationError(
                 "origins=['*'] cannot be combined with allow_credentials=True: "

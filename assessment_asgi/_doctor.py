@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ import httpx2
 
 from ._app import AssessmentApp
 from ._exceptions import ConfigurationError
-from ._settings import AssessmentSettings
+from ._settings import AssessmentSettings, env_sources
 from .platform import Credentials, SmartAIAuthError, SmartAIClient, SmartAIError
 from .platform._credentials import TEST_KEY_PREFIX, TEST_SECRET_PREFIX
 
@@ -73,30 +72,16 @@ class Config:
         return self.values.get(name, "")
 
 
-def _read_env_file(path: Path) -> dict[str, str]:
-    if not path.is_file():
-        return {}
-    from dotenv import dotenv_values  # pydantic-settings' own .env reader
-
-    return {k: v for k, v in dotenv_values(path).items() if v is not None}
-
-
 def _load(env_file: Path) -> Config:
     config = Config()
+    # Read by the settings module, the one reader of the environment and .env files.
+    scanned = env_sources(env_file, also=FRONTEND_ENV_FILES)
     # Precedence as in pydantic-settings: the environment wins over .env.
-    for name, value in _read_env_file(env_file).items():
-        if name.upper().startswith("ASSESSMENT_"):
-            config.values[name.upper()] = value
-            config.sources[name.upper()] = env_file.name
-    for name, value in os.environ.items():
-        if name.upper().startswith("ASSESSMENT_"):
-            config.values[name.upper()] = value
-            config.sources[name.upper()] = "the environment"
-    scanned = [(env_file.name, _read_env_file(env_file))] + [
-        (name, _read_env_file(env_file.parent / name))
-        for name in FRONTEND_ENV_FILES if name != env_file.name
-    ]
-    scanned.append(("the environment", dict(os.environ)))
+    for source, variables in (scanned[0], scanned[-1]):
+        for name, value in variables.items():
+            if name.upper().startswith("ASSESSMENT_"):
+                config.values[name.upper()] = value
+                config.sources[name.upper()] = source
     for source, variables in scanned:
         for name, value in variables.items():
             if name.upper().startswith(BROWSER_PREFIXES) and value:

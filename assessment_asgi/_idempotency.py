@@ -33,6 +33,7 @@ from ._compat import current_loop
 from ._concurrency import LoopLocal
 from ._exceptions import ConfigurationError, HTTPException
 from ._models import Recruiter
+from ._rules import redis_py_url, redis_url
 from ._types import Scope
 
 HEADER = b"idempotency-key"
@@ -114,7 +115,14 @@ class Ticket:
 
 
 class Idempotency:
-    """The pipeline's side: claim a key before the platform call, store the answer after."""
+    """How a request with an ``Idempotency-Key`` is answered (``AssessmentApp.idempotency``).
+
+    The key is claimed in ``store`` before the platform call and the answer stored after it,
+    then replayed for ``ttl`` seconds (never past the token's ``expiresAt``)::
+
+        app = AssessmentApp()
+        app.idempotency.store   # MemoryIdempotencyStore(max_keys=10000), or the Redis store
+    """
 
     def __init__(self, store: IdempotencyStore, *, ttl: float, lease: float) -> None:
         self.store, self.ttl, self.lease = store, ttl, lease
@@ -270,21 +278,13 @@ class RedisIdempotencyStore:
     """
 
     def __init__(self, url: str | SecretStr, *, prefix: str = "assessment_asgi:idem:") -> None:
-        raw = url.get_secret_value() if isinstance(url, SecretStr) else url
-        if isinstance(raw, str) and raw.startswith("redis+unix://"):
-            raw = "unix://" + raw.removeprefix("redis+unix://")  # the limits library's spelling
-        if not isinstance(raw, str) or not raw.startswith(("redis://", "rediss://", "unix://")):
-            raise ConfigurationError(
-                "ASSESSMENT_REDIS_URL must be a redis://, rediss:// or redis+unix:// URL",
-                setting="ASSESSMENT_REDIS_URL",
-            )
+        raw = redis_py_url(redis_url(url, "url"))  # the one scheme check (_rules.py)
         try:
             import redis.asyncio  # noqa: F401
         except ImportError as exc:
             raise ConfigurationError(
-                "ASSESSMENT_REDIS_URL is set but the redis package is missing: "
-                "pip install 'assessment-asgi[redis]'",
-                setting="ASSESSMENT_REDIS_URL",
+                "RedisIdempotencyStore needs the redis package: pip install 'assessment-asgi[redis]'",
+                setting="url",
             ) from exc
         self.prefix = prefix
         self._url = SecretStr(raw)  # may hold a password: never shown

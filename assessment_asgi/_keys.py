@@ -6,11 +6,10 @@ event loop instead of sending them to the thread pool as it does with a sync hoo
 
 from __future__ import annotations
 
-import os
-
 from pydantic import SecretStr
 
 from ._exceptions import HTTPException
+from ._settings import live_variable
 from .platform import Credentials
 
 
@@ -43,8 +42,8 @@ class EnvironmentKeys:
         return f"EnvironmentKeys({self.api_key_var!r}, {self.secret_key_var!r})"
 
     async def __call__(self) -> Credentials:
-        api = os.environ.get(self.api_key_var) or _reveal(self._fallback_api)
-        secret = os.environ.get(self.secret_key_var) or _reveal(self._fallback_secret)
+        api = live_variable(self.api_key_var) or _reveal(self._fallback_api)
+        secret = live_variable(self.secret_key_var) or _reveal(self._fallback_secret)
         if not api or not secret:
             missing = self.api_key_var if not api else self.secret_key_var
             raise HTTPException("not_configured", f"{missing} is not set on the server")

@@ -11,7 +11,8 @@ Everything else — other paths, websockets, lifespan — goes to the wrapped ap
 
 from __future__ import annotations
 
-from ._app import AssessmentApp, _route_path
+from ._app import AssessmentApp
+from ._scope import route_path
 from ._types import ASGIApp, Receive, Scope, Send
 
 
@@ -62,7 +63,7 @@ class AssessmentMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            route = _route_path(scope)
+            route = route_path(scope)
             # A boundary check, as Starlette's Mount does: "/assessmentx" is not ours.
             if route == self.prefix or route.startswith(self.prefix + "/"):
                 child = dict(scope)

@@ -14,6 +14,7 @@ from typing import Any
 
 from ._exceptions import ERROR_CODES
 from ._models import SessionRequest
+from ._version import __version__
 
 OPENAPI_VERSION = "3.1.0"
 # Component names carry the package's prefix so they can be merged into a host's schema
@@ -185,8 +186,6 @@ def _document(max_users: int) -> dict[str, Any]:
 
 
 def _version() -> str:
-    from . import __version__
-
     return __version__
 
 

@@ -25,7 +25,6 @@ from typing import Literal
 
 import anyio
 import anyio.to_thread
-from limits import RateLimitItem, parse_many
 from limits.storage import Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, RateLimiter
 from pydantic import SecretStr
@@ -35,6 +34,7 @@ from ._concurrency import LoopLocal
 from ._exceptions import ConfigurationError, HTTPException
 from ._models import Recruiter
 from ._ratestore import BoundedMemoryStorage
+from ._rules import limits_url, parse_rate_limit, redis_url
 
 logger = logging.getLogger("assessment_asgi.ratelimit")
 
@@ -45,20 +45,6 @@ STRATEGIES: dict[str, type[RateLimiter]] = {
 }
 REDIS_TIMEOUT = 2.0
 KEY_PREFIX = "assessment_asgi"
-
-
-def parse_rate_limit(value: str, setting: str = "ASSESSMENT_RATE_LIMIT") -> list[RateLimitItem]:
-    """``"30/minute"`` or ``"30/minute;500/day"`` as ``limits`` items (``ValueError`` if bad)."""
-    try:
-        items = parse_many(value)
-    except ValueError:
-        items = []
-    if not items or any(item.amount < 1 for item in items):
-        raise ConfigurationError(
-            f"{setting} must look like '30/minute' or '30/minute;500/day', got {value!r}",
-            setting=setting,
-        )
-    return items
 
 
 class RecruiterRateLimiter:
@@ -76,24 +62,18 @@ class RecruiterRateLimiter:
         storage_uri: str | SecretStr | None = None,
         key_prefix: str = KEY_PREFIX,
     ) -> None:
-        self.items = parse_rate_limit(limit)
+        # The rules of _rules.py, as AssessmentSettings applies them; errors name the keyword.
+        self.items = parse_rate_limit(limit, "limit")
         if strategy not in STRATEGIES:
             raise ConfigurationError(
-                f"ASSESSMENT_RATE_LIMIT_STRATEGY must be one of {', '.join(STRATEGIES)}",
-                setting="ASSESSMENT_RATE_LIMIT_STRATEGY",
+                f"strategy must be one of {', '.join(STRATEGIES)}", setting="strategy"
             )
-        uri = storage_uri.get_secret_value() if isinstance(storage_uri, SecretStr) else storage_uri
-        uri = uri or "memory://"
-        scheme = uri.partition("://")[0]
-        if scheme not in {"memory", "redis", "rediss", "redis+unix"}:
-            raise ConfigurationError(
-                "ASSESSMENT_REDIS_URL must be a redis://, rediss:// or redis+unix:// URL",
-                setting="ASSESSMENT_REDIS_URL",
-            )
+        memory = storage_uri is None or storage_uri == "memory://"
         self.strategy = strategy
         self.limit = limit
-        self.backend = "memory" if scheme == "memory" else "redis"
-        self._uri = SecretStr(uri)  # may hold a Redis password: never shown
+        self.backend = "memory" if memory else "redis"
+        # May hold a Redis password: never shown.
+        self._uri = SecretStr("memory://" if memory else limits_url(redis_url(storage_uri, "storage_uri")))
         self._key_prefix = key_prefix
         self._limiter: RateLimiter | None = None
 
@@ -119,8 +99,8 @@ class RecruiterRateLimiter:
                 else storage_from_string(self._uri.get_secret_value(), **options)
             )
             if not isinstance(storage, Storage):  # an async (limits.aio) scheme
-                raise ConfigurationError("ASSESSMENT_REDIS_URL names an unsupported storage",
-                                         setting="ASSESSMENT_REDIS_URL")
+                raise ConfigurationError("storage_uri names an unsupported storage",
+                                         setting="storage_uri")
             self._limiter = STRATEGIES[self.strategy](storage)
         return self._limiter
 
@@ -169,19 +149,21 @@ def recruiter_key(recruiter: Recruiter) -> str:
 class PlatformCallLimiter:
     """At most ``max_concurrent`` platform calls at once; others wait ``queue_timeout`` seconds.
 
-    One :class:`anyio.CapacityLimiter` per event loop, since limiters are bound to their loop.
+    One ``anyio.CapacityLimiter`` per event loop, since limiters are bound to their loop::
+
+        limiter = PlatformCallLimiter(max_concurrent=8, queue_timeout=2.0)
+        async with limiter.slot():   # raises HTTPException 503 after 2 s in the queue
+            ...
     """
 
     def __init__(self, *, max_concurrent: int = 64, queue_timeout: float = 5.0) -> None:
         if not isinstance(max_concurrent, int) or max_concurrent < 1:
             raise ConfigurationError(
-                "ASSESSMENT_MAX_CONCURRENT_CALLS must be a positive integer",
-                setting="ASSESSMENT_MAX_CONCURRENT_CALLS",
+                "max_concurrent must be a positive integer", setting="max_concurrent"
             )
-        if queue_timeout < 0:
+        if not queue_timeout >= 0:
             raise ConfigurationError(
-                "ASSESSMENT_QUEUE_TIMEOUT must be zero or more seconds",
-                setting="ASSESSMENT_QUEUE_TIMEOUT",
+                "queue_timeout must be zero or more seconds", setting="queue_timeout"
             )
         self.max_concurrent = max_concurrent
         self.queue_timeout = queue_timeout

@@ -11,23 +11,21 @@ does know are also replaced by ``[redacted]`` in what remains.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from pydantic import SecretStr
-
-from ._types import Scope
-
-if TYPE_CHECKING:  # a leaf: the platform client redacts with it, without the app's settings
-    from ._settings import AssessmentSettings
 
 REDACTED = "[redacted]"
 WITHHELD = "(message withheld: it may quote secrets)"
 _MIN_SECRET = 6  # shorter values would redact ordinary words; secrets are never this short
 
 
-def known_secrets(settings: AssessmentSettings, scope: Scope | None = None) -> list[str]:
-    """Secret values of the settings, and the request's credentials headers."""
+def known_secrets(
+    settings: Iterable[tuple[str, object]], scope: Mapping[str, Any] | None = None
+) -> list[str]:
+    """Secret values of the settings (its ``(name, value)`` pairs: a leaf imports no settings
+    class), and the request's credentials headers."""
     values: list[str] = []
     for _name, value in settings:
         if isinstance(value, SecretStr):

@@ -2,12 +2,18 @@
 
 Every setting is validated here, whether it comes from the environment, ``.env`` or a
 keyword of :class:`AssessmentApp`; a mistake raises :class:`ConfigurationError` naming the
-variable and what is allowed (never the value). ``python -m assessment_asgi doctor`` runs
-this same check, so the two always agree.
+variable and what is allowed (never the value). ``python -m assessment_asgi doctor``, ``poll``
+and ``sandbox`` read their configuration here too, so they always agree with the app: this
+module is the package's only reader of the environment and of ``.env`` files. It imports no
+component; the rules it shares with them live in the leaf ``_rules.py``.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
@@ -21,21 +27,57 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from ._auth import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, MIN_SECRET_BYTES
-from ._cors import normalise_origin
 from ._exceptions import ConfigurationError
-from ._ratelimit import parse_rate_limit
+from ._rules import (
+    ASYMMETRIC_ALGORITHMS,
+    HMAC_ALGORITHMS,
+    MIN_SECRET_BYTES,
+    normalise_origin,
+    parse_rate_limit,
+    redis_url,
+)
 from ._urls import secure_url_problem
 
 DEFAULT_ALGORITHMS = ("HS256", "RS256", "PS256", "ES256", "EdDSA")
 PREFIX = "ASSESSMENT_"
 KEY_SOURCES = ("jwt_secret", "jwks_url", "oidc_issuer")
-REDIS_SCHEMES = ("redis", "rediss", "redis+unix")
 
 
 def variable(field: str) -> str:
     """The environment variable of a setting: ``max_users`` → ``ASSESSMENT_MAX_USERS``."""
     return PREFIX + field.upper()
+
+
+def env_sources(
+    env_file: str | Path = ".env", *, also: Sequence[str] = ()
+) -> list[tuple[str, dict[str, str]]]:
+    """The variables as written, by source, read as ``AssessmentSettings`` reads them.
+
+    ``(source, variables)`` for ``env_file``, then for each file named in ``also`` beside it
+    (``python -m assessment_asgi doctor`` scans frontend ``.env.*`` files for exposed
+    secrets), then ``"the environment"`` last, since it wins over ``.env``. A missing file
+    gives an empty mapping. Values are raw (spaces and quotes kept): a check of a value
+    as parsed uses ``AssessmentSettings`` itself.
+    """
+    path = Path(env_file)
+    files = [path, *(path.parent / name for name in also if name != path.name)]
+    return [(file.name, _read_env_file(file)) for file in files] + [
+        ("the environment", dict(os.environ))
+    ]
+
+
+def live_variable(name: str) -> str | None:
+    """One variable as the process environment holds it *now* (``EnvironmentKeys`` reads the
+    platform keys per request, so rotating them needs no restart); ``None`` when unset."""
+    return os.environ.get(name)
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    from dotenv import dotenv_values  # pydantic-settings' own .env reader
+
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
 
 
 def _split(value: object) -> object:
@@ -212,12 +254,17 @@ class AssessmentSettings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and value.get_secret_value().partition("://")[0] not in REDIS_SCHEMES:
-            setting = variable("redis_url")
+        if value is None:
+            return None
+        setting = variable("redis_url")
+        checked = redis_url(value, setting)  # the one scheme check (_rules.py)
+        if importlib.util.find_spec("redis") is None:
             raise ConfigurationError(
-                f"{setting} must be a redis://, rediss:// or redis+unix:// URL", setting=setting
+                f"{setting} is set but the redis package is missing: "
+                "pip install 'assessment-asgi[redis]'",
+                setting=setting,
             )
-        return value
+        return checked
 
     # -- settings that depend on each other --------------------------------------------------
 

@@ -24,6 +24,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__
 from .platform._observe import PlatformCall
 
 if TYPE_CHECKING:
@@ -46,14 +47,19 @@ RATE_LIMIT_CODES = frozenset({"rate_limited", "platform_rate_limited"})
 
 
 class Telemetry:
-    """The package's tracer and instruments, or nothing when the API is not installed."""
+    """The app's OpenTelemetry tracer and instruments; a no-op without ``opentelemetry-api``.
+
+    Each app has one (``AssessmentApp.telemetry``); spans and metrics go to whatever SDK
+    the host configures, even one configured after the app was built::
+
+        app = AssessmentApp()
+        app.telemetry.enabled   # True when opentelemetry-api is installed
+    """
 
     def __init__(self) -> None:
         self.enabled = otel_trace is not None and otel_metrics is not None
         if otel_trace is None or otel_metrics is None:
             return
-        from . import __version__
-
         # Proxies: an SDK configured later (after the app is built) still gets everything.
         self.tracer = otel_trace.get_tracer(_SCOPE, __version__)
         meter = otel_metrics.get_meter(_SCOPE, __version__)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, TypeAlias
 
-if TYPE_CHECKING:
-    from starlette.requests import Request
+from starlette.requests import Request
 
-    from ._audit import SessionCreated, SessionRefused
-    from ._models import Recruiter, SessionRequest
-    from .platform import Credentials
+from ._models import Recruiter, SessionRequest
+from .platform._credentials import Credentials
 
 Scope: TypeAlias = MutableMapping[str, Any]
 Message: TypeAlias = MutableMapping[str, Any]
@@ -20,19 +18,15 @@ ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: Who is calling. Return a principal (any object: the default returns the JWT's claims as a
 #: mapping), or raise ``AuthError`` / ``PermissionDenied``; returning ``None`` refuses with 401.
-Authenticate: TypeAlias = "Callable[[Request], Any | Awaitable[Any]]"
+Authenticate: TypeAlias = Callable[[Request], Any | Awaitable[Any]]
 
 #: On whose behalf. Takes the principal and the validated body; returns a ``Recruiter``,
 #: or raises ``AuthError``/``PermissionDenied``.
-ResolveRecruiter: TypeAlias = (
-    "Callable[[Any, SessionRequest], Recruiter | Awaitable[Recruiter | None] | None]"
-)
+ResolveRecruiter: TypeAlias = Callable[
+    [Any, SessionRequest], Recruiter | Awaitable[Recruiter | None] | None
+]
 
 #: The platform credentials, asked for on every request so that rotation needs no restart.
-KeyProvider: TypeAlias = "Callable[[], Credentials | Awaitable[Credentials | None] | None]"
-
-#: Audit hooks, told after the answer is sent; sync ones run in the thread pool.
-OnSessionCreated: TypeAlias = "Callable[[SessionCreated], Awaitable[None] | None]"
-OnSessionRefused: TypeAlias = "Callable[[SessionRefused], Awaitable[None] | None]"
+KeyProvider: TypeAlias = Callable[[], Credentials | Awaitable[Credentials | None] | None]
 
 Claims: TypeAlias = Mapping[str, Any]

@@ -27,3 +27,23 @@ def test_all_public_names_are_exported_and_sorted() -> None:
     assert sorted(assessment_asgi.__all__, key=_ruff_order) == assessment_asgi.__all__
     assert sorted(public, key=_ruff_order) == assessment_asgi.__all__
 
+
+
+def test_every_public_property_of_the_app_returns_an_exported_documented_type() -> None:
+    # What `app.cors`, `app.telemetry`, … return can be imported, typed and read about.
+    properties = {
+        name: value
+        for name, value in vars(assessment_asgi.AssessmentApp).items()
+        if isinstance(value, property) and not name.startswith("_")
+    }
+    assert {"cors", "telemetry", "idempotency", "rate_limiter", "call_limiter"} <= set(properties)
+    for name, prop in properties.items():
+        annotation = prop.fget.__annotations__["return"] if prop.fget else None
+        assert isinstance(annotation, str), name  # `from __future__ import annotations`
+        parts = [part.strip() for part in annotation.split("|") if part.strip() != "None"]
+        for part in parts:
+            assert part in assessment_asgi.__all__, f"AssessmentApp.{name} returns {part}"
+            exported = getattr(assessment_asgi, part)
+            if isinstance(exported, type):
+                assert (exported.__doc__ or "").strip(), part
+        assert (prop.__doc__ or "").strip(), name

@@ -15,6 +15,7 @@ import time
 from collections import OrderedDict
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from .._rules import redis_py_url, redis_url
 from .._seconds import seconds
 
 Claim = Literal["claimed", "done", "busy"]
@@ -109,9 +110,8 @@ class RedisDedupStore:
                 "RedisDedupStore needs the redis package: pip install 'assessment-asgi[redis]'"
             ) from exc
         if isinstance(redis, str):
-            if not redis.startswith(("redis://", "rediss://", "unix://")):
-                raise ValueError("redis must be a redis.asyncio.Redis or a redis:// URL")
-            self._redis = redis_asyncio.Redis.from_url(redis)
+            # The one scheme check (_rules.py): a ConfigurationError, a ValueError, naming `redis`.
+            self._redis = redis_asyncio.Redis.from_url(redis_py_url(redis_url(redis, "redis")))
             self._owned = True
         elif isinstance(redis, redis_asyncio.Redis):
             self._redis = redis

@@ -1,8 +1,10 @@
 """``python -m assessment_asgi poll``: print queued events as JSON lines.
 
-Keys come from ``ASSESSMENT_API_KEY`` / ``ASSESSMENT_SECRET_KEY``; the base URL from
-``--base-url`` or ``ASSESSMENT_BASE_URL``. Events are acknowledged once printed (at least
-once: an interrupted run may print an event again next time) unless ``--no-ack``.
+The configuration is the app's: ``AssessmentSettings`` reads ``ASSESSMENT_API_KEY``,
+``ASSESSMENT_SECRET_KEY``, ``ASSESSMENT_BASE_URL`` (``--base-url`` overrides it), the timeouts
+and the engine from the environment and ``.env``, and checks them as ``AssessmentApp()`` does.
+Events are acknowledged once printed (at least once: an interrupted run may print an event
+again next time) unless ``--no-ack``.
 """
 
 from __future__ import annotations
@@ -10,13 +12,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import signal
 import sys
 from collections.abc import Sequence
 
 import anyio
 
+from .._build import platform_client
+from .._exceptions import ConfigurationError
+from .._settings import AssessmentSettings, variable
 from ._client import SmartAIClient
 from ._credentials import Credentials
 from ._dispatch import log_invalid
@@ -39,12 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m assessment_asgi poll",
         description="Poll the SmartAI results queue and print each event as one JSON line. "
-        "Keys are read from ASSESSMENT_API_KEY and ASSESSMENT_SECRET_KEY.",
+        "Keys are read from ASSESSMENT_API_KEY and ASSESSMENT_SECRET_KEY, in the environment "
+        "or .env, as the app reads them.",
     )
     parser.add_argument(
         "--base-url",
-        default=os.environ.get("ASSESSMENT_BASE_URL"),
-        help="platform base URL, e.g. https://host/api/v1 (default: $ASSESSMENT_BASE_URL)",
+        help="platform base URL, e.g. https://host/api/v1 (default: ASSESSMENT_BASE_URL, "
+        "from the environment or .env)",
     )
     parser.add_argument("--queue-base-url", help="queue base URL when it differs from --base-url")
     parser.add_argument("--once", action="store_true", help="drain the queue once, then exit")
@@ -108,19 +113,30 @@ def main(argv: Sequence[str]) -> int:
     )
     if not args.verbose:
         logging.getLogger("httpx2").setLevel(logging.WARNING)
-    if not args.base_url:
+    try:
+        # The one reader of the environment and .env, with the app's checks.
+        settings = AssessmentSettings(**({"base_url": args.base_url} if args.base_url else {}))
+    except ConfigurationError as exc:
+        message = str(exc)
+        if args.base_url:
+            message = message.replace(variable("base_url"), "--base-url")
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    if settings.base_url is None:
         print("error: pass --base-url or set ASSESSMENT_BASE_URL", file=sys.stderr)
         return 2
-    api_key = os.environ.get("ASSESSMENT_API_KEY", "")
-    secret_key = os.environ.get("ASSESSMENT_SECRET_KEY", "")
-    if not api_key or not secret_key:
-        print("error: set ASSESSMENT_API_KEY and ASSESSMENT_SECRET_KEY", file=sys.stderr)
+    if settings.api_key is None or settings.secret_key is None:
+        print(
+            "error: set ASSESSMENT_API_KEY and ASSESSMENT_SECRET_KEY (environment or .env)",
+            file=sys.stderr,
+        )
         return 2
     try:
-        client = SmartAIClient(
-            base_url=args.base_url,
+        client = platform_client(
+            settings,
+            settings.base_url,
             queue_base_url=args.queue_base_url,
-            credentials=Credentials(api_key, secret_key),
+            credentials=Credentials(settings.api_key, settings.secret_key),
         )
     except (TypeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
+from .._exceptions import ConfigurationError
+from .._settings import AssessmentSettings
 from ..platform._credentials import TEST_KEY_PREFIX, TEST_SECRET_PREFIX, Credentials
 from ._app import SandboxApp, generate_test_credentials
 from ._bind import bind_address, exposed_warning, is_loopback, local_url
@@ -20,8 +21,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m assessment_asgi sandbox",
         description=(
             "Run the embedded SmartAI sandbox: the platform's API, a portal and a results "
-            "queue, in memory. Uses ASSESSMENT_API_KEY/ASSESSMENT_SECRET_KEY when set (test "
-            "keys only), else generates a test pair and prints it."
+            "queue, in memory. Uses ASSESSMENT_API_KEY/ASSESSMENT_SECRET_KEY when set in the "
+            "environment or .env (test keys only), else generates a test pair and prints it."
         ),
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
@@ -43,9 +44,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _credentials_from_env() -> tuple[Credentials | None, str | None]:
-    """The pair from the environment, or an error message naming the variable."""
-    api_key = os.environ.get(_API_KEY, "").strip()
-    secret_key = os.environ.get(_SECRET_KEY, "").strip()
+    """The pair from the environment or ``.env`` (read by ``AssessmentSettings``, as the app
+    reads it), or an error message naming the variable."""
+    try:
+        settings = AssessmentSettings()
+    except ConfigurationError as exc:
+        return None, str(exc)
+    api_key = settings.api_key.get_secret_value().strip() if settings.api_key else ""
+    secret_key = settings.secret_key.get_secret_value().strip() if settings.secret_key else ""
     if not api_key and not secret_key:
         return None, None
     if not api_key or not secret_key:

@@ -195,3 +195,39 @@ def test_the_client_property_without_a_base_url_is_a_configuration_error() -> No
     app = AssessmentApp(jwt_secret=JWT_SECRET)
     with pytest.raises(ConfigurationError, match="ASSESSMENT_BASE_URL"):
         app.client  # noqa: B018 - the property is the behaviour under test
+
+
+# -- one Redis URL rule (issue 18) -------------------------------------------------------------
+
+REDIS_URLS = ["redis://127.0.0.1:6379/0", "rediss://127.0.0.1:6380/0",
+              "redis+unix:///tmp/redis.sock", "unix:///tmp/redis.sock"]
+NOT_REDIS_URLS = ["http://127.0.0.1:6379", "memcached://127.0.0.1:11211", "redis:127.0.0.1"]
+
+
+def test_every_redis_user_takes_the_same_urls() -> None:
+    # Settings, rate limiter, idempotency store and poller dedup store: one rule, one message.
+    from assessment_asgi._idempotency import RedisIdempotencyStore
+    from assessment_asgi._ratelimit import RecruiterRateLimiter
+    from assessment_asgi.platform import RedisDedupStore
+
+    async def build_and_close(url: str) -> None:
+        assert AssessmentSettings(redis_url=url).redis_url is not None
+        assert RecruiterRateLimiter(storage_uri=url).backend == "redis"
+        idempotency = RedisIdempotencyStore(url)
+        dedup = RedisDedupStore(url)  # nothing connects before the first command
+        await idempotency.aclose()
+        await dedup.aclose()
+
+    for url in REDIS_URLS:
+        anyio.run(build_and_close, url)
+    for url in NOT_REDIS_URLS:
+        for build, setting in (
+            (lambda u: AssessmentSettings(redis_url=u), "ASSESSMENT_REDIS_URL"),
+            (lambda u: RecruiterRateLimiter(storage_uri=u), "storage_uri"),
+            (RedisIdempotencyStore, "url"),
+            (RedisDedupStore, "redis"),
+        ):
+            with pytest.raises(ConfigurationError) as info:
+                build(url)
+            assert info.value.setting == setting
+            assert str(info.value) == f"{setting} must be a redis://, rediss:// or redis+unix:// URL"

@@ -102,3 +102,56 @@ async def test_the_hosts_own_404_handler_keeps_every_other_path() -> None:
         under = await client.get("/assessment/nope")
     assert elsewhere.json() == lookalike.json() == {"host": "not here"}
     assert under.json() == {"success": False, "error": "Not found", "code": "not_found"}
+
+
+ENVELOPE = {"success": False, "error": "Not found", "code": "not_found"}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("root_path", ["", "/api"])
+@pytest.mark.parametrize("router", ["", "/v1"])
+async def test_an_unknown_path_under_the_route_gets_the_endpoints_404(root_path: str, router: str) -> None:
+    # The bare route too, at the top or inside a Router: the envelope every other host gives.
+    from litestar import Litestar, Router
+
+    from assessment_asgi.contrib.litestar import assessment_route
+
+    recorder = RecordingApp(jwt_secret=JWT_SECRET)
+    handler = assessment_route(path="/assessment", app=recorder)
+    app = Litestar([Router(router, route_handlers=[handler])] if router else [handler])
+    base = f"{root_path}{router}"
+    async with in_process(app, root_path=root_path) as client:
+        under = await client.post(f"{base}/assessment/nope", json={})
+        deeper = await client.get(f"{base}/assessment/session/extra/")
+        lookalike = await client.post(f"{base}/assessmentx/session", json={})
+    assert (under.status_code, under.json()) == (404, ENVELOPE)
+    assert (deeper.status_code, deeper.json()) == (404, ENVELOPE)
+    assert lookalike.status_code == 404
+    assert "code" not in lookalike.json()  # Litestar's 404: never the endpoint
+    # The endpoint saw each as a mounted sub-app would: the mount in root_path, nothing else.
+    mount = f"{base}/assessment"
+    assert recorder.seen == [(f"{mount}/nope", mount), (f"{mount}/session/extra/", mount)]
+
+
+@pytest.mark.anyio
+async def test_a_hosts_status_code_404_handler_does_not_take_paths_under_the_prefix() -> None:
+    # Litestar looks a handler up by status code before the exception class: a host's
+    # {404: ...} handler used to answer /assessment/nope with its own body.
+    from litestar import Litestar, Request, Response
+    from litestar.exceptions import HTTPException as LitestarHTTPException
+
+    from assessment_asgi.contrib.litestar import AssessmentPlugin
+
+    def mine(request: Request[Any, Any, Any], exc: LitestarHTTPException) -> Response[Any]:
+        return Response({"host": "not here"}, status_code=404)
+
+    recorder = RecordingApp(jwt_secret=JWT_SECRET)
+    app = Litestar(plugins=[AssessmentPlugin(recorder, path="/assessment")],
+                   exception_handlers={404: mine})
+    async with in_process(app) as client:
+        under = await client.get("/assessment/nope")
+        elsewhere = await client.get("/nowhere")
+        lookalike = await client.get("/assessmentx/session")
+    assert (under.status_code, under.json()) == (404, ENVELOPE)
+    assert elsewhere.json() == lookalike.json() == {"host": "not here"}
+    assert recorder.seen == [("/assessment/nope", "/assessment")]

@@ -41,10 +41,10 @@ def _env(app: SandboxApp | None) -> dict[str, str]:
     return env
 
 
-def _poll(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _poll(*args: str, env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "assessment_asgi", "poll", *args],
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
@@ -73,6 +73,43 @@ def test_once_prints_each_event_as_a_json_line_and_acknowledges_it(sandbox: tupl
     assert app.pending_events() == []
     again = _poll("--base-url", SandboxApp.platform_url(url), "--once", env=_env(app))
     assert again.stdout == ""
+
+
+def test_once_reads_its_settings_from_dotenv_as_the_app_does(
+    sandbox: tuple[SandboxApp, str], tmp_path: Path
+) -> None:
+    app, url = sandbox
+    anyio.run(_finish, app, url)
+    # The .env of the working directory, the one AssessmentApp() reads: no flag, no variable.
+    (tmp_path / ".env").write_text(
+        f"ASSESSMENT_BASE_URL={SandboxApp.platform_url(url)}\n"
+        f"ASSESSMENT_API_KEY={app.credentials.api_key.get_secret_value()}\n"
+        f"ASSESSMENT_SECRET_KEY={app.credentials.secret_key.get_secret_value()}\n"
+    )
+    env = _env(None) | {"PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    done = _poll("--once", env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert sorted(e["candidateEmail"] for e in events) == ["ada@example.com", "alan@example.com"]
+    assert app.pending_events() == []  # acknowledged with the keys from .env
+
+
+def test_a_bad_setting_in_dotenv_is_refused_as_the_app_refuses_it(
+    sandbox: tuple[SandboxApp, str], tmp_path: Path
+) -> None:
+    app, _ = sandbox
+    (tmp_path / ".env").write_text(
+        "ASSESSMENT_BASE_URL=http://platform.example/api/v1\n"
+        f"ASSESSMENT_API_KEY={app.credentials.api_key.get_secret_value()}\n"
+        f"ASSESSMENT_SECRET_KEY={app.credentials.secret_key.get_secret_value()}\n"
+    )
+    env = _env(None) | {"PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    done = _poll("--once", env=env, cwd=tmp_path)
+    assert done.returncode == 2
+    # The settings' own message: the variable and what is allowed, never the value.
+    assert "ASSESSMENT_BASE_URL uses plain http to a remote host" in done.stderr
+    assert "platform.example" not in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_missing_keys_or_url_are_explained(sandbox: tuple[SandboxApp, str]) -> None:

@@ -40,11 +40,13 @@ def _wait_for(port: int, process: subprocess.Popen[str]) -> None:
 
 
 @contextmanager
-def _running(env: dict[str, str]) -> Iterator[tuple[int, subprocess.Popen[str]]]:
+def _running(
+    env: dict[str, str], cwd: Path = ROOT
+) -> Iterator[tuple[int, subprocess.Popen[str]]]:
     port = free_port()
     with subprocess.Popen(
         [sys.executable, "-m", "assessment_asgi", "sandbox", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     ) as process:
         try:
             _wait_for(port, process)
@@ -102,6 +104,23 @@ def test_test_keys_from_the_environment_are_used_and_not_printed() -> None:
         process.terminate()
         stdout, stderr = process.communicate(timeout=10)
         assert "fromenv" not in stdout + stderr
+
+
+def test_test_keys_from_dotenv_are_used_as_the_app_reads_them(tmp_path: Path) -> None:
+    # The same .env the app reads: one configuration for the app and every command.
+    (tmp_path / ".env").write_text(
+        "ASSESSMENT_API_KEY=wc_ak_test_fromdotenv1\nASSESSMENT_SECRET_KEY=wc_sk_test_fromdotenv2\n"
+    )
+    env = _env(PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    with _running(env, cwd=tmp_path) as (port, process):
+        banner = _banner(process)
+        assert "using the test keys from ASSESSMENT_API_KEY" in banner
+        assert "fromdotenv" not in banner
+        response = httpx2.get(
+            f"http://127.0.0.1:{port}/api/webhook/events",
+            headers={"x-api-key": "wc_ak_test_fromdotenv1"},
+        )
+        assert response.status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,6 @@ body, and reads at most ``max_bytes`` of it. Everything else (retries, the deadl
 ``Retry-After``, what is safe to repeat, what an answer means) lives above the seam, in
 ``_retry.py`` and ``_exchange.py``, the same for every engine.
 
-Every engine reads the body through ``_capped.py``, the package's one capped read.
-
 A failure is an :class:`EngineError` with a ``kind``; whether the request may have reached
 the server follows from the kind, and an engine that cannot tell says "sent".
 """
@@ -15,97 +13,19 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal, Protocol
 
-import httpx2
-
-from ..._capped import BadLength, OverCap
 from ..._exceptions import ConfigurationError
+from ._seam import Answer, Engine, EngineError, Headers, Kind, Options, Prepared, refused
+
+__all__ = [
+    "ENGINES", "Answer", "Engine", "EngineError", "Headers", "Kind", "Options", "Prepared",
+    "check", "default_name", "factory", "refused",
+]
 
 #: The engines, by the name ``SmartAIClient(engine=...)`` and ``ASSESSMENT_ENGINE`` take.
 ENGINES = ("aiohttp", "pyreqwest", "httpx2")
 #: The distribution each optional engine comes from, and the extra that installs it.
 _EXTRAS = {"aiohttp": "aiohttp", "pyreqwest": "pyreqwest"}
-
-Kind = Literal[
-    "connect",  # could not connect: nothing was sent
-    "connect_timeout",  # no connection (or pool slot) in time: nothing was sent
-    "read_timeout",  # sent, no answer in time
-    "dropped",  # sent (or maybe), the connection broke before an answer
-    "stalled",  # an answer began, then stopped arriving
-    "cut_off",  # an answer began, then the connection broke
-    "too_large",  # the answer is (or declares itself) larger than max_bytes
-    "malformed",  # the answer's declared length is not a number (see _capped.py)
-]
-_NOT_SENT = frozenset({"connect", "connect_timeout"})
-
-
-class Headers(Protocol):
-    """Response headers: a case-insensitive ``get`` (aiohttp's, httpx2's, pyreqwest's)."""
-
-    def get(self, key: str, /) -> str | None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """One request, ready to send: everything an engine needs and nothing more."""
-
-    method: str
-    url: str  # absolute, already percent-encoded
-    headers: dict[str, str]
-    body: bytes
-    connect: float  # seconds to get a connection (pool wait included)
-    read: float  # seconds of silence allowed while waiting for or reading the answer
-    deadline: float  # seconds left for this attempt, at most
-    max_bytes: int
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    status: int
-    headers: Headers
-    body: bytes
-
-
-class EngineError(Exception):
-    """One classified failure of one attempt (the message names no URL, header or body)."""
-
-    def __init__(self, kind: Kind, *, status: int | None = None, headers: Headers | None = None) -> None:
-        super().__init__(kind)
-        self.kind = kind
-        self.status = status
-        self.headers = headers
-
-    @property
-    def sent(self) -> bool:
-        """The request may have reached the server."""
-        return self.kind not in _NOT_SENT
-
-
-def refused(exc: BadLength | OverCap, *, status: int, headers: Headers) -> EngineError:
-    """The engine failure for an answer the one capped read refused."""
-    kind: Kind = "malformed" if isinstance(exc, BadLength) else "too_large"
-    return EngineError(kind, status=status, headers=headers)
-
-
-class Engine(Protocol):
-    """What every engine implements; one instance per event loop and process."""
-
-    name: str
-
-    async def send(self, request: Prepared) -> Answer: ...
-
-    async def aclose(self) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Options:
-    """How the client's own engines are built."""
-
-    limits: httpx2.Limits
-    headers: dict[str, str]  # sent with every request (user agent, accept)
-    transport: httpx2.AsyncBaseTransport | None = None  # a caller's, for httpx2
 
 
 def _installed(name: str) -> bool:

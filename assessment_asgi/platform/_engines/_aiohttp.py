@@ -12,7 +12,7 @@ import aiohttp
 from yarl import URL
 
 from ..._capped import BadLength, Capped, OverCap
-from . import Answer, EngineError, Options, Prepared, refused
+from ._seam import Answer, EngineError, Options, Prepared, refused
 
 # Our headers say what they mean; aiohttp must not add its own defaults next to them.
 _SKIP_AUTO_HEADERS = frozenset({"Accept", "Content-Type", "User-Agent"})

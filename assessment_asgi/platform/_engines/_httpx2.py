@@ -8,7 +8,7 @@ import logging
 import httpx2
 
 from ..._capped import BadLength, Capped, OverCap
-from . import Answer, EngineError, Options, Prepared, refused
+from ._seam import Answer, EngineError, Options, Prepared, refused
 
 logger = logging.getLogger("assessment_asgi.platform")
 

@@ -30,7 +30,7 @@ from pyreqwest.exceptions import (
 )
 
 from ..._capped import BadLength, Capped, OverCap
-from . import Answer, EngineError, Headers, Options, Prepared, refused
+from ._seam import Answer, EngineError, Headers, Options, Prepared, refused
 
 # The total timeout ends a request this long after the caller's deadline has already
 # cancelled the wait for it: the deadline's error wins, the request still ends.
