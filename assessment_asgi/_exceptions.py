@@ -23,7 +23,6 @@ never values.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -119,14 +118,6 @@ class HTTPException(AssessmentError):
         self.headers = dict(headers or {})
         self.details = details
         super().__init__(f"{status} {code}")
-
-    @property
-    def status(self) -> int:
-        """Deprecated alias of ``status_code``, kept for one release."""
-        warnings.warn(
-            "HTTPException.status is deprecated: use status_code", DeprecationWarning, stacklevel=2
-        )
-        return self.status_code
 
     def body(self) -> dict[str, Any]:
         """The JSON envelope sent to the caller."""
