@@ -7,7 +7,8 @@ provider do it, and configures ``ASSESSMENT_JWKS_URL`` / ``ASSESSMENT_OIDC_ISSUE
 
 So it is on by default only on the sandbox. Against a real platform it is off unless
 ``EXAMPLE_DEV_SIGN_IN=1``, and even then it answers only connections that reached the app
-on a loopback address (``loopback_only``).
+on a loopback address and carry no proxy headers (``loopback_only``): a reverse proxy on the
+same host reaches the app over loopback too, on behalf of anyone.
 """
 
 from __future__ import annotations
@@ -29,6 +30,16 @@ TOKEN_LIFETIME = 3600  # seconds; long enough to play with the demo
 MAX_BODY = 4096  # {name, email} fits many times over
 _EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251})\.[A-Za-z]{2,63}$")
 _NO_STORE = {"Cache-Control": "no-store"}
+# Headers a reverse proxy adds: a request carrying any came through one, from anywhere.
+_PROXY_HEADERS = ("forwarded", "x-real-ip")
+_PROXY_PREFIX = "x-forwarded-"
+
+
+def _proxied(request: Request) -> bool:
+    return any(
+        name in _PROXY_HEADERS or name.startswith(_PROXY_PREFIX)
+        for name in request.headers.keys()  # noqa: SIM118 - every raw name, repeats included
+    )
 
 
 def recruiter_id(email: str) -> str:
@@ -87,6 +98,14 @@ class DevLogin:
             # The address the connection reached, not a header: a remote caller cannot fake it.
             return _refuse(
                 "The development sign-in answers on a loopback address only", "forbidden", 403
+            )
+        if self._loopback_only and _proxied(request):
+            # Loopback, but through a proxy on this host: the caller may be anyone.
+            return _refuse(
+                "The development sign-in does not answer through a proxy "
+                "(the request carries Forwarded or X-Forwarded-* headers)",
+                "forbidden",
+                403,
             )
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type != "application/json":

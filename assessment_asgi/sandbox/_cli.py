@@ -14,6 +14,7 @@ from ._bind import bind_address, exposed_warning, is_loopback, local_url
 
 _API_KEY = "ASSESSMENT_API_KEY"
 _SECRET_KEY = "ASSESSMENT_SECRET_KEY"  # noqa: S105 - a variable name
+DEFAULT_PORT = 8001
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,7 +27,9 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8001, help="port (default 8001)")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})"
+    )
     parser.add_argument(
         "--min-poll-interval", type=float, default=0.0, metavar="SECONDS",
         help="answer 429 to event polls closer together than this (default 0: off; "

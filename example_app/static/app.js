@@ -107,6 +107,8 @@
         token: sessionToken,
         onOpen: function () { setStatus("The portal is open."); },
         onError: function (err) {
+          // The status line follows the portal: it did not open (and no longer says "closed").
+          setStatus("The portal did not open: " + err.message + ".");
           showError("The portal refused the token: " + err.message +
             ". Each token opens the portal once: create a new session for a fresh one.", "portal_error");
         },
@@ -162,7 +164,10 @@
 
     reopenButton.addEventListener("click", function () {
       clearError();
-      if (lastToken) { openPortal(lastToken); }
+      if (lastToken) {
+        setStatus("Opening the portal again with the same token…");
+        openPortal(lastToken);
+      }
     });
   }
 

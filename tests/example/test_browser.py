@@ -105,6 +105,30 @@ def test_recruiter_signs_in_picks_three_candidates_and_the_portal_opens_once(
     expect(page.get_by_test_id("error")).to_be_hidden()
 
 
+def test_the_status_line_follows_the_portal_when_the_same_token_is_opened_again(
+    example: Example, page: object
+) -> None:
+    # Issue 21: after "Open the same token again" the status line still said "The portal was
+    # closed." while the portal showed "Token expired".
+    from playwright.sync_api import Page, expect
+
+    assert isinstance(page, Page)
+    _sign_in(page, example.url)
+    page.get_by_label("Ada Lovelace").check()
+    page.get_by_test_id("create-session").click()
+    status = page.get_by_test_id("status")
+    expect(status).to_have_text("The portal is open.")
+    page.get_by_test_id("assessment-portal-close").click()
+    expect(status).to_have_text("The portal was closed.")
+
+    page.get_by_test_id("reopen-same-token").click()
+    portal = page.frame_locator("[data-testid=assessment-portal-frame]")
+    expect(portal.get_by_test_id("portal-error")).to_have_text("Token expired")
+    expect(status).to_have_text("The portal did not open: Token expired.")
+    page.get_by_test_id("assessment-portal-close").click()
+    expect(status).to_have_text("The portal was closed.")
+
+
 def test_without_signing_in_the_page_shows_the_401_from_the_endpoint(
     example: Example, page: object
 ) -> None:
