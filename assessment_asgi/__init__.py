@@ -28,6 +28,7 @@ from ._models import Candidate, Recruiter, SessionRequest
 from ._openapi import openapi_document
 from ._recruiter import ClaimsRecruiterResolver
 from ._settings import AssessmentSettings
+from ._tenants import TenantKeys
 from .platform import Credentials, SmartAIClient, SmartAIError
 
 __version__ = "0.1.0"
@@ -54,6 +55,7 @@ __all__ = [
     "SmartAIClient",
     "SmartAIError",
     "StaticKeys",
+    "TenantKeys",
     "__version__",
     "openapi_document",
 ]
