@@ -17,7 +17,9 @@ import hashlib
 import json
 import re
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from joserfc import jwt
 from joserfc.jwk import OctKey
@@ -71,18 +73,35 @@ async def _read_capped(request: Request) -> bytes:
 
 
 class DevLogin:
-    """``POST /login`` ``{name, email}`` → ``{success, data: {token, expiresAt, recruiter}}``."""
+    """``POST /login`` ``{name, email, company?}`` → ``{success, data: {token, expiresAt,
+    recruiter}}``.
 
-    def __init__(self, *, secret: str, loopback_only: bool = False) -> None:
+    With ``companies`` (id → name) the token names the recruiter's company in the
+    ``company_claim`` claim; ``company`` defaults to the first one.
+    """
+
+    def __init__(
+        self,
+        *,
+        secret: str,
+        loopback_only: bool = False,
+        companies: Mapping[str, str] | None = None,
+        company_claim: str = "org_id",
+    ) -> None:
         self._key = OctKey.import_key(secret.encode())
         self._loopback_only = loopback_only
+        self._companies = dict(companies or {})
+        self._company_claim = company_claim
 
     def __repr__(self) -> str:
-        return f"DevLogin(secret='**********', loopback_only={self._loopback_only})"
+        return (f"DevLogin(secret='**********', loopback_only={self._loopback_only}, "
+                f"companies={sorted(self._companies)!r})")
 
-    def issue(self, *, name: str, email: str, now: float | None = None) -> tuple[str, int]:
+    def issue(
+        self, *, name: str, email: str, company: str | None = None, now: float | None = None
+    ) -> tuple[str, int]:
         issued = int(time.time() if now is None else now)
-        claims = {
+        claims: dict[str, Any] = {
             "sub": recruiter_id(email),
             "email": email,
             "name": name,
@@ -90,6 +109,8 @@ class DevLogin:
             "exp": issued + TOKEN_LIFETIME,
             "dev_only": True,  # marks a token from this demo login, should one ever leak
         }
+        if company is not None:
+            claims[self._company_claim] = company
         return jwt.encode({"alg": "HS256", "typ": "JWT"}, claims, self._key, ["HS256"]), issued
 
     async def endpoint(self, request: Request) -> JSONResponse:
@@ -127,7 +148,14 @@ class DevLogin:
         if not isinstance(email, str) or not _EMAIL.match(email.strip()):
             return _refuse("Enter a valid email address", "invalid_email")
         name, email = name.strip(), email.strip()
-        token, issued = self.issue(name=name, email=email)
+        recruiter: dict[str, Any] = {"id": recruiter_id(email), "name": name, "email": email}
+        company = None
+        if self._companies:
+            company = body.get("company", next(iter(self._companies)))
+            if not isinstance(company, str) or company not in self._companies:
+                return _refuse("Choose one of the companies", "invalid_company")
+            recruiter["company"] = {"id": company, "name": self._companies[company]}
+        token, issued = self.issue(name=name, email=email, company=company)
         expires = datetime.fromtimestamp(issued + TOKEN_LIFETIME, UTC)
         return JSONResponse(
             {
@@ -135,7 +163,7 @@ class DevLogin:
                 "data": {
                     "token": token,
                     "expiresAt": expires.isoformat(timespec="seconds").replace("+00:00", "Z"),
-                    "recruiter": {"id": recruiter_id(email), "name": name, "email": email},
+                    "recruiter": recruiter,
                 },
             },
             headers=_NO_STORE,

@@ -62,7 +62,10 @@
       var button = byId("signin-button");
       button.disabled = true;
       try {
-        var data = await postJson("/login", { name: byId("name").value, email: byId("email").value });
+        var body = { name: byId("name").value, email: byId("email").value };
+        var company = byId("company");  // sandbox mode: the recruiter's company
+        if (company) { body.company = company.value; }
+        var data = await postJson("/login", body);
         sessionStorage.setItem(TOKEN_KEY, data.token);
         sessionStorage.setItem(RECRUITER_KEY, JSON.stringify(data.recruiter));
         window.location.assign("/candidates");
@@ -78,7 +81,8 @@
     var recruiter = null;
     try { recruiter = JSON.parse(sessionStorage.getItem(RECRUITER_KEY) || "null"); } catch (err) { recruiter = null; }
     if (token && recruiter) {
-      byId("recruiter").textContent = "Signed in as " + recruiter.name + " <" + recruiter.email + ">";
+      byId("recruiter").textContent = "Signed in as " + recruiter.name + " <" + recruiter.email + ">" +
+        (recruiter.company ? " · " + recruiter.company.name : "");
       byId("sign-in-link").hidden = true;
       byId("sign-out").hidden = false;
     }

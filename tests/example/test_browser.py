@@ -129,6 +129,38 @@ def test_the_status_line_follows_the_portal_when_the_same_token_is_opened_again(
     expect(status).to_have_text("The portal was closed.")
 
 
+def test_a_recruiter_of_the_second_company_creates_the_session_on_its_organisation(
+    example: Example, page: object
+) -> None:
+    # Issue 20: the company picked at sign-in decides whose platform account the session is on.
+    from playwright.sync_api import Page, expect
+    from record_assessment_backend import AssessmentClient
+
+    assert isinstance(page, Page)
+    page.goto(example.url + "/")
+    page.get_by_test_id("signin-company").select_option(label="Globex Talent")
+    page.get_by_test_id("signin-button").click()
+    page.wait_for_url(example.url + "/candidates")
+    expect(page.get_by_test_id("recruiter")).to_contain_text("Globex Talent")
+    page.get_by_label("Grace Hopper").check()
+    page.get_by_test_id("create-session").click()
+    portal = page.frame_locator("[data-testid=assessment-portal-frame]")
+    expect(portal.get_by_test_id("candidate-name")).to_have_text(["Grace Hopper"])
+    expect(page.get_by_test_id("status")).to_have_text("The portal is open.")
+
+    def listed(company: str) -> list[int]:
+        keys = example.app.state.organisations[company]
+        platform = example.url + "/sandbox/api/v1"
+        client = AssessmentClient(
+            api_key=keys.api_key.get_secret_value(), secret_key=keys.secret_key.get_secret_value(),
+            base_url=platform, webhook_base_url=platform, timeout=10.0,
+        )
+        return [item["totalCandidates"] for item in client.list_assessments()]
+
+    assert listed("globex") == [1]  # the opened session, on Globex's organisation
+    assert listed("acme") == []
+
+
 def test_without_signing_in_the_page_shows_the_401_from_the_endpoint(
     example: Example, page: object
 ) -> None:
