@@ -145,10 +145,10 @@ def create_app(
     ``settings`` defaults to ``AssessmentSettings()`` (environment and ``.env``); the mode
     follows from it. ``jwt_secret`` signs the development-only recruiter tokens (default:
     ``ASSESSMENT_JWT_SECRET``, else random per process). ``sandbox`` replaces the embedded
-    sandbox (sandbox mode only). ``portal_script_url`` defaults to
-    ``ASSESSMENT_PORTAL_SCRIPT_URL`` in platform mode. ``dev_sign_in`` turns the
-    development sign-in on in platform mode (default: ``EXAMPLE_DEV_SIGN_IN``; loopback
-    only); it is always on in sandbox mode.
+    sandbox (sandbox mode only; the second demo company gets an organisation added to it).
+    ``portal_script_url`` defaults to ``ASSESSMENT_PORTAL_SCRIPT_URL`` in platform mode.
+    ``dev_sign_in`` turns the development sign-in on in platform mode (default:
+    ``EXAMPLE_DEV_SIGN_IN``; loopback only); it is always on in sandbox mode.
     """
     settings = settings if settings is not None else AssessmentSettings()
     mode = _platform_mode(settings)
@@ -290,7 +290,8 @@ def create_app(
     app.state.portal_script_url = script_url
     app.state.dev_sign_in = dev_sign_in
     app.state.platform = (
-        f"embedded SmartAI sandbox at {SANDBOX_PREFIX} (generated test keys, in memory)"
+        f"embedded SmartAI sandbox at {SANDBOX_PREFIX} (generated test keys, in memory; "
+        f"companies {', '.join(companies.values())}, one organisation each)"
         if mode == "sandbox" else f"SmartAI platform at {_shown_url(settings.base_url or '')}"
     )
     return app

@@ -185,6 +185,7 @@ def test_the_banner_names_the_real_address_the_platform_and_the_sign_in(tmp_path
         assert port != 0
         assert f"listening on 127.0.0.1:{port}\n" in banner
         assert "platform: embedded SmartAI sandbox at /sandbox" in banner
+        assert "companies Acme Recruiting, Globex Talent, one organisation each" in banner
         assert "sign-in:  development sign-in" in banner
         assert httpx2.get(f"http://127.0.0.1:{port}/").status_code == 200
 
