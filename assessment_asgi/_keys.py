@@ -22,6 +22,7 @@ from ._compat import _is_async_callable, fail_after
 from ._exceptions import HTTPException
 from ._models import Recruiter
 from ._redact import redacted_traceback
+from ._tenants import MISS, TenantKeys
 from ._types import KeyProvider
 from .platform import Credentials
 
@@ -120,15 +121,24 @@ class KeyCaller:
         self._with_recruiter = takes_recruiter(provider)
         self._provider: Callable[..., Any] = provider
         self._async = _is_async_callable(provider)
+        # The built-in providers answer from memory: no time bound (it costs more than they do);
+        # TenantKeys only when its answer is cached, a load still runs within the bound.
+        self._in_memory = type(provider) in (EnvironmentKeys, StaticKeys)
+        self._peek = provider.peek if isinstance(provider, TenantKeys) else None
         self._timeout = timeout
         self._retry_after = str(max(1, min(math.ceil(timeout), 30)))
         self._secrets = secrets
 
     async def __call__(self, recruiter: Recruiter) -> Credentials:
+        if self._peek is not None and (hit := self._peek(recruiter)) is not MISS:
+            return self._checked(hit, recruiter)
         args = (recruiter,) if self._with_recruiter else ()
         try:
-            async with fail_after(self._timeout):
-                credentials = await self._ask(args)
+            if self._in_memory:
+                credentials = await self._provider(*args)
+            else:
+                async with fail_after(self._timeout):
+                    credentials = await self._ask(args)
         except HTTPException as problem:
             if problem.code == "not_configured":
                 logger.error("cannot create a session: %s", problem.message)
@@ -141,6 +151,9 @@ class KeyCaller:
             logger.error("the keys provider failed: %s\n%s", type(exc).__name__,
                          redacted_traceback(exc, self._secrets()))
             raise self._unavailable() from None
+        return self._checked(credentials, recruiter)
+
+    def _checked(self, credentials: object, recruiter: Recruiter) -> Credentials:
         if credentials is None:
             if recruiter.tenant is not None:
                 logger.warning("no platform keys for tenant %r: refused", recruiter.tenant)

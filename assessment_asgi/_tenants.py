@@ -29,6 +29,7 @@ from .platform import Credentials
 logger = logging.getLogger("assessment_asgi")
 
 MAX_TENANT_LENGTH = 128
+MISS = object()  # what ``TenantKeys.peek`` answers when only a load (or a file check) can tell
 Loader = Callable[[str], Awaitable[Credentials | None]]
 
 
@@ -134,6 +135,21 @@ class TenantKeys:
         if tenant is None:
             return None
         return await self.get(tenant)
+
+    def peek(self, recruiter: Recruiter) -> Credentials | object | None:
+        """The answer when it is in memory now (no load or file check due), else ``MISS``:
+        the app's fast path, which needs no time bound around it."""
+        tenant = recruiter.tenant
+        if tenant is None:
+            return None
+        if self._loader is None:
+            if self._path is not None and self._clock() >= self._next_check:
+                return MISS
+            return self._static.get(tenant)
+        cached = self._cache.get(tenant)
+        if cached is not None and cached[1] > self._clock():
+            return cached[0]
+        return MISS
 
     async def get(self, tenant: str) -> Credentials | None:
         """The key pair of ``tenant``, or None when it has none."""

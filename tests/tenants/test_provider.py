@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import threading
 import time
@@ -198,3 +199,33 @@ def test_a_wrong_return_type_is_a_bug_500(sandbox: Sandbox, caplog: pytest.LogCa
         response = client.post(url, json={"users": USERS}, headers=tenant_token("acme"))
     assert (response.status_code, response.json()["code"]) == (500, "internal_error")
     assert "TypeError" in _logged(caplog)
+
+
+def test_a_failing_or_hanging_loader_never_reaches_the_platform(sandbox: Sandbox) -> None:
+    """Many requests for a tenant whose load hangs: one load, every request 503 at the bound."""
+
+    loads: list[str] = []
+
+    async def loader(tenant: str) -> Credentials | None:
+        loads.append(tenant)
+        if tenant == "hanging":
+            await asyncio.sleep(60)
+        raise ConnectionError("the secrets manager is down")
+
+    app = tenant_app(sandbox, keys=TenantKeys(loader=loader), keys_timeout=2.0)
+    with served(app) as (client, url):
+        def post(tenant: str) -> Any:
+            return client.post(url, json={"users": USERS}, headers=tenant_token(tenant))
+
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            started = time.monotonic()
+            hanging = list(pool.map(post, ["hanging"] * 8))
+            took = time.monotonic() - started
+        failing = [post("failing"), post("failing")]
+    for response in hanging + failing:
+        assert (response.status_code, response.json()["code"]) == (503, "keys_unavailable")
+        assert response.headers["retry-after"] == "2"
+    assert took < 6
+    assert loads.count("hanging") == 1  # the others waited for that one load
+    assert loads.count("failing") == 2  # a failure is not cached: each request tries again
+    assert sandbox.app.recorder.requests == []

@@ -305,3 +305,14 @@ def test_bad_cache_settings_are_refused() -> None:
     for bad in ({"ttl": 0}, {"negative_ttl": -1}, {"max_tenants": 0}):
         with pytest.raises(ValueError, match="ttl must be > 0"):
             TenantKeys(loader=load, **bad)
+
+
+@pytest.mark.parametrize("language", ["json", "toml"])
+def test_the_documented_file_formats_load(tmp_path: Path, language: str) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "tenants.md").read_text(encoding="utf-8")
+    block = doc.split(f"```{language}\n", 1)[1].split("```", 1)[0]
+    file = tmp_path / f"tenants.{language}"
+    file.write_text(block.replace("wc_ak_…", API_KEY).replace("wc_sk_…", SECRET_KEY))
+    keys = TenantKeys.from_file(file)
+    assert "acme" in keys.tenants
+    assert all(pair(keys._static[t]) == (API_KEY, SECRET_KEY) for t in keys.tenants)
