@@ -32,6 +32,7 @@ from ._ratelimit import PlatformCallLimiter, RecruiterRateLimiter
 from ._recruiter import ClaimsRecruiterResolver
 from ._settings import AssessmentSettings
 from ._telemetry import Telemetry
+from ._tenants import TenantKeys
 from ._types import Authenticate, KeyProvider, ResolveRecruiter
 from ._version import __version__
 from .platform import Credentials, SmartAIClient, SmartAIError
@@ -66,6 +67,7 @@ __all__ = [
     "SmartAIError",
     "StaticKeys",
     "Telemetry",
+    "TenantKeys",
     "__version__",
     "openapi_document",
 ]

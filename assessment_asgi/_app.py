@@ -26,6 +26,7 @@ from ._cors import CORSPolicy
 from ._exceptions import AuthError, ConfigurationError, HTTPException
 from ._gc import freeze_startup
 from ._idempotency import Idempotency, MemoryIdempotencyStore, RedisIdempotencyStore, read_key
+from ._keys import KeyCaller
 from ._models import Recruiter, SessionRequest, field_errors
 from ._openapi import openapi_document
 from ._outcomes import platform_problem
@@ -61,7 +62,8 @@ class AssessmentApp:
         app.mount("/assessment", AssessmentApp())   # → POST /assessment/session
 
     Hooks (each sync or async): ``authenticate(request) -> principal``,
-    ``resolve_recruiter(principal, body) -> Recruiter``, ``keys() -> Credentials``; and
+    ``resolve_recruiter(principal, body) -> Recruiter``, ``keys() -> Credentials`` (or
+    ``keys(recruiter)``: a key pair per tenant, e.g. ``TenantKeys``); and
     ``client``, a :class:`SmartAIClient` of your own. Audit hooks ``on_session_created`` and
     ``on_session_refused`` (see :class:`SessionCreated`, :class:`SessionRefused`).
     """
@@ -88,12 +90,14 @@ class AssessmentApp:
         # Hooks are fixed here, once: read-only properties below, decided sync or async once.
         self._authenticate_hook = authenticate or build.default_authenticate(settings)
         self._resolve_recruiter_hook: ResolveRecruiter = resolve_recruiter or ClaimsRecruiterResolver(
-            id_claim=settings.recruiter_id_claim, email_claim=settings.recruiter_email_claim
+            id_claim=settings.recruiter_id_claim, email_claim=settings.recruiter_email_claim,
+            tenant_claim=settings.tenant_claim,
         )
         self._keys_hook = build.key_provider(settings, keys, overrides)
         self._call_authenticate = to_async(self._authenticate_hook) if self._authenticate_hook else None
         self._call_resolve_recruiter = to_async(self._resolve_recruiter_hook)
-        self._call_keys = to_async(self._keys_hook)
+        self._call_keys = KeyCaller(self._keys_hook, timeout=settings.keys_timeout,
+                                    secrets=functools.partial(known_secrets, settings))
         self._owns_client = client is None
         self._client = client if client is not None else build.default_client(settings)
         self._routes: dict[str, Handler] = {
@@ -108,7 +112,7 @@ class AssessmentApp:
         self._freeze_pending = settings.gc_freeze
         # Features of POST /session (see _idempotency.py, _telemetry.py, _audit.py).
         self._audit = AuditHooks(on_session_created, on_session_refused)
-        self._telemetry = Telemetry()
+        self._telemetry = Telemetry(tenant_metric_label=settings.tenant_metric_label)
         self._idempotency = Idempotency(
             RedisIdempotencyStore(settings.redis_url) if settings.redis_url is not None
             else MemoryIdempotencyStore(max_keys=settings.idempotency_max_keys),
@@ -312,7 +316,7 @@ class AssessmentApp:
                         {"Idempotent-Replayed": "true"} if record.replayed else None)
 
     async def _create_session(self, request: SessionRequest, recruiter: Recruiter) -> dict[str, Any]:
-        credentials = await self._credentials()
+        credentials = await self._credentials(recruiter)
         started = time.perf_counter()
         try:
             async with self.call_limiter.slot():
@@ -367,20 +371,10 @@ class AssessmentApp:
             raise TypeError("resolve_recruiter must return a Recruiter")
         return recruiter
 
-    async def _credentials(self) -> Credentials:
-        """What the platform call needs from the server's configuration: a client and keys."""
+    async def _credentials(self, recruiter: Recruiter) -> Credentials:
+        """What the platform call needs from the server's configuration: a client and keys
+        (the recruiter's: see ``KeyCaller`` for how the keys hook is asked)."""
         if self._client is None:
             logger.error("cannot create a session: ASSESSMENT_BASE_URL is not set")
             raise HTTPException("not_configured", "ASSESSMENT_BASE_URL is not set on the server")
-        try:
-            credentials = await self._call_keys()
-        except HTTPException as problem:
-            if problem.code == "not_configured":
-                logger.error("cannot create a session: %s", problem.message)
-            raise
-        if credentials is None:
-            logger.error("cannot create a session: the keys hook returned no credentials")
-            raise HTTPException("not_configured", "The platform keys are not set on the server")
-        if not isinstance(credentials, Credentials):
-            raise TypeError("the keys provider must return Credentials or None")
-        return credentials
+        return await self._call_keys(recruiter)

@@ -45,11 +45,16 @@ class SessionCreated:
     #: When the portal token expires, as the platform said it (ISO 8601).
     expires_at: str
 
+    @property
+    def tenant(self) -> str | None:
+        """The recruiter's tenant (organisation), or None in a single-tenant deployment."""
+        return self.recruiter.tenant
+
     def __repr__(self) -> str:
         # Names and emails are personal data: counts only.
         return (
             f"SessionCreated(recruiter={self.recruiter!r}, candidates={len(self.candidates)}, "
-            f"at={self.at.isoformat()!r}, request_id={self.request_id!r})"
+            f"at={self.at.isoformat()!r}, request_id={self.request_id!r}, tenant={self.tenant!r})"
         )
 
 
@@ -75,11 +80,16 @@ class SessionRefused:
     #: The platform's request id when the platform was called (and refused or failed).
     request_id: str | None
 
+    @property
+    def tenant(self) -> str | None:
+        """The recruiter's tenant, when the recruiter was known and has one."""
+        return self.recruiter.tenant if self.recruiter is not None else None
+
     def __repr__(self) -> str:
         return (
             f"SessionRefused(code={self.code!r}, status={self.status}, "
             f"recruiter={self.recruiter!r}, candidates={len(self.candidates)}, "
-            f"at={self.at.isoformat()!r}, request_id={self.request_id!r})"
+            f"at={self.at.isoformat()!r}, request_id={self.request_id!r}, tenant={self.tenant!r})"
         )
 
 

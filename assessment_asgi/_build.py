@@ -15,6 +15,7 @@ from ._keys import EnvironmentKeys, StaticKeys
 from ._ratelimit import PlatformCallLimiter, RecruiterRateLimiter
 from ._settings import AssessmentSettings
 from ._telemetry import observe_platform_call
+from ._tenants import TenantKeys
 from ._types import Authenticate, KeyProvider
 from .platform import Credentials, SmartAIClient, Timeout
 
@@ -63,12 +64,21 @@ def default_authenticate(s: AssessmentSettings) -> Authenticate | None:
 def key_provider(
     s: AssessmentSettings, keys: KeyProvider | Credentials | None, overrides: dict[str, Any]
 ) -> KeyProvider:
+    if s.tenant_keys_file is not None and (
+        keys is not None or "api_key" in overrides or "secret_key" in overrides
+    ):
+        raise ConfigurationError(
+            "ASSESSMENT_TENANT_KEYS_FILE is set and keys were passed too: give one key source",
+            setting="ASSESSMENT_TENANT_KEYS_FILE",
+        )
     if isinstance(keys, Credentials):
         return StaticKeys(keys.api_key, keys.secret_key)
     if keys is not None:
         if not callable(keys):
             raise TypeError("keys must be Credentials or a callable returning Credentials")
         return keys
+    if s.tenant_keys_file is not None:
+        return TenantKeys.from_file(s.tenant_keys_file, setting="ASSESSMENT_TENANT_KEYS_FILE")
     if "api_key" in overrides or "secret_key" in overrides:
         # Keys given as keywords are fixed; from the environment they may arrive later
         # (the endpoint then answers 500 not_configured naming the missing variable).

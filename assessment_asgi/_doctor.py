@@ -23,6 +23,7 @@ import anyio
 import httpx2
 
 from ._app import AssessmentApp
+from ._doctor_tenants import check_tenant_keys
 from ._exceptions import ConfigurationError
 from ._settings import AssessmentSettings, env_sources
 from .platform import Credentials, SmartAIAuthError, SmartAIClient, SmartAIError
@@ -330,7 +331,8 @@ def run(argv: Sequence[str]) -> tuple[int, list[str]]:
     findings = check_settings(env_file, args.base_url)
     settings_ok = not findings
     url_ok = not any(BASE_URL in f.fix for f in findings)
-    findings += check_keys(config, sandbox=args.sandbox)
+    tenant_file = config.get("ASSESSMENT_TENANT_KEYS_FILE").strip()  # keys per tenant instead
+    findings += [] if tenant_file else check_keys(config, sandbox=args.sandbox)
     findings += check_exposure(config)
     findings += check_auth(config, settings_ok=settings_ok)
 
@@ -355,6 +357,10 @@ def run(argv: Sequence[str]) -> tuple[int, list[str]]:
         findings += anyio.run(_sandbox_round_trip, credentials)
     if url_ok and not args.offline:
         findings += anyio.run(_probe, url, credentials)
+    if tenant_file and settings_ok:
+        reach = url_ok and not args.offline
+        findings += [Finding(*f) for f in check_tenant_keys(
+            tenant_file, url, timeout=_REACH_TIMEOUT, reach=reach)]
 
     problems = sum(f.status == "FAIL" for f in findings)
     sources = f"the environment and {env_file}" if env_file.is_file() else "the environment"

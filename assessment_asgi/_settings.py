@@ -119,6 +119,13 @@ class AssessmentSettings(BaseSettings):
     recruiter_id_claim: str = Field(default="sub", min_length=1, max_length=256)
     recruiter_email_claim: str = Field(default="email", min_length=1, max_length=256)
 
+    # Many customer organisations (docs/tenants.md): the claim naming the recruiter's tenant,
+    # a file of tenant → key pair, the bound on a key lookup, tenants as a metric label.
+    tenant_claim: str | None = Field(default=None, max_length=256)
+    tenant_keys_file: str | None = None
+    keys_timeout: float = Field(default=5.0, gt=0, le=60)
+    tenant_metric_label: bool = False
+
     # Input limits.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
     max_users: int = Field(default=100, ge=1, le=10_000)
@@ -265,6 +272,11 @@ class AssessmentSettings(BaseSettings):
                 setting=setting,
             )
         return checked
+
+    @field_validator("tenant_claim", "tenant_keys_file")
+    @classmethod
+    def _blank_tenant_setting_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
 
     # -- settings that depend on each other --------------------------------------------------
 

@@ -5,7 +5,8 @@ With the API and no SDK configured, the API's own no-op tracer and meter answer.
 an SDK (``TracerProvider``, ``MeterProvider``) in your process and the spans appear:
 
 - ``POST <mount>/session`` (server span): ``assessment.code``, ``http.response.status_code``,
-  ``assessment.candidates`` (a count), ``assessment.idempotent_replayed``;
+  ``assessment.candidates`` (a count), ``assessment.idempotent_replayed``, and
+  ``assessment.tenant`` when the recruiter has one;
 - one child span per platform call (``SmartAI <operation>``), built from the client's
   ``on_call`` report with its real start and end: engine, attempts, status, the platform's
   request id, ``error.type``.
@@ -14,7 +15,8 @@ Metrics: ``assessment.session.duration`` (by code and status), ``assessment.plat
 (by operation, engine, error), ``assessment.platform.retries``, ``assessment.rate_limit.rejections``.
 
 No attribute carries a name, an email, a token, a key or the recruiter: counts, codes and ids
-the platform made up only.
+the platform made up only. The tenant is a span attribute, and a metric label only with
+``tenant_metric_label=True`` (``ASSESSMENT_TENANT_METRIC_LABEL``): tenants can be many.
 """
 
 from __future__ import annotations
@@ -56,8 +58,9 @@ class Telemetry:
         app.telemetry.enabled   # True when opentelemetry-api is installed
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, tenant_metric_label: bool = False) -> None:
         self.enabled = otel_trace is not None and otel_metrics is not None
+        self.tenant_metric_label = tenant_metric_label
         if otel_trace is None or otel_metrics is None:
             return
         # Proxies: an SDK configured later (after the app is built) still gets everything.
@@ -81,7 +84,8 @@ class Telemetry:
         )
 
     def __repr__(self) -> str:
-        return f"Telemetry(enabled={self.enabled})"
+        label = ", tenant_metric_label=True" if self.tenant_metric_label else ""
+        return f"Telemetry(enabled={self.enabled}{label})"
 
     def request(self, route: str, headers: Any = ()) -> RequestRecord:
         """The record of one request; ``headers`` (ASGI pairs) may carry a ``traceparent``."""
@@ -135,13 +139,20 @@ class RequestRecord:
         attributes: dict[str, str | int] = {
             "assessment.code": self.code, "http.response.status_code": self.status,
         }
-        self.telemetry.session_duration.record(time.perf_counter() - self.started, attributes)
+        tenant = {"assessment.tenant": self.recruiter.tenant} if (
+            self.recruiter is not None and self.recruiter.tenant is not None) else {}
+        labels = {**attributes, **tenant} if self.telemetry.tenant_metric_label else attributes
+        self.telemetry.session_duration.record(time.perf_counter() - self.started, labels)
         if self.code in RATE_LIMIT_CODES:
-            self.telemetry.rate_limited.add(1, {"assessment.code": self.code})
+            self.telemetry.rate_limited.add(1, {
+                "assessment.code": self.code,
+                **(tenant if self.telemetry.tenant_metric_label else {}),
+            })
         span = self.span
         if span.is_recording():
             span.set_attributes({
                 **attributes,
+                **tenant,
                 "assessment.candidates": len(self.candidates),
                 "assessment.idempotent_replayed": self.replayed,
             })

@@ -26,7 +26,11 @@ ResolveRecruiter: TypeAlias = Callable[
     [Any, SessionRequest], Recruiter | Awaitable[Recruiter | None] | None
 ]
 
-#: The platform credentials, asked for on every request so that rotation needs no restart.
-KeyProvider: TypeAlias = Callable[[], Credentials | Awaitable[Credentials | None] | None]
+#: The platform credentials, asked for on every request so that rotation needs no restart;
+#: with the resolved ``Recruiter`` when it takes one argument (a key pair per tenant).
+KeyProvider: TypeAlias = (
+    Callable[[], Credentials | Awaitable[Credentials | None] | None]
+    | Callable[[Recruiter], Credentials | Awaitable[Credentials | None] | None]
+)
 
 Claims: TypeAlias = Mapping[str, Any]

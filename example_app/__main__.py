@@ -10,6 +10,8 @@ import socket
 import sys
 from collections.abc import Sequence
 
+from assessment_asgi.sandbox._cli import DEFAULT_PORT as SANDBOX_DEFAULT_PORT
+
 
 def _port(value: str) -> int:
     try:
@@ -25,6 +27,24 @@ class _CannotListen(Exception):
     pass
 
 
+# The sandbox CLI's default port: never suggested, a developer may start the sandbox next.
+SANDBOX_PORT = SANDBOX_DEFAULT_PORT
+
+
+def _free_port(host: str, family: socket.AddressFamily, busy: int) -> int:
+    """A port that binds on ``host`` right now: the next few after ``busy`` (skipping the
+    sandbox's default), else one the system picks."""
+    candidates = [p for p in range(busy + 1, busy + 21) if p != SANDBOX_PORT and p < 65536]
+    for port in [*candidates, 0]:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+            return int(probe.getsockname()[1])
+    return 0
+
+
 def _listen(host: str, port: int) -> socket.socket:
     """Bind before printing anything, so the banner shows the real address (``PORT=0``
     included) and a busy port says how to pick another instead of a traceback."""
@@ -36,10 +56,11 @@ def _listen(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
+            free = _free_port(host, family, port)
             raise _CannotListen(
                 f"error: port {port} on {host} is already in use (another server is running "
-                f"there?).\n  Choose another port: PORT={port + 1} ./scripts/example   "
-                f"(or python -m example_app --port {port + 1}; PORT=0 picks a free one)"
+                f"there?).\n  Choose another port: PORT={free} ./scripts/example   "
+                f"(or python -m example_app --port {free}; PORT=0 picks a free one)"
             ) from None
         raise _CannotListen(f"error: cannot listen on {host}:{port}: {exc.strerror}") from None
     sock.listen(2048)

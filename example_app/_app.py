@@ -4,7 +4,8 @@ Two modes, chosen from the ``ASSESSMENT_*`` settings (environment or ``.env``):
 
 - **sandbox** (none of ``ASSESSMENT_API_KEY``/``ASSESSMENT_SECRET_KEY``/``ASSESSMENT_BASE_URL``
   set): the embedded SmartAI sandbox is mounted at ``/sandbox`` with generated test keys, and
-  the page loads its ``AssessmentPortal`` script. No keys, no network.
+  the page loads its ``AssessmentPortal`` script. No keys, no network. Two companies share
+  the deployment, each with its own sandbox organisation (see ``_companies.py``).
 - **platform** (all three set): the endpoint talks to that platform; the page loads the
   portal script named by ``ASSESSMENT_PORTAL_SCRIPT_URL``. The development sign-in is off
   here unless ``EXAMPLE_DEV_SIGN_IN=1`` (``dev_sign_in=True``), and then it answers only on
@@ -30,10 +31,17 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from assessment_asgi import AssessmentApp, AssessmentSettings, SmartAIClient
+from assessment_asgi import AssessmentApp, AssessmentSettings, Credentials, SmartAIClient
 from assessment_asgi.sandbox import SandboxApp
 
 from ._candidates import DEMO_CANDIDATES, Profile
+from ._companies import (
+    COMPANY_CLAIM,
+    DEMO_COMPANIES,
+    CompanyRecruiter,
+    company_keys,
+    company_organisations,
+)
 from ._dev_login import DevLogin
 
 logger = logging.getLogger("example_app")
@@ -98,6 +106,18 @@ def _candidate_rows(candidates: tuple[Profile, ...]) -> str:
     )
 
 
+def _company_field(companies: dict[str, str]) -> str:
+    if not companies:
+        return ""
+    options = "".join(
+        f'<option value="{escape(cid)}">{escape(name)}</option>' for cid, name in companies.items()
+    )
+    return (
+        '<label for="company">Company</label>'
+        f'<select id="company" name="company" data-testid="signin-company">{options}</select>'
+    )
+
+
 def _dev_sign_in_from_env() -> bool:
     value = os.environ.get(DEV_SIGN_IN_VAR, "").strip().lower()
     if value in ("", "0", "false", "no", "off"):
@@ -125,10 +145,10 @@ def create_app(
     ``settings`` defaults to ``AssessmentSettings()`` (environment and ``.env``); the mode
     follows from it. ``jwt_secret`` signs the development-only recruiter tokens (default:
     ``ASSESSMENT_JWT_SECRET``, else random per process). ``sandbox`` replaces the embedded
-    sandbox (sandbox mode only). ``portal_script_url`` defaults to
-    ``ASSESSMENT_PORTAL_SCRIPT_URL`` in platform mode. ``dev_sign_in`` turns the
-    development sign-in on in platform mode (default: ``EXAMPLE_DEV_SIGN_IN``; loopback
-    only); it is always on in sandbox mode.
+    sandbox (sandbox mode only; the second demo company gets an organisation added to it).
+    ``portal_script_url`` defaults to ``ASSESSMENT_PORTAL_SCRIPT_URL`` in platform mode.
+    ``dev_sign_in`` turns the development sign-in on in platform mode (default:
+    ``EXAMPLE_DEV_SIGN_IN``; loopback only); it is always on in sandbox mode.
     """
     settings = settings if settings is not None else AssessmentSettings()
     mode = _platform_mode(settings)
@@ -144,8 +164,12 @@ def create_app(
 
     client: SmartAIClient | None = None
     routes: list[Route | Mount] = []
+    companies: dict[str, str] = {}  # id -> name: the companies recruiters sign in for
+    organisations: dict[str, Credentials] = {}
     if mode == "sandbox":
         sandbox = sandbox if sandbox is not None else SandboxApp()
+        companies = {company.id: company.name for company in DEMO_COMPANIES}
+        organisations = company_organisations(sandbox, DEMO_COMPANIES)
         # In process, not over loopback: the app is built before the server binds its port
         # (tests pick a free one; --host may be any interface), and no platform call can
         # leave the process. The browser reaches the same sandbox through the mount below.
@@ -154,14 +178,17 @@ def create_app(
             transport=httpx2.ASGITransport(app=sandbox, root_path=SANDBOX_PREFIX),
             timeout=10.0,
         )
+        # The recruiter's company (the token's org_id claim) picks the organisation's keys.
         assessment = AssessmentApp(
-            settings=settings, keys=sandbox.credentials, client=client,
+            settings=settings, client=client,
+            resolve_recruiter=CompanyRecruiter(COMPANY_CLAIM), keys=company_keys(organisations),
             jwt_secret=jwt_secret, jwks_url=None, oidc_issuer=None, jwt_algorithms=("HS256",),
         )
         script_url = SandboxApp.portal_script_url(SANDBOX_PREFIX)
         logger.info(
             "mode=sandbox: embedded SmartAI sandbox at %s with generated test keys "
-            "(in memory, no network, no real emails)", SANDBOX_PREFIX,
+            "(in memory, no network, no real emails); companies %s, one organisation each",
+            SANDBOX_PREFIX, ", ".join(companies.values()),
         )
     else:
         assessment = AssessmentApp(
@@ -181,7 +208,10 @@ def create_app(
                 PORTAL_SCRIPT_VAR,
             )
 
-    login = DevLogin(secret=jwt_secret, loopback_only=mode == "platform") if dev_sign_in else None
+    login = DevLogin(
+        secret=jwt_secret, loopback_only=mode == "platform", companies=companies,
+        company_claim=COMPANY_CLAIM,
+    ) if dev_sign_in else None
     script_origin = _origin(script_url)
     csp = "; ".join(
         [
@@ -200,7 +230,8 @@ def create_app(
     if mode == "sandbox":
         banner = (
             "Sandbox mode: sessions are created on the embedded SmartAI sandbox with generated "
-            "test keys. Nothing leaves this machine; no real emails are sent."
+            "test keys, on the organisation of the recruiter's company. Nothing leaves this "
+            "machine; no real emails are sent."
         )
     else:
         banner = (
@@ -214,7 +245,8 @@ def create_app(
         if login is None:
             page = _render("signin_off.html", banner=banner, variable=DEV_SIGN_IN_VAR)
             return HTMLResponse(page, headers=page_headers)
-        return HTMLResponse(_render("signin.html", banner=banner), headers=page_headers)
+        page = _render("signin.html", banner=banner, company_field_html=_company_field(companies))
+        return HTMLResponse(page, headers=page_headers)
 
     async def candidates(request: Request) -> Response:
         page = _render(
@@ -254,10 +286,12 @@ def create_app(
     app.state.mode = mode
     app.state.assessment = assessment
     app.state.sandbox = sandbox
+    app.state.organisations = organisations  # company id -> its organisation's keys (sandbox)
     app.state.portal_script_url = script_url
     app.state.dev_sign_in = dev_sign_in
     app.state.platform = (
-        f"embedded SmartAI sandbox at {SANDBOX_PREFIX} (generated test keys, in memory)"
+        f"embedded SmartAI sandbox at {SANDBOX_PREFIX} (generated test keys, in memory; "
+        f"companies {', '.join(companies.values())}, one organisation each)"
         if mode == "sandbox" else f"SmartAI platform at {_shown_url(settings.base_url or '')}"
     )
     return app

@@ -62,7 +62,10 @@
       var button = byId("signin-button");
       button.disabled = true;
       try {
-        var data = await postJson("/login", { name: byId("name").value, email: byId("email").value });
+        var body = { name: byId("name").value, email: byId("email").value };
+        var company = byId("company");  // sandbox mode: the recruiter's company
+        if (company) { body.company = company.value; }
+        var data = await postJson("/login", body);
         sessionStorage.setItem(TOKEN_KEY, data.token);
         sessionStorage.setItem(RECRUITER_KEY, JSON.stringify(data.recruiter));
         window.location.assign("/candidates");
@@ -78,7 +81,8 @@
     var recruiter = null;
     try { recruiter = JSON.parse(sessionStorage.getItem(RECRUITER_KEY) || "null"); } catch (err) { recruiter = null; }
     if (token && recruiter) {
-      byId("recruiter").textContent = "Signed in as " + recruiter.name + " <" + recruiter.email + ">";
+      byId("recruiter").textContent = "Signed in as " + recruiter.name + " <" + recruiter.email + ">" +
+        (recruiter.company ? " · " + recruiter.company.name : "");
       byId("sign-in-link").hidden = true;
       byId("sign-out").hidden = false;
     }
@@ -107,6 +111,8 @@
         token: sessionToken,
         onOpen: function () { setStatus("The portal is open."); },
         onError: function (err) {
+          // The status line follows the portal: it did not open (and no longer says "closed").
+          setStatus("The portal did not open: " + err.message + ".");
           showError("The portal refused the token: " + err.message +
             ". Each token opens the portal once: create a new session for a fresh one.", "portal_error");
         },
@@ -162,7 +168,10 @@
 
     reopenButton.addEventListener("click", function () {
       clearError();
-      if (lastToken) { openPortal(lastToken); }
+      if (lastToken) {
+        setStatus("Opening the portal again with the same token…");
+        openPortal(lastToken);
+      }
     });
   }
 

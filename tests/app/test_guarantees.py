@@ -79,7 +79,7 @@ def test_every_answer_says_no_store(served: Any, platform: FakePlatform, platfor
         ("no token", {"json": {"users": USERS}}, "ok", 401),
         ("too large", {"json": {"users": USERS * 60}, "headers": auth()}, "ok", 413),
         ("wrong type", {"content": b"{}", "headers": {**auth(), "content-type": "text/plain"}}, "ok", 415),
-        ("failing hook", valid, "fail", 500),
+        ("failing keys hook", valid, "fail", 503),  # keys_unavailable (issue 20)
         ("no keys", valid, "none", 500),
     ]
     with served(assessment) as (client, url):

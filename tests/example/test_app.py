@@ -167,17 +167,24 @@ def test_tokens_signed_with_the_configured_jwt_secret_are_accepted(
 ) -> None:
     secret = "an-existing-app-secret-0123456789abcdef"
     monkeypatch.setenv("ASSESSMENT_JWT_SECRET", secret)
-    token = jwt.encode(
-        {"alg": "HS256"},
-        {"sub": "rec_7", "email": "sam@hire.example", "exp": int(time.time()) + 60},
-        OctKey.import_key(secret.encode()),
-    )
+    # Issue 20: on the sandbox the token names the recruiter's company (org_id); one that
+    # names none is refused rather than given some company's keys.
+    def token(**company: str) -> str:
+        claims = {"sub": "rec_7", "email": "sam@hire.example", "exp": int(time.time()) + 60}
+        return jwt.encode({"alg": "HS256"}, {**claims, **company},
+                          OctKey.import_key(secret.encode()))
+
     with serve(create_app(settings=AssessmentSettings())) as url:
         answer = httpx2.post(
             f"{url}/assessment/session", json={"users": PICKED[:2]},
-            headers={"Authorization": f"Bearer {token}"},
+            headers={"Authorization": f"Bearer {token(org_id='acme')}"},
+        )
+        no_company = httpx2.post(
+            f"{url}/assessment/session", json={"users": PICKED[:2]},
+            headers={"Authorization": f"Bearer {token()}"},
         )
     assert answer.status_code == 200, answer.text
+    assert (no_company.status_code, no_company.json()["code"]) == (403, "tenant_required")
 
 
 def _clean_subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -105,6 +105,62 @@ def test_recruiter_signs_in_picks_three_candidates_and_the_portal_opens_once(
     expect(page.get_by_test_id("error")).to_be_hidden()
 
 
+def test_the_status_line_follows_the_portal_when_the_same_token_is_opened_again(
+    example: Example, page: object
+) -> None:
+    # Issue 21: after "Open the same token again" the status line still said "The portal was
+    # closed." while the portal showed "Token expired".
+    from playwright.sync_api import Page, expect
+
+    assert isinstance(page, Page)
+    _sign_in(page, example.url)
+    page.get_by_label("Ada Lovelace").check()
+    page.get_by_test_id("create-session").click()
+    status = page.get_by_test_id("status")
+    expect(status).to_have_text("The portal is open.")
+    page.get_by_test_id("assessment-portal-close").click()
+    expect(status).to_have_text("The portal was closed.")
+
+    page.get_by_test_id("reopen-same-token").click()
+    portal = page.frame_locator("[data-testid=assessment-portal-frame]")
+    expect(portal.get_by_test_id("portal-error")).to_have_text("Token expired")
+    expect(status).to_have_text("The portal did not open: Token expired.")
+    page.get_by_test_id("assessment-portal-close").click()
+    expect(status).to_have_text("The portal was closed.")
+
+
+def test_a_recruiter_of_the_second_company_creates_the_session_on_its_organisation(
+    example: Example, page: object
+) -> None:
+    # Issue 20: the company picked at sign-in decides whose platform account the session is on.
+    from playwright.sync_api import Page, expect
+    from record_assessment_backend import AssessmentClient
+
+    assert isinstance(page, Page)
+    page.goto(example.url + "/")
+    page.get_by_test_id("signin-company").select_option(label="Globex Talent")
+    page.get_by_test_id("signin-button").click()
+    page.wait_for_url(example.url + "/candidates")
+    expect(page.get_by_test_id("recruiter")).to_contain_text("Globex Talent")
+    page.get_by_label("Grace Hopper").check()
+    page.get_by_test_id("create-session").click()
+    portal = page.frame_locator("[data-testid=assessment-portal-frame]")
+    expect(portal.get_by_test_id("candidate-name")).to_have_text(["Grace Hopper"])
+    expect(page.get_by_test_id("status")).to_have_text("The portal is open.")
+
+    def listed(company: str) -> list[int]:
+        keys = example.app.state.organisations[company]
+        platform = example.url + "/sandbox/api/v1"
+        client = AssessmentClient(
+            api_key=keys.api_key.get_secret_value(), secret_key=keys.secret_key.get_secret_value(),
+            base_url=platform, webhook_base_url=platform, timeout=10.0,
+        )
+        return [item["totalCandidates"] for item in client.list_assessments()]
+
+    assert listed("globex") == [1]  # the opened session, on Globex's organisation
+    assert listed("acme") == []
+
+
 def test_without_signing_in_the_page_shows_the_401_from_the_endpoint(
     example: Example, page: object
 ) -> None:

@@ -3,6 +3,7 @@ that tells the truth, a capped and typed /login, and a busy port that says what 
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -71,6 +72,41 @@ def test_turned_on_against_a_platform_it_answers_loopback_connections_only(
     assert refused.json()["code"] == "forbidden"
     assert "token" not in refused.json()
     assert anyio.run(over, "127.0.0.1").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "proxy_header",
+    [
+        ("Forwarded", "for=198.51.100.7;proto=https"),
+        ("X-Forwarded-For", "198.51.100.7"),
+        ("X-Forwarded-Host", "recruit.example"),
+        ("X-Forwarded-Proto", "https"),
+        ("x-real-ip", "198.51.100.7"),
+    ],
+    ids=lambda header: header[0],
+)
+def test_turned_on_against_a_platform_it_refuses_requests_through_a_proxy(
+    platform_env: str, monkeypatch: pytest.MonkeyPatch, proxy_header: tuple[str, str]
+) -> None:
+    # Issue 19: a reverse proxy on the same host connects over loopback on behalf of anyone;
+    # the headers it adds give it away.
+    monkeypatch.setenv("EXAMPLE_DEV_SIGN_IN", "1")
+    with serve(create_app()) as url:
+        refused = httpx2.post(f"{url}/login", json=RITA, headers=dict([proxy_header]))
+        direct = httpx2.post(f"{url}/login", json=RITA)
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "forbidden"
+    assert "proxy" in refused.json()["error"]
+    assert "token" not in refused.text
+    assert direct.status_code == 200
+
+
+def test_on_the_sandbox_the_sign_in_works_behind_a_proxy(example: Example) -> None:
+    # No real keys there: the demo may sit behind a proxy (a dev container, a tunnel).
+    signed_in = httpx2.post(
+        f"{example.url}/login", json=RITA, headers={"X-Forwarded-For": "198.51.100.7"}
+    )
+    assert signed_in.status_code == 200
 
 
 def test_turned_on_against_a_platform_it_refuses_to_start_off_loopback(
@@ -149,6 +185,7 @@ def test_the_banner_names_the_real_address_the_platform_and_the_sign_in(tmp_path
         assert port != 0
         assert f"listening on 127.0.0.1:{port}\n" in banner
         assert "platform: embedded SmartAI sandbox at /sandbox" in banner
+        assert "companies Acme Recruiting, Globex Talent, one organisation each" in banner
         assert "sign-in:  development sign-in" in banner
         assert httpx2.get(f"http://127.0.0.1:{port}/").status_code == 200
 
@@ -162,19 +199,51 @@ def test_all_interfaces_are_named_as_such_with_a_loud_warning(tmp_path: Path) ->
     assert "not on loopback" in stderr
 
 
-def test_a_busy_port_says_how_to_choose_another(tmp_path: Path) -> None:
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
+def _two_busy_ports() -> tuple[socket.socket, socket.socket]:
+    """Two listening sockets on neighbouring loopback ports."""
+    for _ in range(50):
+        first = socket.socket()
+        first.bind(("127.0.0.1", 0))
+        second = socket.socket()
+        try:
+            second.bind(("127.0.0.1", first.getsockname()[1] + 1))
+        except OSError:
+            first.close()
+            second.close()
+            continue
+        first.listen()
+        second.listen()
+        return first, second
+    raise AssertionError("found no two neighbouring free ports")
+
+
+def test_a_busy_port_says_how_to_choose_another_that_is_free(tmp_path: Path) -> None:
+    # Issue 21: the hint named port + 1 whether or not it was free (and 8001, the sandbox's
+    # default port, for the default 8000). Here port + 1 is busy too: the hint must skip it.
+    busy, next_one = _two_busy_ports()
+    with busy, next_one:
         port = busy.getsockname()[1]
         done = subprocess.run(
             [sys.executable, "-m", "example_app", "--host", "127.0.0.1"], cwd=tmp_path,
             env=_clean_subprocess_env(tmp_path, PORT=str(port)),
             capture_output=True, text=True, timeout=60, check=False,
         )
-    assert done.returncode == 2
-    assert f"port {port} on 127.0.0.1 is already in use" in done.stderr
-    assert f"PORT={port + 1} ./scripts/example" in done.stderr
+        assert done.returncode == 2
+        assert f"port {port} on 127.0.0.1 is already in use" in done.stderr
+        hinted = re.search(r"PORT=(\d+) \./scripts/example", done.stderr)
+        assert hinted, done.stderr
+        suggested = int(hinted[1])
+        assert suggested not in (port, port + 1, 0)
+        assert f"python -m example_app --port {suggested}" in done.stderr
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", suggested))  # free indeed
     assert "Traceback" not in done.stderr
     assert "open http" not in done.stdout
+
+
+def test_the_hint_never_names_the_sandbox_port() -> None:
+    from example_app.__main__ import SANDBOX_PORT, _free_port
+
+    assert SANDBOX_PORT == 8001
+    assert _free_port("127.0.0.1", socket.AF_INET, SANDBOX_PORT - 1) != SANDBOX_PORT
 

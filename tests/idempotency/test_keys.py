@@ -117,7 +117,7 @@ def test_a_failure_leaves_the_key_free_to_retry(sandbox: Sandbox, store: dict[st
         attempts.append(1)
         if len(attempts) == 1:  # the platform refuses these keys: 502
             return Credentials("wc_ak_test_wrong", "wc_sk_test_wrong")
-        if len(attempts) == 2:  # a failing key provider: 500
+        if len(attempts) == 2:  # a failing key provider: 503 keys_unavailable
             raise RuntimeError("secrets manager down")
         return Credentials(API_KEY, SECRET_KEY)
 
@@ -128,7 +128,7 @@ def test_a_failure_leaves_the_key_free_to_retry(sandbox: Sandbox, store: dict[st
         created = post(client, url, k)
         replayed = post(client, url, k)
     assert (refused.status_code, refused.json()["code"]) == (502, "platform_auth_failed")
-    assert (failed.status_code, failed.json()["code"]) == (500, "internal_error")
+    assert (failed.status_code, failed.json()["code"]) == (503, "keys_unavailable")
     assert created.status_code == 200
     assert "idempotent-replayed" not in created.headers
     assert replayed.headers["idempotent-replayed"] == "true"

@@ -113,7 +113,7 @@ def test_an_internal_error_is_a_generic_500_and_its_message_is_withheld(
     assert platform.calls == []
 
 
-def test_a_failing_key_provider_is_a_generic_500(
+def test_a_failing_key_provider_is_a_generic_503_keys_unavailable(
     checked_client: httpx2.Client, platform: FakePlatform, platform_url: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -123,9 +123,12 @@ def test_a_failing_key_provider_is_a_generic_500(
     app = AssessmentApp(base_url=platform_url, jwt_secret=JWT_SECRET, keys=keys)
     with mounted(app) as url:
         response = checked_client.post(url, json=body(), headers=bearer(hs_token()))
-    assert response.status_code == 500
-    assert response.json()["code"] == "internal_error"
+    # Issue 20: a key provider that raises is an outage to retry, not a bug (was 500).
+    assert response.status_code == 503
+    assert response.json()["code"] == "keys_unavailable"
+    assert response.headers["retry-after"] == "5"
     assert "KeyError" in _all_logs(caplog)
+    assert_clean(_all_logs(caplog))
     assert platform.calls == []
 
 
