@@ -27,7 +27,7 @@ def check_tenant_keys(path: str, url: str, *, timeout: float, reach: bool) -> li
         keys = TenantKeys.from_file(path, setting=SETTING)
     except ConfigurationError as exc:
         return [("FAIL", str(exc), f"correct the file {SETTING} names (see docs/tenants.md)")]
-    tenants = {tenant: keys._static[tenant] for tenant in keys.tenants}
+    tenants = anyio.run(_pairs, keys)
     mixed = sorted(t for t, c in tenants.items() if _mode(c) is None)
     findings: list[Triple] = [("ok", f"{SETTING}: {len(tenants)} tenant(s)", "")]
     if mixed:
@@ -48,6 +48,11 @@ def check_tenant_keys(path: str, url: str, *, timeout: float, reach: bool) -> li
         findings.append(("ok", f"the platform accepted the keys of all {len(tenants)} tenant(s) "
                          "(signed read-only calls)", ""))
     return findings
+
+
+async def _pairs(keys: TenantKeys) -> dict[str, Credentials]:
+    pairs = {tenant: await keys.get(tenant) for tenant in keys.tenants}
+    return {tenant: pair for tenant, pair in pairs.items() if pair is not None}
 
 
 async def _verify(url: str, tenants: dict[str, Credentials], timeout: float) -> dict[str, str]:

@@ -229,3 +229,32 @@ def test_a_failing_or_hanging_loader_never_reaches_the_platform(sandbox: Sandbox
     assert loads.count("hanging") == 1  # the others waited for that one load
     assert loads.count("failing") == 2  # a failure is not cached: each request tries again
     assert sandbox.app.recorder.requests == []
+
+
+@pytest.mark.anyio
+async def test_the_bound_holds_on_asyncio_and_trio() -> None:
+    """The app's key call on either event loop: a hanging async or sync provider is cut off."""
+    import anyio
+
+    from assessment_asgi._keys import KeyCaller
+
+    release = threading.Event()
+
+    async def hanging(recruiter: Recruiter) -> Credentials:
+        await anyio.sleep(60)
+        return ACME
+
+    def stuck(recruiter: Recruiter) -> Credentials:
+        release.wait(30)
+        return ACME
+
+    recruiter = Recruiter(id="rec_1", tenant="acme")
+    try:
+        for provider in (hanging, stuck):
+            call = KeyCaller(provider, timeout=0.3, secrets=list)
+            with anyio.fail_after(5), pytest.raises(HTTPException) as info:
+                await call(recruiter)
+            assert (info.value.code, info.value.headers) == ("keys_unavailable", {"Retry-After": "1"})
+    finally:
+        release.set()
+    assert await KeyCaller(TenantKeys({"acme": ACME}), timeout=0.3, secrets=list)(recruiter) is ACME
