@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import anyio
 
+from .._redact import redacted_traceback
 from ._client import SmartAIClient
 from ._credentials import Credentials
 from ._dispatch import log_invalid
@@ -76,7 +77,8 @@ async def _run(args: argparse.Namespace, client: SmartAIClient) -> int:
             if not args.types or event.type in args.types:
                 _print(event)
         for bad in batch.invalid:
-            log_invalid(bad)  # printed nowhere else: say so without its values
+            if not args.types or bad.type in args.types:
+                log_invalid(bad)  # printed nowhere else: say so without its values
         return 0
     handlers = dict.fromkeys(args.types, _print) if args.types else _print
     poller = ResultsPoller(
@@ -137,3 +139,10 @@ def main(argv: Sequence[str]) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # Never a traceback: its text may quote an event. The type, and details with -v.
+        print(f"error: polling stopped on an unexpected {type(exc).__name__}", file=sys.stderr)
+        logging.getLogger("assessment_asgi.platform").debug(
+            "traceback:\n%s", redacted_traceback(exc, ())
+        )
+        return 1

@@ -126,3 +126,48 @@ def test_continuous_polling_stops_on_sigterm(sandbox: tuple[SandboxApp, str]) ->
         "alan@example.com",
     ]
     assert out == ""
+
+
+def _completed(event_id: object, n: int) -> dict[str, object]:
+    return {"eventId": event_id, "event": "assessment.completed", "candidateEmail": f"c{n}@example.com",
+            "score": 80}
+
+
+def test_an_event_without_a_usable_id_is_reported_never_a_traceback(sandbox: tuple[SandboxApp, str]) -> None:
+    app, url = sandbox
+    app.enqueue(_completed("", 0))
+    app.enqueue(_completed("good_1", 1))
+    app.enqueue(_completed("   ", 2))
+    result = _poll("--base-url", SandboxApp.platform_url(url), "--once", env=_env(app))
+    assert result.returncode == 0, result.stderr  # before the fix: 1, with a ValueError traceback
+    assert "Traceback" not in result.stderr
+    assert "has no usable eventId" in result.stderr
+    assert [json.loads(line)["eventId"] for line in result.stdout.splitlines()] == ["good_1"]
+    assert app.acknowledged_events() == ["good_1"]
+    assert sorted(e["eventId"] for e in app.pending_events()) == ["", "   "]
+
+
+def test_events_without_an_id_ahead_of_the_page_never_hide_the_rest(sandbox: tuple[SandboxApp, str]) -> None:
+    app, url = sandbox
+    for n in range(5):
+        app.enqueue(_completed(None if n % 2 else n, n))
+    for n in range(3):
+        app.enqueue(_completed(f"good_{n}", n))
+    result = _poll("--base-url", SandboxApp.platform_url(url), "--once", "--limit", "2", env=_env(app))
+    assert result.returncode == 0, result.stderr
+    printed = [json.loads(line)["eventId"] for line in result.stdout.splitlines()]
+    assert printed == ["good_0", "good_1", "good_2"]  # before the fix: nothing printed
+    assert len(app.pending_events()) == 5
+
+
+def test_a_type_filter_leaves_invalid_events_of_other_types_queued(sandbox: tuple[SandboxApp, str]) -> None:
+    app, url = sandbox
+    app.enqueue({"eventId": "dq_1", "event": "assessment.disqualified", "score": "n/a"})
+    app.enqueue(_completed("good_1", 1))
+    result = _poll(
+        "--base-url", SandboxApp.platform_url(url), "--once", "--type", "assessment.completed", env=_env(app)
+    )
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["eventId"] for line in result.stdout.splitlines()] == ["good_1"]
+    assert app.acknowledged_events() == ["good_1"]  # before the fix: dq_1 was deleted too
+    assert [e["eventId"] for e in app.pending_events()] == ["dq_1"]
