@@ -15,7 +15,7 @@ from starlette.routing import Route
 from starlette.types import Scope
 
 from . import _auth, _payloads
-from ._context import SandboxContext
+from ._context import Organisation, SandboxContext
 from ._http import (
     NO_STORE,
     TooLarge,
@@ -55,35 +55,42 @@ class PlatformAPI:
 
     # ── authentication ──────────────────────────────────────────────────────────
 
-    def _signed(self, request: Request, raw: bytes) -> bool:
+    def _signed(self, request: Request, raw: bytes, org: Organisation) -> bool:
         return _auth.signature_ok(
             request,
             raw,
-            self._ctx.credentials,
+            org.credentials,
             now_ms=self._ctx.now_ms(),
             window_ms=int(self._ctx.signature_window * 1000),
         )
 
-    def _refuse(self, request: Request, raw: bytes) -> JSONResponse | None:
-        """``x-api-key`` + ``x-secret-key`` (what the SDKs send), or a valid signature."""
-        if not _auth.api_key_ok(request, self._ctx.credentials):
+    def _organisation(self, request: Request) -> Organisation | None:
+        """The organisation whose API key the request carries: all it may see."""
+        return self._ctx.by_api_key(request.headers.get("x-api-key"))
+
+    def _refuse(self, request: Request, raw: bytes) -> Organisation | JSONResponse:
+        """``x-api-key`` + ``x-secret-key`` (what the SDKs send), or a valid signature; the
+        organisation they belong to, or the refusal."""
+        org = self._organisation(request)
+        if org is None:
             return fail(401, "Invalid API key")
-        if _auth.secret_key_ok(request, self._ctx.credentials):
-            return None
-        if request.headers.get("x-signature") and self._signed(request, raw):
-            return None
+        if _auth.secret_key_ok(request, org.credentials):
+            return org
+        if request.headers.get("x-signature") and self._signed(request, raw, org):
+            return org
         return fail(401, "Invalid secret key or signature")
 
     def keys_ok(self, scope: Scope, raw: bytes) -> bool:
         """What a scripted ``check_keys`` answer asks: the API key, plus the secret key or a
         valid signature when the request carries either (the queue needs the key alone)."""
         request = Request(scope)
-        if not _auth.api_key_ok(request, self._ctx.credentials):
+        org = self._organisation(request)
+        if org is None:
             return False
-        if _auth.secret_key_ok(request, self._ctx.credentials):
+        if _auth.secret_key_ok(request, org.credentials):
             return True
         if request.headers.get("x-signature"):
-            return self._signed(request, raw)
+            return self._signed(request, raw, org)
         return "x-secret-key" not in request.headers
 
     async def _body(self, request: Request) -> bytes:
@@ -91,23 +98,27 @@ class PlatformAPI:
 
     # ── sessions, campaigns, assessments ───────────────────────────────────────
 
-    async def _parsed(self, request: Request, parse: Callable[[Any], _T]) -> _T | Response:
-        """The body, its keys checked and its fields parsed; or the refusal to answer with."""
+    async def _parsed(
+        self, request: Request, parse: Callable[[Any], _T]
+    ) -> tuple[Organisation, _T] | Response:
+        """The caller's organisation and the body, its fields parsed; or the refusal."""
         try:
             raw = await self._body(request)
         except TooLarge:
             return fail(413, "Request body too large")
-        if (refused := self._refuse(request, raw)) is not None:
-            return refused
+        org = self._refuse(request, raw)
+        if isinstance(org, Response):
+            return org
         try:
-            return parse(parse_json(raw))
+            return org, parse(parse_json(raw))
         except BodyError as exc:
             return fail(400, exc.errors[0], details=exc.errors)
 
     async def create_session(self, request: Request) -> Response:
-        people = await self._parsed(request, parse_session)
-        if isinstance(people, Response):
-            return people
+        parsed = await self._parsed(request, parse_session)
+        if isinstance(parsed, Response):
+            return parsed
+        org, people = parsed
         now_ms = self._ctx.now_ms()
         expires_ms = now_ms + int(self._ctx.token_ttl * 1000)
         token_id = secrets.token_hex(16)
@@ -125,7 +136,7 @@ class PlatformAPI:
             workflow_id=people.workflow_id,
             token_id=token_id,
         )
-        self._ctx.state.add(assessment)
+        org.state.add(assessment)
         token = self._ctx.issue_token(
             assessment.id, token_id, iat=now_ms // 1000, exp=expires_ms // 1000
         )
@@ -137,9 +148,10 @@ class PlatformAPI:
         return ok({"token": token, "expiresAt": iso_ms(expires_ms)}, headers=NO_STORE)
 
     async def create_campaign(self, request: Request) -> Response:
-        campaign = await self._parsed(request, parse_campaign)
-        if isinstance(campaign, Response):
-            return campaign
+        parsed = await self._parsed(request, parse_campaign)
+        if isinstance(parsed, Response):
+            return parsed
+        org, campaign = parsed
         if self._ctx.campaign_delay:
             await anyio.sleep(self._ctx.campaign_delay)  # the platform takes 20-30 s
         now = self._ctx.clock()
@@ -160,12 +172,12 @@ class PlatformAPI:
             level=campaign.level or "2-5",
             total_questions=total_questions,
         )
-        self._ctx.state.add(assessment)
+        org.state.add(assessment)
         base = self._ctx.base_url(request)
-        link = _payloads.assessment_url(base, assessment, self._ctx.key_id)
-        self._ctx.state.enqueue(
+        link = _payloads.assessment_url(base, assessment, org.key_id)
+        org.state.enqueue(
             _payloads.campaign_generated(
-                assessment, link=link, key_id=self._ctx.key_id, base_url=base
+                assessment, link=link, key_id=org.key_id, org_id=org.org_id, base_url=base
             )
         )
         logger.info(
@@ -191,9 +203,10 @@ class PlatformAPI:
             raw = await self._body(request)
         except TooLarge:
             return fail(413, "Request body too large")
-        if not _auth.api_key_ok(request, self._ctx.credentials):
+        org = self._organisation(request)
+        if org is None:
             return fail(401, "Invalid API key")
-        if not self._signed(request, raw):
+        if not self._signed(request, raw, org):
             return fail(401, "Invalid or expired signature")
         base = self._ctx.base_url(request)
         items = [
@@ -203,32 +216,33 @@ class PlatformAPI:
                 "workflowId": item.workflow_id,
                 "method": item.method,
                 "jobTitle": item.job_title,
-                "assessmentLink": _payloads.assessment_url(base, item, self._ctx.key_id),
+                "assessmentLink": _payloads.assessment_url(base, item, org.key_id),
                 "totalCandidates": len(item.candidates),
                 "completedCandidates": len(item.finished),
                 "createdAt": iso_ms(int(item.created_at * 1000)),
             }
-            for item in self._ctx.state.assessments()
+            for item in org.state.assessments()
             if item.open
         ]
         return ok(items)
 
     # ── the event queue ─────────────────────────────────────────────────────────
 
-    def _retry_after(self) -> float:
-        """Seconds to wait when polls come faster than ``min_poll_interval`` (0: fine)."""
+    def _retry_after(self, org: Organisation) -> float:
+        """Seconds to wait when an organisation polls faster than ``min_poll_interval``."""
         interval = self._ctx.min_poll_interval
         if not interval:
             return 0.0
         now = self._ctx.clock()
-        last = self._ctx.last_poll
+        last = org.last_poll
         if last is not None and now - last < interval:
             return interval - (now - last)
-        self._ctx.last_poll = now
+        org.last_poll = now
         return 0.0
 
     async def poll_events(self, request: Request) -> Response:
-        if not _auth.api_key_ok(request, self._ctx.credentials):
+        org = self._organisation(request)
+        if org is None:
             return queue_fail(401, "Invalid API key")
         query = request.query_params
         try:
@@ -236,18 +250,19 @@ class PlatformAPI:
             since = parse_int(query.get("since"), "since", default=0, minimum=0)
         except BodyError as exc:
             return queue_fail(400, exc.errors[0])
-        if (wait := self._retry_after()) > 0:
+        if (wait := self._retry_after(org)) > 0:
             seconds = max(1, math.ceil(wait))
             return queue_fail(
                 429,
                 f"Polling too frequently: wait {seconds}s between polls",
                 headers={"Retry-After": str(seconds)},
             )
-        events, pending = self._ctx.state.poll(limit=min(limit, 100), since_ms=since)
+        events, pending = org.state.poll(limit=min(limit, 100), since_ms=since)
         return queue_ok({"events": events, "pendingCount": pending})
 
     async def ack_events(self, request: Request) -> Response:
-        if not _auth.api_key_ok(request, self._ctx.credentials):
+        org = self._organisation(request)
+        if org is None:
             return queue_fail(401, "Invalid API key")
         try:
             event_ids = parse_ack(parse_json(await self._body(request)))
@@ -255,6 +270,6 @@ class PlatformAPI:
             return queue_fail(413, "Request body too large")
         except BodyError as exc:
             return queue_fail(400, exc.errors[0])
-        acknowledged = self._ctx.state.ack(event_ids)
+        acknowledged = org.state.ack(event_ids)
         logger.info("acknowledged %d of %d event id(s)", acknowledged, len(event_ids))
         return queue_ok({"acknowledged": acknowledged})

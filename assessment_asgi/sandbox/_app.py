@@ -18,9 +18,9 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from ..platform._credentials import TEST_KEY_PREFIX, TEST_SECRET_PREFIX, Credentials
-from . import _pages
+from . import _pages, _payloads
 from ._api import PlatformAPI
-from ._context import SandboxContext
+from ._context import Organisation, SandboxContext
 from ._portal import Portal
 from ._state import SandboxState
 from ._testing import RequestRecorder, ScriptedAnswer, TestingLayer, make_answer
@@ -55,6 +55,11 @@ def generate_test_credentials() -> Credentials:
     )
 
 
+def _key_id(credentials: Credentials) -> str:
+    digest = hashlib.sha256(credentials.api_key.get_secret_value().encode()).hexdigest()
+    return "wc_key_test_" + digest[:16]
+
+
 def _is_test_pair(credentials: Credentials) -> bool:
     api_key = credentials.api_key.get_secret_value()
     secret_key = credentials.secret_key.get_secret_value()
@@ -86,6 +91,10 @@ class SandboxApp:
 
     As a test fake: ``record_requests=N`` keeps what it received (``recorder``), ``script()``
     answers with a fault or a canned body, ``enqueue()`` seeds events (docs/sandbox-testing.md).
+
+    Many organisations: ``add_organisation()`` returns another key pair; what one pair creates
+    (sessions, campaigns, events, acknowledgements) only that pair sees. Each organisation has
+    its own ``max_sessions``/``max_events``/``max_stored_bytes``.
     """
 
     def __init__(
@@ -133,20 +142,23 @@ class SandboxApp:
         if not callable(clock):
             raise TypeError("clock must be a callable returning Unix seconds")
 
-        digest = hashlib.sha256(credentials.api_key.get_secret_value().encode()).hexdigest()
-        self.key_id = "wc_key_test_" + digest[:16]  # what events carry as keyId
-        self._ctx = SandboxContext(
-            credentials=credentials,
-            state=SandboxState(
+        self.key_id = _key_id(credentials)  # what the own organisation's events carry as keyId
+
+        def new_state() -> SandboxState:
+            return SandboxState(
                 clock=clock,
                 max_sessions=max_sessions,
                 max_events=max_events,
                 event_ttl=float(event_ttl),
                 session_retention=max(float(session_retention), float(token_ttl)),
                 max_stored_bytes=max_stored_bytes,
-            ),
+            )
+
+        self._new_state = new_state
+        own = Organisation(credentials, new_state(), self.key_id, _payloads.ORG_ID)
+        self._ctx = SandboxContext(
+            organisations=[own],
             clock=clock,
-            key_id=self.key_id,
             token_ttl=float(token_ttl),
             min_poll_interval=float(min_poll_interval),
             signature_window=float(signature_window),
@@ -175,8 +187,8 @@ class SandboxApp:
 
     @property
     def credentials(self) -> Credentials:
-        """The key pair the sandbox accepts; assign a new test pair to rotate it."""
-        return self._ctx.credentials
+        """The sandbox's own organisation's key pair; assign a new test pair to rotate it."""
+        return self._ctx.organisations[0].credentials
 
     @credentials.setter
     def credentials(self, credentials: Credentials) -> None:
@@ -184,7 +196,56 @@ class SandboxApp:
             raise TypeError(f"credentials must be a Credentials, got {type(credentials).__name__}")
         if not _is_test_pair(credentials):
             raise ValueError("credentials: the sandbox accepts test keys only")
-        self._ctx.credentials = credentials
+        self._check_unused(credentials, keep=self._ctx.organisations[0])
+        self._ctx.organisations[0].credentials = credentials
+
+    # ── organisations ─────────────────────────────────────────────────────────────
+
+    def _check_unused(self, credentials: Credentials, *, keep: Organisation | None = None) -> None:
+        holder = self._ctx.by_api_key(credentials.api_key.get_secret_value())
+        if holder is not None and holder is not keep:
+            raise ValueError("credentials: another organisation of this sandbox has this api_key")
+
+    def add_organisation(self, credentials: Credentials | None = None) -> Credentials:
+        """Add an organisation (a platform account) and return its key pair.
+
+        Its keys see only the sessions, campaigns and events created with them; the official
+        SDKs work with them unchanged. ``credentials`` (a test pair) is generated when omitted.
+
+        ::
+
+            acme = sandbox.add_organisation()
+            sandbox.enqueue({"event": "assessment.completed"}, organisation=acme)
+        """
+        if credentials is None:
+            credentials = generate_test_credentials()
+        elif not isinstance(credentials, Credentials):
+            raise TypeError(f"credentials must be a Credentials, got {type(credentials).__name__}")
+        if not _is_test_pair(credentials):
+            raise ValueError("credentials: the sandbox accepts test keys only")
+        self._check_unused(credentials)
+        org_id = f"RORG{len(self._ctx.organisations) + 1:06d}"
+        self._ctx.organisations.append(
+            Organisation(credentials, self._new_state(), _key_id(credentials), org_id)
+        )
+        return credentials
+
+    @property
+    def organisations(self) -> list[Credentials]:
+        """Every organisation's key pair, the sandbox's own first."""
+        return [org.credentials for org in self._ctx.organisations]
+
+    def _organisation(self, organisation: Credentials | None) -> Organisation:
+        if organisation is None:
+            return self._ctx.organisations[0]
+        if not isinstance(organisation, Credentials):
+            raise TypeError(
+                f"organisation must be a Credentials, got {type(organisation).__name__}"
+            )
+        org = self._ctx.by_api_key(organisation.api_key.get_secret_value())
+        if org is None:
+            raise ValueError("organisation: no organisation of this sandbox has these keys")
+        return org
 
     # ── the sandbox as a test fake (docs/sandbox-testing.md) ──────────────────────
 
@@ -226,23 +287,28 @@ class SandboxApp:
         """Forget every scripted answer: the sandbox answers as the platform again."""
         self._testing.clear()
 
-    def enqueue(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        """Queue an event as given, for a poller to read; ``eventId``/``storedAt`` are added
-        when absent. Returns the stored event."""
+    def enqueue(
+        self, event: Mapping[str, Any], *, organisation: Credentials | None = None
+    ) -> dict[str, Any]:
+        """Queue an event as given, for a poller of ``organisation`` (default: the sandbox's
+        own) to read; ``eventId``/``storedAt`` are added when absent. Returns the stored event."""
         if not isinstance(event, Mapping):
             raise TypeError(f"event must be a mapping, got {type(event).__name__}")
-        return self._ctx.state.enqueue_as_given(dict(event))
+        return self._organisation(organisation).state.enqueue_as_given(dict(event))
 
-    def acknowledged_events(self) -> list[str]:
-        """Event ids acknowledged so far (each once), oldest first; bounded by max_events."""
-        return self._ctx.state.acknowledged()
+    def acknowledged_events(self, *, organisation: Credentials | None = None) -> list[str]:
+        """Event ids ``organisation`` (default: the sandbox's own) acknowledged so far (each
+        once), oldest first; bounded by max_events."""
+        return self._organisation(organisation).state.acknowledged()
 
     def reset(self) -> None:
-        """Forget every session, event, scripted answer and recorded request."""
-        self._ctx.state.clear()
+        """Forget every session, event, scripted answer and recorded request (of every
+        organisation; the organisations and their keys stay)."""
+        for org in self._ctx.organisations:
+            org.state.clear()
+            org.last_poll = None
         self._testing.clear()
         self.recorder.clear()
-        self._ctx.last_poll = None
 
     @staticmethod
     def platform_url(sandbox_url: str) -> str:
@@ -254,9 +320,10 @@ class SandboxApp:
         """Where ``AssessmentPortal`` is served: ``<sandbox url>/portal/sdk.js``."""
         return sandbox_url.rstrip("/") + "/portal/sdk.js"
 
-    def pending_events(self) -> list[dict[str, Any]]:
-        """A copy of the queue: unacknowledged events, oldest first."""
-        return self._ctx.state.pending()
+    def pending_events(self, *, organisation: Credentials | None = None) -> list[dict[str, Any]]:
+        """A copy of ``organisation``'s queue (default: the sandbox's own): unacknowledged
+        events, oldest first."""
+        return self._organisation(organisation).state.pending()
 
     async def _index(self, request: Request) -> Response:
         return HTMLResponse(_pages.index_page(self._ctx.base_url(request)))

@@ -1,4 +1,5 @@
-"""``python -m assessment_asgi sandbox [--host H] [--port N]``: run the sandbox alone."""
+"""``python -m assessment_asgi sandbox [--host H] [--port N] [--organisations N]``: run the
+sandbox alone."""
 
 from __future__ import annotations
 
@@ -37,6 +38,11 @@ def _parser() -> argparse.ArgumentParser:
         "with it (default: the address each connection reached)",
     )
     parser.add_argument(
+        "--organisations", type=int, default=0, metavar="N",
+        help="add N more organisations (0-100), each with its own generated test keys, printed "
+        "at start-up; one organisation's keys never see another's sessions or events",
+    )
+    parser.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
     )
     return parser
@@ -69,6 +75,9 @@ def main(argv: Sequence[str]) -> int:
     if not 0 < args.port < 65536:
         print(f"error: --port must be 1-65535, got {args.port}", file=sys.stderr)
         return 2
+    if not 0 <= args.organisations <= 100:
+        print(f"error: --organisations must be 0-100, got {args.organisations}", file=sys.stderr)
+        return 2
     credentials, problem = _credentials_from_env()
     if problem:
         print(f"error: {problem}", file=sys.stderr)
@@ -93,6 +102,7 @@ def main(argv: Sequence[str]) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    added = [app.add_organisation() for _ in range(args.organisations)]
 
     if not is_loopback(args.host):
         print(exposed_warning("sandbox", args.host, args.port), file=sys.stderr, flush=True)
@@ -113,6 +123,13 @@ def main(argv: Sequence[str]) -> int:
         ]
     else:
         lines.append(f"  using the test keys from {_API_KEY} / {_SECRET_KEY}")
+    for number, keys in enumerate(added, start=2):
+        # Always generated here, so printed like the generated pair above.
+        lines += [
+            f"  organisation {number}: generated test keys (valid until this process stops):",
+            f"  {_API_KEY}={keys.api_key.get_secret_value()}",
+            f"  {_SECRET_KEY}={keys.secret_key.get_secret_value()}",
+        ]
     print("\n".join(lines), flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0

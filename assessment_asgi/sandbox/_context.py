@@ -1,9 +1,10 @@
-"""What every sandbox route shares: settings, state, keys, the token key, the clock."""
+"""What every sandbox route shares: settings, the organisations, the token key, the clock."""
 
 from __future__ import annotations
 
+import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from joserfc import jwt
@@ -12,17 +13,26 @@ from starlette.requests import Request
 
 from ..platform._credentials import Credentials
 from ._http import server_url
-from ._state import SandboxState
+from ._state import Assessment, SandboxState
 
 _ISSUER = "smartai-sandbox"
 
 
 @dataclass(slots=True)
-class SandboxContext:
+class Organisation:
+    """One platform account: its key pair and everything created with it."""
+
     credentials: Credentials
     state: SandboxState
+    key_id: str  # what its events carry as keyId
+    org_id: str  # what its events carry as orgId
+    last_poll: float | None = None
+
+
+@dataclass(slots=True)
+class SandboxContext:
+    organisations: list[Organisation]
     clock: Callable[[], float]
-    key_id: str
     token_ttl: float
     min_poll_interval: float
     signature_window: float
@@ -33,7 +43,37 @@ class SandboxContext:
     _token_key: OctKey = field(
         default_factory=lambda: OctKey.import_key(secrets.token_bytes(32)), repr=False
     )
-    last_poll: float | None = None
+
+    def by_api_key(self, api_key: str | None) -> Organisation | None:
+        """The organisation holding this API key; every key compared, in constant time."""
+        if not api_key:
+            return None
+        found = None
+        for org in list(self.organisations):
+            expected = org.credentials.api_key.get_secret_value()
+            if hmac.compare_digest(api_key.encode(), expected.encode()):
+                found = org
+        return found
+
+    def find(self, assessment_id: str) -> tuple[Organisation, Assessment] | None:
+        """The organisation an assessment belongs to, and the assessment."""
+        for org in list(self.organisations):
+            if (assessment := org.state.get(assessment_id)) is not None:
+                return org, assessment
+        return None
+
+    def open_session(
+        self, assessment_id: str, token_id: str
+    ) -> tuple[Organisation, Assessment] | None:
+        """Open a session once, in whichever organisation holds it."""
+        for org in list(self.organisations):
+            if (assessment := org.state.open_session(assessment_id, token_id)) is not None:
+                return org, assessment
+        return None
+
+    def states(self) -> Iterator[SandboxState]:
+        """Every organisation's memory."""
+        return (org.state for org in list(self.organisations))
 
     def base_url(self, request: Request) -> str:
         """Where links in events and pages point: the configured public URL, else the address

@@ -8,7 +8,7 @@ from typing import Any
 
 from ._state import Assessment, Candidate, iso_ms
 
-ORG_ID = "RORG000001"
+ORG_ID = "RORG000001"  # the sandbox's own organisation; added ones count up from it
 PASS_MARKS = 60
 TOTAL_MARKS = 100
 
@@ -50,7 +50,7 @@ def candidates_with_links(
 
 
 def campaign_generated(
-    assessment: Assessment, *, link: str, key_id: str, base_url: str
+    assessment: Assessment, *, link: str, key_id: str, org_id: str, base_url: str
 ) -> dict[str, Any]:
     return {
         "event": "campaign.generated",
@@ -65,19 +65,19 @@ def campaign_generated(
         "level": assessment.level,
         "skills": skills_for(assessment),
         "keyId": key_id,
-        "orgId": ORG_ID,
+        "orgId": org_id,
     }
 
 
 def assessment_sent(
-    assessment: Assessment, *, url: str, key_id: str, base_url: str
+    assessment: Assessment, *, url: str, key_id: str, org_id: str, base_url: str
 ) -> dict[str, Any]:
     return {
         "event": "assessment.sent",
         "assessmentId": assessment.id,
         "assessmentUrl": url,
         "keyId": key_id,
-        "orgId": ORG_ID,
+        "orgId": org_id,
         "jobTitle": assessment.job_title,
         "candidates": candidates_with_links(assessment, base_url, key_id),
         "totalCandidates": len(assessment.candidates),
@@ -113,6 +113,7 @@ def assessment_completed(
     now: float,
     base_url: str,
     key_id: str,
+    org_id: str,
     report_id: str,
     outcome: str = "completed",
     score: int | None = None,
@@ -147,5 +148,5 @@ def assessment_completed(
         "proctoring": {"score": max(0, 100 - 12 * violations), "violationCount": violations},
         "recording": {"url": None, "status": "processing"},
         "keyId": key_id,
-        "orgId": ORG_ID,
+        "orgId": org_id,
     }

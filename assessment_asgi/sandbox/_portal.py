@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from . import _pages, _payloads
-from ._context import SandboxContext
+from ._context import Organisation, SandboxContext
 from ._http import NO_STORE, TooLarge, cors, fail, ok, parse_json, read_body
 from ._state import Assessment, iso_ms, new_event_id
 from ._validation import BodyError
@@ -49,11 +49,11 @@ class Portal:
 
     # ── opening a session with its token ────────────────────────────────────────
 
-    def _open_token(self, token: object) -> Assessment | None:
+    def _open_token(self, token: object) -> tuple[Organisation, Assessment] | None:
         found = self._ctx.read_token(token)
         if found is None:
             return None
-        return self._ctx.state.open_session(*found)
+        return self._ctx.open_session(*found)
 
     async def _token_from(self, request: Request) -> object:
         raw = await read_body(request, self._ctx.max_body_bytes)
@@ -71,13 +71,14 @@ class Portal:
             return fail(413, "Request body too large")
         except BodyError as exc:
             return fail(400, exc.errors[0])
-        assessment = self._open_token(token)
-        if assessment is None:
+        opened = self._open_token(token)
+        if opened is None:
             logger.info("portal refused a token (reused, expired or invalid)")
             return fail(401, TOKEN_EXPIRED, headers=NO_STORE)
+        org, assessment = opened
         logger.info("portal opened a session of %d candidate(s)", len(assessment.candidates))
         base = self._ctx.base_url(request)
-        key_id = self._ctx.key_id
+        key_id = org.key_id
         return ok(
             {
                 "assessmentId": assessment.id,
@@ -91,7 +92,7 @@ class Portal:
                 "portalKey": assessment.portal_key,
                 "totalCandidates": len(assessment.candidates),
                 "recruiter": {"id": assessment.recruiter_id, "email": assessment.recruiter_email},
-                "assessmentUrl": _payloads.assessment_url(base, assessment, self._ctx.key_id),
+                "assessmentUrl": _payloads.assessment_url(base, assessment, key_id),
                 "expiresAt": iso_ms(int(assessment.expires_at * 1000)),
             }
         )
@@ -105,34 +106,37 @@ class Portal:
             token = await self._token_from(request)
         except (TooLarge, BodyError):
             token = None
-        assessment = self._open_token(token)
-        if assessment is None:
+        opened = self._open_token(token)
+        if opened is None:
             logger.info("portal refused a token (reused, expired or invalid)")
             page = _pages.error_page(TOKEN_EXPIRED, base)
             return HTMLResponse(page, status_code=401, headers=_PAGE_HEADERS)
+        assessment = opened[1]
         logger.info("portal opened a session of %d candidate(s)", len(assessment.candidates))
         page = _pages.portal_page(assessment, base, title="SmartAI assessment portal")
         return HTMLResponse(page, headers=_PAGE_HEADERS)
 
     # ── what candidates and recruiters do in the portal ────────────────────────
 
-    async def _opened(self, request: Request) -> tuple[dict[str, Any], Assessment]:
+    async def _opened(
+        self, request: Request
+    ) -> tuple[dict[str, Any], Organisation, Assessment]:
         try:
             body = parse_json(await read_body(request, self._ctx.max_body_bytes))
         except TooLarge as exc:
             raise BodyError(["Request body too large"]) from exc
         if not isinstance(body, dict) or not isinstance(body.get("assessmentId"), str):
             raise BodyError(["assessmentId is required"])
-        assessment = self._ctx.state.get(body["assessmentId"])
-        if assessment is None or not assessment.open:
+        found = self._ctx.find(body["assessmentId"])
+        if found is None or not found[1].open:
             raise LookupError("Unknown assessment, or its portal was never opened")
-        return body, assessment
+        return body, *found
 
     async def complete(self, request: Request) -> Response:
         """``POST /portal/complete {"assessmentId", "candidateId", "candidateKey", "outcome"?,
         "score"?}``: ``candidateKey`` is the secret in that candidate's own link."""
         try:
-            body, assessment = await self._opened(request)
+            body, org, assessment = await self._opened(request)
         except BodyError as exc:
             return fail(400, exc.errors[0])
         except LookupError as exc:
@@ -153,19 +157,20 @@ class Portal:
         ):
             return fail(400, "score must be an integer from 0 to 100")
         event_id = new_event_id()
-        if not self._ctx.state.mark_finished(assessment.id, candidate.id, event_id):
+        if not org.state.mark_finished(assessment.id, candidate.id, event_id):
             return fail(409, "This candidate has already finished")
         payload = _payloads.assessment_completed(
             assessment,
             candidate,
             now=self._ctx.clock(),
             base_url=self._ctx.base_url(request),
-            key_id=self._ctx.key_id,
+            key_id=org.key_id,
+            org_id=org.org_id,
             report_id=event_id,
             outcome=str(outcome),
             score=score,
         )
-        event = self._ctx.state.enqueue(payload, event_id=event_id, keep_report=True)
+        event = org.state.enqueue(payload, event_id=event_id, keep_report=True)
         logger.info("%s queued", event["event"])
         return ok(
             {
@@ -182,7 +187,7 @@ class Portal:
         """``POST /portal/send {"assessmentId", "portalKey"}``: queue ``assessment.sent`` once;
         ``portalKey`` comes with the opened portal, so only the token's holder sends."""
         try:
-            body, assessment = await self._opened(request)
+            body, org, assessment = await self._opened(request)
         except BodyError as exc:
             return fail(400, exc.errors[0])
         except LookupError as exc:
@@ -192,12 +197,14 @@ class Portal:
             key.encode(), assessment.portal_key.encode()
         ):
             return fail(403, "Sending needs the opened portal's key (portalKey)")
-        if not self._ctx.state.mark_sent(assessment.id):
+        if not org.state.mark_sent(assessment.id):
             return fail(409, "This assessment was already sent")
         base = self._ctx.base_url(request)
-        url = _payloads.assessment_url(base, assessment, self._ctx.key_id)
-        event = self._ctx.state.enqueue(
-            _payloads.assessment_sent(assessment, url=url, key_id=self._ctx.key_id, base_url=base)
+        url = _payloads.assessment_url(base, assessment, org.key_id)
+        event = org.state.enqueue(
+            _payloads.assessment_sent(
+                assessment, url=url, key_id=org.key_id, org_id=org.org_id, base_url=base
+            )
         )
         logger.info("assessment.sent queued")
         return ok({"eventId": event["eventId"], "event": event["event"]})
@@ -205,14 +212,14 @@ class Portal:
     # ── pages behind the links in events ────────────────────────────────────────
 
     def _linked(self, request: Request) -> Assessment:
-        assessment = self._ctx.state.get(request.path_params["assessment_id"])
+        found = self._ctx.find(request.path_params["assessment_id"])
         if (
-            assessment is None
-            or not assessment.open
-            or request.path_params["key_id"] != self._ctx.key_id
+            found is None
+            or not found[1].open
+            or request.path_params["key_id"] != found[0].key_id
         ):
             raise HTTPException(404, "Unknown assessment")
-        return assessment
+        return found[1]
 
     async def overview(self, request: Request) -> Response:
         """The shared link: what the assessment is, naming no candidate."""
@@ -232,14 +239,20 @@ class Portal:
         )
         return HTMLResponse(page, headers=_PAGE_HEADERS)
 
+    def _report(self, event_id: str) -> dict[str, Any] | None:
+        for state in self._ctx.states():
+            if (event := state.report(event_id)) is not None:
+                return event
+        return None
+
     async def report(self, request: Request) -> Response:
-        event = self._ctx.state.report(request.path_params["event_id"])
+        event = self._report(request.path_params["event_id"])
         if event is None:
             raise HTTPException(404, "Unknown report")
         return HTMLResponse(_pages.report_page(event), headers=NO_STORE)
 
     async def selfie(self, request: Request) -> Response:
-        if self._ctx.state.report(request.path_params["event_id"]) is None:
+        if self._report(request.path_params["event_id"]) is None:
             raise HTTPException(404, "Unknown image")
         return Response(_pages.SELFIE_SVG, media_type="image/svg+xml")
 

@@ -40,10 +40,10 @@ def _wait_for(port: int, process: subprocess.Popen[str]) -> None:
 
 
 @contextmanager
-def _running(env: dict[str, str]) -> Iterator[tuple[int, subprocess.Popen[str]]]:
+def _running(env: dict[str, str], *args: str) -> Iterator[tuple[int, subprocess.Popen[str]]]:
     port = free_port()
     with subprocess.Popen(
-        [sys.executable, "-m", "assessment_asgi", "sandbox", "--port", str(port)],
+        [sys.executable, "-m", "assessment_asgi", "sandbox", "--port", str(port), *args],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     ) as process:
         try:
@@ -58,7 +58,8 @@ def _running(env: dict[str, str]) -> Iterator[tuple[int, subprocess.Popen[str]]]
                 process.communicate(timeout=10)
 
 
-def _banner(process: subprocess.Popen[str]) -> str:
+def _banner(process: subprocess.Popen[str], pairs: int = 1) -> str:
+    """Start-up lines up to the ``pairs``-th key pair printed (or the note on the env's)."""
     assert process.stdout is not None
     lines = []
     while True:
@@ -67,7 +68,9 @@ def _banner(process: subprocess.Popen[str]) -> str:
             break
         lines.append(line)
         if "ASSESSMENT_SECRET_KEY" in line or "using the test keys" in line:
-            break
+            pairs -= 1
+            if not pairs:
+                break
     return "".join(lines)
 
 
@@ -122,3 +125,40 @@ def test_live_looking_or_half_set_keys_exit_2(keys: dict[str, str], message: str
     assert done.returncode == 2
     assert message in done.stderr
     assert "realkey1" not in done.stderr + done.stdout
+
+
+def test_added_organisations_get_printed_keys_that_see_only_their_own_events() -> None:
+    env_keys = {"ASSESSMENT_API_KEY": "wc_ak_test_fromenv123",
+                "ASSESSMENT_SECRET_KEY": "wc_sk_test_fromenv456"}
+    with _running(_env(**env_keys), "--organisations", "2") as (port, process):
+        banner = _banner(process, pairs=3)
+        assert "fromenv" not in banner  # the environment's pair is still not printed
+        api_keys = re.findall(r"ASSESSMENT_API_KEY=(wc_ak_test_\w+)", banner)
+        secret_keys = re.findall(r"ASSESSMENT_SECRET_KEY=(wc_sk_test_\w+)", banner)
+        assert len(set(api_keys)) == len(set(secret_keys)) == 2
+        base = f"http://127.0.0.1:{port}/api/v1"
+        created = httpx2.post(
+            f"{base}/campaigns",
+            headers={"x-api-key": api_keys[0], "x-secret-key": secret_keys[0]},
+            json={"workflowId": "wf", "method": "knowledge",
+                  "users": [{"name": "A", "email": "a@example.com"}]},
+        )
+        assert created.status_code == 200, created.text
+
+        def queued(api_key: str) -> int:
+            answer = httpx2.get(f"{base}/webhook/events", headers={"x-api-key": api_key})
+            assert answer.status_code == 200
+            return len(answer.json()["data"]["events"])
+
+        assert [queued(api_keys[0]), queued(api_keys[1]), queued(env_keys["ASSESSMENT_API_KEY"])] \
+            == [1, 0, 0]
+
+
+def test_a_bad_organisations_count_exits_2() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "assessment_asgi", "sandbox", "--port", str(free_port()),
+         "--organisations", "-1"],
+        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=30, check=False,
+    )
+    assert done.returncode == 2
+    assert "--organisations must be 0-100" in done.stderr
