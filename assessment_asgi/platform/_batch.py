@@ -28,7 +28,7 @@ Handler = Callable[[Event], Awaitable[Any] | Any]
 InvalidHandler = Callable[[InvalidEvent], Awaitable[Any] | Any]
 
 
-class BatchHandling:
+class _BatchHandling:
     """Handling one polled batch (the state lives in ``ResultsPoller``)."""
 
     _client: SmartAIClient

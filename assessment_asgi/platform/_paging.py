@@ -62,7 +62,7 @@ def _stamped(batch: EventBatch) -> Iterator[tuple[int | None, Event | InvalidEve
         yield stored_ms(bad.payload.get("storedAt")), bad
 
 
-class Pager:
+class _Pager:
     """Where the next poll of one queue starts (``since``) and how much it asks for (``limit``)."""
 
     __slots__ = ("_edge", "_warned", "base_limit", "limit", "since")

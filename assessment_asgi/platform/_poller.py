@@ -18,14 +18,14 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 from .._exceptions import ConfigurationError
-from ._batch import BatchHandling, Handler, InvalidHandler
+from ._batch import Handler, InvalidHandler, _BatchHandling
 from ._client import SmartAIClient
 from ._credentials import Credentials
 from ._dedup import DedupStore, MemoryDedupStore
 from ._dispatch import PollReport, log_invalid
 from ._errors import SmartAIError, SmartAIRateLimitError
 from ._models import EventBatch
-from ._paging import Pager
+from ._paging import _Pager
 
 logger = logging.getLogger("assessment_asgi.platform")
 
@@ -43,7 +43,7 @@ def _positive(name: str, value: object, minimum: float = 0.0) -> float:
     return float(value)
 
 
-class ResultsPoller(BatchHandling):
+class ResultsPoller(_BatchHandling):
     """Polls the queue, hands each event to its handler by type, acknowledges what succeeded.
 
     ``handlers`` is one async (or sync) callable for every event, or a mapping from event
@@ -104,7 +104,7 @@ class ResultsPoller(BatchHandling):
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
             raise ValueError("limit must be an int from 1 to 100")
         self.limit = limit
-        self._pager = Pager(limit)
+        self._pager = _Pager(limit)
         if credentials is not None and not isinstance(credentials, Credentials):
             raise TypeError("credentials must be a Credentials instance")
         if credentials is None and client.credentials is None:
