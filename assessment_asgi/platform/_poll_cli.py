@@ -13,7 +13,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import anyio
 
@@ -61,6 +61,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--interval", type=_interval, default=30.0, help="seconds between polls (>= 5)")
     parser.add_argument("--limit", type=int, default=100, choices=range(1, 101), metavar="1-100")
+    parser.add_argument(
+        "--tenants",
+        metavar="FILE",
+        help="poll every tenant of this JSON/TOML file (tenant -> {api_key, secret_key}) instead of "
+        "the ASSESSMENT_* keys; each line is {tenant, payload}",
+    )
+    parser.add_argument("--redis-url", help="with --tenants: share leases and de-duplication with replicas")
+    parser.add_argument("--max-concurrent", type=int, default=8, choices=range(1, 1001), metavar="1-1000",
+                        help="with --tenants: tenants polled at once")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     return parser
 
@@ -113,6 +122,8 @@ def main(argv: Sequence[str]) -> int:
     if not args.base_url:
         print("error: pass --base-url or set ASSESSMENT_BASE_URL", file=sys.stderr)
         return 2
+    if args.tenants:
+        return _main_tenants(args)
     api_key = os.environ.get("ASSESSMENT_API_KEY", "")
     secret_key = os.environ.get("ASSESSMENT_SECRET_KEY", "")
     if not api_key or not secret_key:
@@ -132,8 +143,12 @@ def main(argv: Sequence[str]) -> int:
         async with client:
             return await _run(args, client)
 
+    return _guarded(lambda: anyio.run(run))
+
+
+def _guarded(run: Callable[[], int]) -> int:
     try:
-        return anyio.run(run)
+        return run()
     except SmartAIError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -146,3 +161,23 @@ def main(argv: Sequence[str]) -> int:
             "traceback:\n%s", redacted_traceback(exc, ())
         )
         return 1
+
+
+def _main_tenants(args: argparse.Namespace) -> int:
+    from ._poll_tenants import load_tenants, run_tenants
+
+    if args.no_ack:
+        print("error: --no-ack is for one account: leave out --tenants", file=sys.stderr)
+        return 2
+    try:
+        tenants = load_tenants(args.tenants)
+        client = SmartAIClient(base_url=args.base_url, queue_base_url=args.queue_base_url)
+    except (TypeError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        async with client:
+            return await run_tenants(args, client, tenants)
+
+    return _guarded(lambda: anyio.run(run))

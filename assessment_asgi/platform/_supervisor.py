@@ -28,7 +28,7 @@ from ._dispatch import PollReport, log_invalid
 from ._errors import SmartAIError, SmartAIRateLimitError
 from ._lease import _RedisLease, redis_client, renewing
 from ._poller import Handler, ResultsPoller
-from ._tenancy import KeySource, TenantHandler, TenantInvalidHandler, bind, check_tenant, keys_for
+from ._tenancy import KeySource, TenantHandler, TenantInvalidHandler, bind, check_tenant, keys_for, seconds
 
 logger = logging.getLogger("assessment_asgi.platform")
 
@@ -117,16 +117,11 @@ class TenantPoller:
         # A throwaway poller checks every option now, with the poller's own messages.
         probe = self._new_poller("probe", Credentials("probe", "probe"), dedup=False)
         self.interval = probe.interval
-        if isinstance(stop_timeout, bool) or not isinstance(stop_timeout, int | float) or stop_timeout <= 0:
-            raise ValueError(f"stop_timeout must be a number of seconds > 0, got {stop_timeout!r}")
-        self.stop_timeout = float(stop_timeout)
-        ttl = 2 * self.interval + 10 if lease_ttl is None else lease_ttl
-        if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not ttl > self.interval:
-            raise ValueError(f"lease_ttl must be more seconds than interval ({self.interval:g}), got {ttl!r}")
-        self.lease_ttl = float(ttl)
-        if isinstance(keys_timeout, bool) or not isinstance(keys_timeout, int | float) or keys_timeout <= 0:
-            raise ValueError(f"keys_timeout must be a number of seconds > 0, got {keys_timeout!r}")
-        self.keys_timeout = float(keys_timeout)
+        self.stop_timeout = seconds("stop_timeout", stop_timeout)
+        self.keys_timeout = seconds("keys_timeout", keys_timeout)
+        self.lease_ttl = seconds("lease_ttl", 2 * self.interval + 10 if lease_ttl is None else lease_ttl)
+        if not self.lease_ttl > self.interval:
+            raise ValueError(f"lease_ttl must be more seconds than interval ({self.interval:g})")
         self.prefix = prefix
         self._redis: Any = None
         self._owns_redis = False
@@ -161,6 +156,33 @@ class TenantPoller:
     def report(self, tenant: str) -> PollReport:
         """What this process did for ``tenant`` so far (all polls added up)."""
         return self._tenants[tenant].total
+
+    async def drain(self) -> dict[str, PollReport]:
+        """Drain every tenant's queue once (``max_concurrent`` at once); a tenant whose keys
+        or platform fail is logged and left out of the answer, as is one leased elsewhere."""
+        reports: dict[str, PollReport] = {}
+        limiter = anyio.CapacityLimiter(self.max_concurrent)
+
+        async def one(tenant: _Tenant) -> None:
+            async with limiter:
+                try:
+                    if self._lease is not None and await self._lease.acquire(tenant.name):
+                        logger.info("tenant %s is polled by another replica: skipped", tenant.name)
+                        return
+                    keys = await keys_for(self._keys, tenant.name, self.keys_timeout)
+                    if keys is None:
+                        logger.warning("tenant %s has no platform keys here: not polled", tenant.name)
+                        return
+                    tenant.poller._credentials = keys
+                    reports[tenant.name] = report = await tenant.poller.drain()
+                    tenant.total += report
+                except Exception as exc:
+                    logger.warning("tenant %s: draining failed (%s)", tenant.name, type(exc).__name__)
+
+        async with anyio.create_task_group() as task_group:
+            for tenant in list(self._tenants.values()):
+                task_group.start_soon(one, tenant)
+        return reports
 
     # ─── tenants ─────────────────────────────────────────────────────────────────
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -45,3 +46,9 @@ async def keys_for(keys: KeySource, tenant: str, timeout: float) -> Credentials 
     if found is not None and not isinstance(found, Credentials):
         raise TypeError("the key source must return Credentials or None")
     return found
+
+
+def seconds(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise ValueError(f"{name} must be a number of seconds > 0, got {value!r}")
+    return float(value)
