@@ -1,11 +1,5 @@
-"""``TenantPoller``: one supervisor for the results queues of many tenants (platform accounts).
-
-Each tenant has its own queue, read with its own keys. The supervisor gives each tenant a
-``ResultsPoller`` (its paging, de-duplication and handling) and schedules their polls:
-earliest due first, at most ``max_concurrent`` at once, with each tenant's own interval and
-backoff. With ``redis=`` a tenant's queue is polled by one replica at a time (a lease that
-expires, so a killed replica's tenants are taken over) and de-duplication is shared.
-"""
+"""``TenantPoller``: one supervisor for the results queues of many tenants (platform accounts),
+each polled with its own keys, by one replica at a time when they share Redis."""
 
 from __future__ import annotations
 
@@ -23,7 +17,7 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from ._client import SmartAIClient
 from ._credentials import Credentials
-from ._dedup import DedupStore, RedisDedupStore
+from ._dedup import DedupStore, MemoryDedupStore, RedisDedupStore
 from ._dispatch import PollReport, log_invalid
 from ._errors import SmartAIError, SmartAIRateLimitError
 from ._lease import _RedisLease, redis_client, renewing
@@ -31,6 +25,7 @@ from ._poller import Handler, ResultsPoller
 from ._tenancy import KeySource, TenantHandler, TenantInvalidHandler, bind, check_tenant, keys_for, seconds
 
 logger = logging.getLogger("assessment_asgi.platform")
+
 
 @dataclass(slots=True, eq=False)
 class _Tenant:
@@ -65,7 +60,8 @@ class TenantPoller:
     off that tenant only. At most ``max_concurrent`` tenants poll (and handle) at once.
     With ``redis`` (a URL or a ``redis.asyncio.Redis``), a lease of ``lease_ttl`` seconds
     (default: twice the interval plus 10) lets one replica at a time poll a tenant, and
-    de-duplication is shared by the replicas, per tenant.
+    de-duplication is shared by the replicas, per tenant (a dead replica's claims on the
+    events it was handling lapse after ``claim_ttl``).
     """
 
     def __init__(
@@ -81,6 +77,7 @@ class TenantPoller:
         redis: Any = None,
         prefix: str = "assessment_asgi:",
         lease_ttl: float | None = None,
+        claim_ttl: float = 300.0,
         keys_timeout: float = 10.0,
         ack_unhandled: bool = True,
         handler_timeout: float | None = 60.0,
@@ -119,6 +116,7 @@ class TenantPoller:
         self.interval = probe.interval
         self.stop_timeout = seconds("stop_timeout", stop_timeout)
         self.keys_timeout = seconds("keys_timeout", keys_timeout)
+        self.claim_ttl = seconds("claim_ttl", claim_ttl)
         self.lease_ttl = seconds("lease_ttl", 2 * self.interval + 10 if lease_ttl is None else lease_ttl)
         if not self.lease_ttl > self.interval:
             raise ValueError(f"lease_ttl must be more seconds than interval ({self.interval:g})")
@@ -200,10 +198,11 @@ class TenantPoller:
         if current is not None:
             current.removed = False
             return
-        dedup: DedupStore | bool = True
+        dedup: DedupStore | bool = MemoryDedupStore(claim_ttl=self.claim_ttl)
         if self._redis is not None:
             # Length first: tenant "a:b" and tenant "a" with event "b:…" never share a key.
-            dedup = RedisDedupStore(self._redis, prefix=f"{self.prefix}event:{len(tenant)}:{tenant}:")
+            scope = f"{self.prefix}event:{len(tenant)}:{tenant}:"
+            dedup = RedisDedupStore(self._redis, prefix=scope, claim_ttl=self.claim_ttl)
         # Keys are read before every poll (they may rotate): none are needed yet.
         poller = self._new_poller(tenant, Credentials("unset", "unset"), dedup=dedup)
         self._tenants[tenant] = _Tenant(tenant, poller, order=next(self._order))
