@@ -3,6 +3,7 @@
 Keys come from ``ASSESSMENT_API_KEY`` / ``ASSESSMENT_SECRET_KEY``; the base URL from
 ``--base-url`` or ``ASSESSMENT_BASE_URL``. Events are acknowledged once printed (at least
 once: an interrupted run may print an event again next time) unless ``--no-ack``.
+``--tenants FILE`` polls every tenant of a key file instead (see ``_poll_tenants``).
 """
 
 from __future__ import annotations

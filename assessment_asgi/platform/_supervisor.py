@@ -43,7 +43,8 @@ class TenantPoller:
     """Polls every tenant's results queue with that tenant's keys; handlers get the tenant.
 
     ``keys`` maps a tenant to its `Credentials`, or is a callable (sync or async) answering
-    them for a tenant (None: no platform account here). ``handlers`` take ``(tenant, event)``::
+    them for a tenant (None: no platform account here); ``tenants`` lists whom to poll
+    (default: the keys of a ``keys`` mapping). ``handlers`` take ``(tenant, event)``::
 
         async def on_result(tenant: str, event: Event) -> None:
             await save(tenant, event.payload())
@@ -156,8 +157,7 @@ class TenantPoller:
         return self._tenants[tenant].total
 
     async def drain(self) -> dict[str, PollReport]:
-        """Drain every tenant's queue once (``max_concurrent`` at once); a tenant whose keys
-        or platform fail is logged and left out of the answer, as is one leased elsewhere."""
+        """Drain each tenant's queue once; one that failed (logged) or is leased elsewhere is left out."""
         reports: dict[str, PollReport] = {}
         limiter = anyio.CapacityLimiter(self.max_concurrent)
 
@@ -176,9 +176,11 @@ class TenantPoller:
                     tenant.total += report
                 except Exception as exc:
                     logger.warning("tenant %s: draining failed (%s)", tenant.name, type(exc).__name__)
+                finally:
+                    await self._give_up(tenant.name)  # only if ours: another replica may go on
 
         async with anyio.create_task_group() as task_group:
-            for tenant in list(self._tenants.values()):
+            for tenant in [t for t in self._tenants.values() if not t.removed]:
                 task_group.start_soon(one, tenant)
         return reports
 
