@@ -107,10 +107,9 @@ class TenantPoller:
         self.max_concurrent = max_concurrent
         if not isinstance(prefix, str) or not prefix:
             raise ValueError("prefix must be a non-empty string")
-        self._options: dict[str, Any] = {
-            "interval": interval, "limit": limit, "ack_unhandled": ack_unhandled,
-            "handler_timeout": handler_timeout, "max_backoff": max_backoff, "concurrency": concurrency,
-        }
+        self._options: dict[str, Any] = dict(
+            interval=interval, limit=limit, ack_unhandled=ack_unhandled, handler_timeout=handler_timeout,
+            max_backoff=max_backoff, concurrency=concurrency)
         self._client = client
         # A throwaway poller checks every option now, with the poller's own messages.
         probe = self._new_poller("probe", Credentials("probe", "probe"), dedup=False)
@@ -241,21 +240,21 @@ class TenantPoller:
                 return delay
             if held_for:  # another replica polls it: try again once its lease may have lapsed
                 return min(held_for, self.lease_ttl) + random.uniform(0, 0.5)  # noqa: S311 - jitter
-        try:
-            credentials = await keys_for(self._keys, name, self.keys_timeout)
-        except Exception as exc:
-            delay = self._backoff(tenant)
-            logger.warning("tenant %s: its keys are unavailable (%s); next try in %.1fs",
-                           name, type(exc).__name__, delay)
-            return delay
-        if credentials is None:
-            logger.warning("tenant %s has no platform keys here: not polled", name)
-            return self._backoff(tenant)
-        tenant.poller._credentials = credentials
         batch = None
-        with anyio.CancelScope() as scope:  # stop() cuts a poll short, never a handler
+        with anyio.CancelScope() as scope:  # stop() cuts a key lookup or poll short, never a handler
             self._polls.add(scope)
             try:
+                try:
+                    credentials = await keys_for(self._keys, name, self.keys_timeout)
+                except Exception as exc:
+                    delay = self._backoff(tenant)
+                    logger.warning("tenant %s: its keys are unavailable (%s); next try in %.1fs",
+                                   name, type(exc).__name__, delay)
+                    return delay
+                if credentials is None:
+                    logger.warning("tenant %s has no platform keys here: not polled", name)
+                    return self._backoff(tenant)
+                tenant.poller._credentials = credentials
                 batch = await tenant.poller._fetch()
             except SmartAIRateLimitError as exc:
                 delay = self._backoff(tenant, exc.retry_after)
