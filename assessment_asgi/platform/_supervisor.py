@@ -22,7 +22,16 @@ from ._dispatch import PollReport, log_invalid
 from ._errors import SmartAIError, SmartAIRateLimitError
 from ._lease import _RedisLease, redis_client, renewing
 from ._poller import Handler, ResultsPoller
-from ._tenancy import KeySource, TenantHandler, TenantInvalidHandler, bind, check_tenant, keys_for, seconds
+from ._tenancy import (
+    AnyKeys,
+    TenantHandler,
+    TenantInvalidHandler,
+    as_keys,
+    bind,
+    check_tenant,
+    keys_for,
+    seconds,
+)
 
 logger = logging.getLogger("assessment_asgi.platform")
 
@@ -43,8 +52,9 @@ class TenantPoller:
     """Polls every tenant's results queue with that tenant's keys; handlers get the tenant.
 
     ``keys`` maps a tenant to its `Credentials`, or is a callable (sync or async) answering
-    them for a tenant (None: no platform account here); ``tenants`` lists whom to poll
-    (default: the keys of a ``keys`` mapping). ``handlers`` take ``(tenant, event)``::
+    them for a tenant (None: no platform account here), or has an async ``get(tenant)`` (as
+    `TenantKeys` does); ``tenants`` lists whom to poll (default: the mapping's keys, or the
+    provider's ``tenants``). ``handlers`` take ``(tenant, event)``::
 
         async def on_result(tenant: str, event: Event) -> None:
             await save(tenant, event.payload())
@@ -70,7 +80,7 @@ class TenantPoller:
         client: SmartAIClient,
         handlers: TenantHandler | Mapping[str, TenantHandler],
         *,
-        keys: KeySource,
+        keys: AnyKeys,
         tenants: Iterable[str] | None = None,
         interval: float = 30.0,
         limit: int = 100,
@@ -87,12 +97,7 @@ class TenantPoller:
         concurrency: int = 1,
         on_invalid: TenantInvalidHandler | None = None,
     ) -> None:
-        if isinstance(keys, Mapping):
-            self._keys: KeySource = dict(keys)
-        elif callable(keys):
-            self._keys = keys
-        else:
-            raise TypeError("keys must be a mapping of tenant to Credentials, or a callable")
+        self._keys, listed = as_keys(keys)
         if callable(handlers) and not isinstance(handlers, Mapping):
             self._handlers: dict[str, TenantHandler] = {"*": handlers}
         elif isinstance(handlers, Mapping):
@@ -121,12 +126,10 @@ class TenantPoller:
         if not self.lease_ttl > self.interval:
             raise ValueError(f"lease_ttl must be more seconds than interval ({self.interval:g})")
         self.prefix = prefix
-        self._redis: Any = None
-        self._owns_redis = False
-        self._lease: _RedisLease | None = None
-        if redis is not None:
-            self._redis, self._owns_redis = redis_client(redis)
-            self._lease = _RedisLease(self._redis, prefix=prefix + "lease:", ttl=self.lease_ttl)
+        self._redis: Any
+        self._redis, self._owns_redis = redis_client(redis) if redis is not None else (None, False)
+        ttl = self.lease_ttl
+        self._lease = None if redis is None else _RedisLease(self._redis, prefix=prefix + "lease:", ttl=ttl)
         self._tenants: dict[str, _Tenant] = {}
         self._order = itertools.count()
         self._active = 0
@@ -136,8 +139,7 @@ class TenantPoller:
         self._polls: set[anyio.CancelScope] = set()
         self._task_group: TaskGroup | None = None
         self._finished: anyio.Event | None = None
-        initial = tenants if tenants is not None else (keys if isinstance(keys, Mapping) else ())
-        for name in initial:
+        for name in tenants if tenants is not None else listed:
             self.add(name)
 
     def __repr__(self) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, Protocol, runtime_checkable
 
 import anyio
 
@@ -16,6 +16,29 @@ from ._models import Event, InvalidEvent
 TenantHandler = Callable[[str, Event], Awaitable[Any] | Any]
 TenantInvalidHandler = Callable[[str, InvalidEvent], Awaitable[Any] | Any]
 KeySource = Mapping[str, Credentials] | Callable[[str], Awaitable[Credentials | None] | Credentials | None]
+
+
+@runtime_checkable
+class _KeyGetter(Protocol):
+    """A key provider with ``get(tenant)`` (e.g. `TenantKeys`, whose call takes a recruiter)."""
+
+    def get(self, tenant: str, /) -> Awaitable[Credentials | None]: ...
+
+
+AnyKeys = KeySource | _KeyGetter
+
+
+def as_keys(keys: object) -> tuple[KeySource, Iterable[str]]:
+    """``keys`` as a mapping or a callable taking the tenant; and the tenants it lists."""
+    if isinstance(keys, Mapping):
+        return dict(keys), list(keys)
+    listed = getattr(keys, "tenants", ())
+    listed = listed if isinstance(listed, tuple | list | set | frozenset) else ()
+    if isinstance(keys, _KeyGetter):
+        return keys.get, listed
+    if callable(keys):
+        return keys, listed
+    raise TypeError("keys must be a mapping of tenant to Credentials, a callable, or have get(tenant)")
 
 
 def bind(fn: Callable[[str, Any], Any], tenant: str) -> Callable[[Any], Any]:

@@ -114,6 +114,26 @@ async def test_a_failing_or_hanging_tenant_never_slows_the_others(
 
 
 @pytest.mark.anyio
+async def test_a_provider_with_get_and_tenants_is_read_per_tenant(orgs: Orgs, client: SmartAIClient) -> None:
+    class Provider:  # shaped like TenantKeys: called per recruiter, get(tenant), tenants
+        tenants = ("acme", "globex")
+
+        async def __call__(self, recruiter: object) -> Credentials:
+            raise AssertionError("the poller has no recruiter: it asks by tenant")
+
+        async def get(self, tenant: str) -> Credentials | None:
+            return orgs.keys.get(tenant)
+
+    orgs.enqueue("acme", "a1")
+    orgs.enqueue("globex", "g1")
+    handled: list[tuple[str, str]] = []
+    async with TenantPoller(client, lambda t, e: handled.append((t, e.event_id)), keys=Provider()) as poller:
+        await wait_until(lambda: len(handled) == 2)
+        assert sorted(poller.tenants) == ["acme", "globex"]
+    assert sorted(handled) == [("acme", "a1"), ("globex", "g1")]
+
+
+@pytest.mark.anyio
 async def test_a_key_lookup_is_bounded_by_keys_timeout(
     orgs: Orgs, client: SmartAIClient, caplog: pytest.LogCaptureFixture
 ) -> None:
