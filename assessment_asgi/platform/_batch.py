@@ -21,6 +21,7 @@ from ._dedup import Claim, DedupStore
 from ._dispatch import PollReport, _Tally, call_hook
 from ._errors import SmartAIError
 from ._models import Event, EventBatch, InvalidEvent
+from ._paging import event_key
 
 logger = logging.getLogger("assessment_asgi.platform")
 
@@ -36,6 +37,7 @@ class _BatchHandling:
     _handlers: dict[str, Handler]
     _on_invalid: InvalidHandler
     _warned_types: set[str]
+    _reported: dict[str, None]
     dedup: DedupStore | None
     ack_unhandled: bool
     handler_timeout: float | None
@@ -50,13 +52,19 @@ class _BatchHandling:
             tally.skipped += 1  # not a type the caller takes: left queued, like a valid one
             self._warn_unhandled(bad.type or "untyped")
             return
+        key = event_key(bad) if bad.event_id is None else None
+        if key is not None and key in self._reported:
+            return  # reported on an earlier pass; it can never be acknowledged
         label = bad.event_id or "without an eventId"
         outcome = await call_hook(self._on_invalid, bad, self.handler_timeout, "on_invalid", bad.type, label)
         if not outcome:
             tally.failed += 1
-        elif bad.event_id is not None:
-            tally.to_ack.append(bad.event_id)
-        # Without an id it can never be acknowledged: the pager moves past it.
+        elif key is None:
+            tally.to_ack.append(str(bad.event_id))
+        else:  # the pager moves past it; reported once (the last 10,000 remembered)
+            self._reported[key] = None
+            if len(self._reported) > 10_000:
+                del self._reported[next(iter(self._reported))]
 
     async def _process(self, batch: EventBatch) -> tuple[PollReport, str | None]:
         """Handle one batch; also returns the de-duplication store's error, if it failed."""

@@ -46,7 +46,7 @@ def stored_ms(value: object) -> int | None:
     return (moment - _EPOCH) // _MS
 
 
-def _key(item: Event | InvalidEvent) -> str:
+def event_key(item: Event | InvalidEvent) -> str:
     """What tells one queued event from another: its id, else a digest of it as sent."""
     if item.event_id is not None:
         return "id:" + item.event_id
@@ -89,8 +89,8 @@ class _Pager:
             return batch
         return batch.model_copy(
             update={
-                "events": [e for e in batch.events if _key(e) not in self._edge],
-                "invalid": [b for b in batch.invalid if _key(b) not in self._edge],
+                "events": [e for e in batch.events if event_key(e) not in self._edge],
+                "invalid": [b for b in batch.invalid if event_key(b) not in self._edge],
             }
         )
 
@@ -105,7 +105,7 @@ class _Pager:
         stamped = list(_stamped(batch))
         newest = max((ms for ms, _ in stamped if ms is not None), default=None)
         if newest is not None:
-            at_edge = {_key(item) for ms, item in stamped if ms == newest}
+            at_edge = {event_key(item) for ms, item in stamped if ms == newest}
             if newest - 1 > (self.since or 0):
                 self.since, self._edge = newest - 1, at_edge
                 return True

@@ -134,6 +134,7 @@ class ResultsPoller(_BatchHandling):
             raise TypeError("on_invalid must be a callable taking an InvalidEvent")
         self._on_invalid: InvalidHandler = on_invalid or log_invalid
         self._warned_types: set[str] = set()
+        self._reported: dict[str, None] = {}  # events without an id given to on_invalid
         self._stopping = False
         self._running = False
         self._scope: anyio.CancelScope | None = None

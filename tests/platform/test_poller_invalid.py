@@ -225,3 +225,24 @@ async def test_an_on_invalid_hook_that_fails_leaves_the_event_queued(
     report = await ResultsPoller(client, lambda e: None, on_invalid=on_invalid).poll_once()
     assert (report.invalid, report.failed, report.acknowledged) == (1, 1, 0)
     assert ids_pending(app) == ["bad_1"]
+
+
+@pytest.mark.anyio
+async def test_an_event_without_an_id_is_reported_once_not_on_every_pass(
+    queue: tuple[SandboxApp, SmartAIClient], clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    app, client = queue
+    app.enqueue(completed(None, 1))
+    clock.now += 0.001
+    app.enqueue(completed("", 2))
+    reported: list[InvalidEvent] = []
+    poller = ResultsPoller(client, lambda e: None, on_invalid=reported.append)
+    first = await poller.drain()
+    second = await poller.drain()  # the same two events, still queued: counted, not reported again
+    assert (first.invalid, second.invalid) == (2, 2)
+    assert len(reported) == 2
+    default = ResultsPoller(client, lambda e: None)
+    with caplog.at_level(logging.WARNING, logger="assessment_asgi.platform"):
+        await default.drain()
+        await default.drain()
+    assert caplog.text.count("has no usable eventId") == 2
