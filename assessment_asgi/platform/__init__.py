@@ -21,6 +21,7 @@ from ._errors import (
 from ._models import AckResult, Assessment, Campaign, Event, EventBatch, InvalidEvent, SessionToken
 from ._observe import PlatformCall
 from ._poller import ResultsPoller
+from ._supervisor import TenantPoller
 
 __all__ = [
     "AckResult",
@@ -48,5 +49,6 @@ __all__ = [
     "SmartAIStatusError",
     "SmartAITimeoutError",
     "SmartAIValidationError",
+    "TenantPoller",
     "Timeout",
 ]

@@ -323,9 +323,10 @@ class SmartAIClient:
         events: list[Event] = []
         invalid: list[InvalidEvent] = []
         for raw in data.get("events", []):
-            if not isinstance(raw, Mapping) or not isinstance(raw.get("eventId"), str):
-                # It could never be acknowledged: skipping it keeps the queue moving.
-                logger.warning("skipped a queued event without an eventId")
+            event_id = raw.get("eventId") if isinstance(raw, Mapping) else None
+            if not isinstance(event_id, str) or not event_id.strip():
+                # It can never be acknowledged: reported, never the whole batch.
+                invalid.append(InvalidEvent.without_id(raw))
                 continue
             # One by one: an event that does not fit is reported, never the whole batch.
             try:

@@ -31,9 +31,9 @@ class PollReport:
     handled: int = 0
     acknowledged: int = 0
     duplicates: int = 0  # handled before (de-duplication): acknowledged, not handled again
-    failed: int = 0  # handler raised or timed out: left in the queue
+    failed: int = 0  # handler (or on_invalid) raised or timed out: left in the queue
     skipped: int = 0  # claimed by another worker, or no handler and ack_unhandled=False
-    invalid: int = 0  # did not fit the Event model: given to on_invalid, acknowledged
+    invalid: int = 0  # did not fit the Event model or had no usable id: given to on_invalid
     unhandled: int = 0  # no handler for the type (acknowledged only if ack_unhandled)
     pending_count: int = 0
 
@@ -73,6 +73,12 @@ def is_async(fn: Callable[..., Any]) -> bool:
 
 def log_invalid(bad: InvalidEvent) -> None:
     """The default ``on_invalid``: the id, type and field names; never a value."""
+    if bad.event_id is None:
+        logger.warning(
+            "an event (%s) has no usable eventId: it cannot be acknowledged; later polls page past it",
+            bad.type or "no type",
+        )
+        return
     logger.warning(
         "event %s (%s) does not fit the Event model (fields: %s): acknowledged without handling",
         bad.event_id, bad.type or "no type", ", ".join(bad.fields) or "?",

@@ -7,6 +7,7 @@ field never breaks a caller; ``model_extra`` holds them under their wire names.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
@@ -101,13 +102,15 @@ class InvalidEvent(_Result):
     """A queued event that does not fit :class:`Event`: its id, type and the failing fields.
 
     Field names are wire names (``"score"``); no value is kept outside ``payload``, which
-    holds the event as sent and is left out of ``repr()``::
+    holds the event as sent and is left out of ``repr()``. ``event_id`` is None when the
+    event has no usable ``eventId`` (blank, missing, null or not a string): such an event
+    can never be acknowledged::
 
         def on_invalid(bad: InvalidEvent) -> None:
             dead_letters.append(bad.payload)     # e.g. {"eventId": ..., "score": "n/a"}
     """
 
-    event_id: str
+    event_id: str | None = None
     event: str = ""
     fields: tuple[str, ...] = ()
     payload: dict[str, Any] = Field(default_factory=dict, repr=False)
@@ -117,12 +120,20 @@ class InvalidEvent(_Result):
         """The event's type as sent (empty when the type itself is not a string)."""
         return self.event
 
+    @classmethod
+    def without_id(cls, raw: object) -> InvalidEvent:
+        """An event with no usable ``eventId`` (blank, missing, null, not a string, not an object)."""
+        payload = {str(k): v for k, v in raw.items()} if isinstance(raw, Mapping) else {}
+        kind = payload.get("event")
+        kind = kind if isinstance(kind, str) else ""
+        return cls(event_id=None, event=kind, fields=("eventId",), payload=payload)
+
 
 class EventBatch(_Result):
     """One poll of the queue: up to ``limit`` events and how many are still pending.
 
-    ``invalid`` lists events with an ``eventId`` that did not fit :class:`Event`: one bad
-    event never hides the rest of the batch.
+    ``invalid`` lists events that did not fit :class:`Event`, or had no usable ``eventId``:
+    one bad event never hides the rest of the batch.
     """
 
     events: list[Event] = Field(default_factory=list)
@@ -134,3 +145,4 @@ class AckResult(_Result):
     """How many events the platform removed (already-acknowledged ids count as 0)."""
 
     acknowledged: int = 0
+

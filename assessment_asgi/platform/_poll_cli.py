@@ -5,6 +5,8 @@ The configuration is the app's: ``AssessmentSettings`` reads ``ASSESSMENT_API_KE
 and the engine from the environment and ``.env``, and checks them as ``AssessmentApp()`` does.
 Events are acknowledged once printed (at least once: an interrupted run may print an event
 again next time) unless ``--no-ack``.
+``--tenants FILE`` polls every tenant of a key file instead (see ``_poll_tenants``), each
+with its own keys; ``--redis-url`` (or ``ASSESSMENT_REDIS_URL``) shares the work between replicas.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import anyio
 
 from .._build import platform_client
 from .._exceptions import ConfigurationError
+from .._redact import redacted_traceback
 from .._settings import AssessmentSettings, variable
 from ._client import SmartAIClient
 from ._credentials import Credentials
@@ -65,6 +68,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--interval", type=_interval, default=30.0, help="seconds between polls (>= 5)")
     parser.add_argument("--limit", type=int, default=100, choices=range(1, 101), metavar="1-100")
+    parser.add_argument(
+        "--tenants",
+        metavar="FILE",
+        help="poll every tenant of this JSON/TOML file (tenant -> {api_key, secret_key}) instead of "
+        "the ASSESSMENT_* keys; each line is {tenant, payload}",
+    )
+    parser.add_argument("--redis-url", help="with --tenants: share leases and de-duplication with replicas")
+    parser.add_argument("--max-concurrent", type=int, default=8, choices=range(1, 1001), metavar="1-1000",
+                        help="with --tenants: tenants polled at once")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     return parser
 
@@ -81,7 +93,8 @@ async def _run(args: argparse.Namespace, client: SmartAIClient) -> int:
             if not args.types or event.type in args.types:
                 _print(event)
         for bad in batch.invalid:
-            log_invalid(bad)  # printed nowhere else: say so without its values
+            if not args.types or bad.type in args.types:
+                log_invalid(bad)  # printed nowhere else: say so without its values
         return 0
     handlers = dict.fromkeys(args.types, _print) if args.types else _print
     poller = ResultsPoller(
@@ -125,6 +138,8 @@ def main(argv: Sequence[str]) -> int:
     if settings.base_url is None:
         print("error: pass --base-url or set ASSESSMENT_BASE_URL", file=sys.stderr)
         return 2
+    if args.tenants:
+        return _main_tenants(args, settings)
     if settings.api_key is None or settings.secret_key is None:
         print(
             "error: set ASSESSMENT_API_KEY and ASSESSMENT_SECRET_KEY (environment or .env)",
@@ -146,10 +161,44 @@ def main(argv: Sequence[str]) -> int:
         async with client:
             return await _run(args, client)
 
+    return _guarded(lambda: anyio.run(run))
+
+
+def _guarded(run: Callable[[], int]) -> int:
     try:
-        return anyio.run(run)
+        return run()
     except SmartAIError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # Never a traceback: its text may quote an event. The type, and details with -v.
+        print(f"error: polling stopped on an unexpected {type(exc).__name__}", file=sys.stderr)
+        logging.getLogger("assessment_asgi.platform").debug(
+            "traceback:\n%s", redacted_traceback(exc, ())
+        )
+        return 1
+
+
+def _main_tenants(args: argparse.Namespace, settings: AssessmentSettings) -> int:
+    from ._poll_tenants import load_tenants, run_tenants
+
+    if args.no_ack:
+        print("error: --no-ack is for one account: leave out --tenants", file=sys.stderr)
+        return 2
+    try:
+        tenants = load_tenants(args.tenants)
+        client = platform_client(settings, settings.base_url or "", queue_base_url=args.queue_base_url)
+    except (TypeError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    if args.redis_url is None and settings.redis_url is not None:
+        args.redis_url = settings.redis_url.get_secret_value()
+
+    async def run() -> int:
+        async with client:
+            return await run_tenants(args, client, tenants)
+
+    return _guarded(lambda: anyio.run(run))

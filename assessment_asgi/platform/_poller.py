@@ -9,32 +9,32 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from types import TracebackType
-from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 from .._exceptions import ConfigurationError
 from .._seconds import backoff, seconds
+from ._batch import Handler, InvalidHandler, _BatchHandling
 from ._client import SmartAIClient
 from ._credentials import Credentials
-from ._dedup import Claim, DedupStore, MemoryDedupStore
-from ._dispatch import PollReport, _Tally, call_hook, log_invalid
+from ._dedup import DedupStore, MemoryDedupStore
+from ._dispatch import PollReport, log_invalid
 from ._errors import SmartAIError, SmartAIRateLimitError
-from ._models import Event, EventBatch, InvalidEvent
+from ._models import EventBatch
+from ._paging import _Pager
 
 logger = logging.getLogger("assessment_asgi.platform")
 
-Handler = Callable[[Event], Awaitable[Any] | Any]
-InvalidHandler = Callable[[InvalidEvent], Awaitable[Any] | Any]
+__all__ = ["MIN_INTERVAL", "Handler", "InvalidHandler", "ResultsPoller"]
 
 #: The platform rate-limits polling faster than this.
 MIN_INTERVAL = 5.0
 
 
-class ResultsPoller:
+class ResultsPoller(_BatchHandling):
     """Polls the queue, hands each event to its handler by type, acknowledges what succeeded.
 
     ``handlers`` is one async (or sync) callable for every event, or a mapping from event
@@ -55,10 +55,12 @@ class ResultsPoller:
     at once to drain the backlog, as the platform's docs ask; a 429 then sets the pace.
     Errors back off exponentially (with jitter) up to ``max_backoff``.
 
-    Nothing jams it: an event that does not fit :class:`Event` goes to ``on_invalid``
-    (default: a WARNING naming its id and fields) and is acknowledged; sync handlers run in
-    a worker thread; ``handler_timeout`` bounds sync and async handlers alike (a timed-out
-    event is not acknowledged); ``concurrency`` handlers run at once within a batch.
+    Nothing jams it: an event that does not fit `Event`, or has no usable ``eventId``, goes
+    to ``on_invalid`` (default: a WARNING naming its id and fields) and is acknowledged when
+    it has an id and its type is one the poller takes (or ``ack_unhandled``); events left
+    queued never hide the ones behind them (the next poll starts past them, see ``drain``);
+    sync handlers run in a worker thread; ``handler_timeout`` bounds sync and async handlers
+    alike (a timed-out event is not acknowledged); ``concurrency`` handlers run at once.
     """
 
     def __init__(
@@ -93,6 +95,7 @@ class ResultsPoller:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
             raise ValueError("limit must be an int from 1 to 100")
         self.limit = limit
+        self._pager = _Pager(limit)
         if credentials is not None and not isinstance(credentials, Credentials):
             raise TypeError("credentials must be a Credentials instance")
         if credentials is None and client.credentials is None:
@@ -122,6 +125,7 @@ class ResultsPoller:
             raise TypeError("on_invalid must be a callable taking an InvalidEvent")
         self._on_invalid: InvalidHandler = on_invalid or log_invalid
         self._warned_types: set[str] = set()
+        self._reported: dict[str, None] = {}  # events without an id given to on_invalid
         self._stopping = False
         self._running = False
         self._scope: anyio.CancelScope | None = None
@@ -141,135 +145,35 @@ class ResultsPoller:
     # ─── one poll ────────────────────────────────────────────────────────────────
 
     async def poll_once(self) -> PollReport:
-        """Poll one batch, handle it, acknowledge what succeeded. Platform errors raise."""
-        batch = await self._client.poll_events(limit=self.limit, credentials=self._credentials)
-        report, _ = await self._process(batch)
+        """Poll one batch, handle it, acknowledge what succeeded. Platform errors raise.
+
+        Successive calls page past events left queued (see ``drain``)."""
+        report, _, _ = await self._step(await self._fetch())
         return report
 
     async def drain(self) -> PollReport:
-        """Poll until the queue is empty or a batch makes no progress."""
+        """Poll until the queue is empty or polling again would make no progress.
+
+        Events left queued (no usable id, a failed handler, a type not taken) never hide
+        the ones behind them: the next poll starts past them (``since``), and a failed
+        event is retried on the next pass over the queue."""
         total = PollReport()
         while True:
-            report = await self.poll_once()
+            report, _, more = await self._step(await self._fetch())
             total += report
-            if not self._should_drain(report):
+            if not more:
                 return total
 
-    @staticmethod
-    def _should_drain(report: PollReport) -> bool:
-        # Without progress the same events would come straight back: wait instead.
-        return report.pending_count > 0 and report.acknowledged > 0
-
-    def _handler_for(self, event: Event) -> Handler | None:
-        return self._handlers.get(event.type) or self._handlers.get("*")
-
-    async def _process(self, batch: EventBatch) -> tuple[PollReport, str | None]:
-        """Handle one batch; also returns the de-duplication store's error, if it failed."""
-        tally = _Tally()
-        for bad in batch.invalid:
-            tally.invalid += 1
-            timeout = self.handler_timeout
-            if await call_hook(self._on_invalid, bad, timeout, "on_invalid", bad.type, bad.event_id):
-                tally.to_ack.append(bad.event_id)
-            else:
-                tally.failed += 1
-        events = iter(batch.events)
-
-        async def worker() -> None:
-            for event in events:  # shared by the workers: each event is taken once
-                if tally.store_error is not None:
-                    tally.failed += 1  # the store is down: leave the rest queued
-                    continue
-                await self._one(event, tally)
-
-        if self.concurrency == 1 or len(batch.events) < 2:
-            await worker()
-        else:
-            async with anyio.create_task_group() as task_group:
-                for _ in range(min(self.concurrency, len(batch.events))):
-                    task_group.start_soon(worker)
-        acknowledged = 0
-        if tally.to_ack:
-            try:
-                await self._client.acknowledge_events(tally.to_ack, credentials=self._credentials)
-                acknowledged = len(tally.to_ack)
-            except SmartAIError as exc:
-                # The events come back on a later poll; de-duplication stops a second handling.
-                logger.warning(
-                    "acknowledging %d event(s) failed (%s); they will be delivered again",
-                    len(tally.to_ack),
-                    type(exc).__name__,
-                )
-        report = PollReport(
-            received=len(batch.events) + len(batch.invalid),
-            handled=tally.handled,
-            acknowledged=acknowledged,
-            duplicates=tally.duplicates,
-            failed=tally.failed,
-            skipped=tally.skipped,
-            invalid=tally.invalid,
-            unhandled=tally.unhandled,
-            pending_count=batch.pending_count,
+    async def _fetch(self) -> EventBatch:
+        pager = self._pager
+        return await self._client.poll_events(
+            limit=pager.limit, since=pager.since, credentials=self._credentials
         )
-        if tally.store_error is not None:
-            logger.warning(
-                "the de-duplication store failed (%s): %d event(s) left queued",
-                tally.store_error,
-                report.failed,
-            )
-        logger.debug("polled: %r", report)
-        return report, tally.store_error
 
-    async def _one(self, event: Event, tally: _Tally) -> None:
-        handler = self._handler_for(event)
-        if handler is None:
-            tally.unhandled += 1
-            self._warn_unhandled(event.type)
-            if self.ack_unhandled:
-                tally.to_ack.append(event.event_id)
-            else:
-                tally.skipped += 1
-            return
-        claim: Claim = "claimed"
-        if self.dedup is not None:
-            try:
-                claim = await self.dedup.claim(event.event_id)
-            except Exception as exc:
-                tally.store_error = type(exc).__name__
-                tally.failed += 1
-                return
-        if claim == "done":
-            tally.duplicates += 1
-            tally.to_ack.append(event.event_id)
-            return
-        if claim == "busy":
-            tally.skipped += 1
-            return
-        timeout = self.handler_timeout
-        outcome = await call_hook(handler, event, timeout, "handler", event.type, event.event_id)
-        if outcome:
-            tally.handled += 1
-            tally.to_ack.append(event.event_id)
-            if self.dedup is not None:
-                with contextlib.suppress(Exception):
-                    await self.dedup.complete(event.event_id)
-            return
-        tally.failed += 1
-        # A sync handler that timed out still runs in its thread: its claim is kept until it
-        # expires (claim_ttl), so the event is not started a second time meanwhile.
-        if self.dedup is not None and outcome is not None:
-            with contextlib.suppress(Exception):
-                await self.dedup.release(event.event_id)
-
-    def _warn_unhandled(self, kind: str) -> None:
-        if kind in self._warned_types or len(self._warned_types) >= 1024:
-            return
-        self._warned_types.add(kind)
-        logger.warning(
-            "no handler for %r events: %s (logged once per type)",
-            kind,
-            "acknowledged without handling" if self.ack_unhandled else "left queued",
-        )
+    async def _step(self, batch: EventBatch) -> tuple[PollReport, str | None, bool]:
+        """Process a batch; also whether to poll again at once (it drains the backlog)."""
+        report, store_error = await self._process(self._pager.unseen(batch))
+        return report, store_error, self._pager.advance(batch, report.acknowledged)
 
     # ─── the loop ────────────────────────────────────────────────────────────────
 
@@ -309,9 +213,7 @@ class ResultsPoller:
                 delay = self.interval
                 with self._interruptible():
                     try:
-                        batch = await self._client.poll_events(
-                            limit=self.limit, credentials=self._credentials
-                        )
+                        batch = await self._fetch()
                     except SmartAIRateLimitError as exc:
                         failures += 1
                         delay = self._backoff(failures, exc.retry_after)
@@ -326,10 +228,10 @@ class ResultsPoller:
                             delay,
                         )
                 if batch is not None:
-                    report, store_error = await self._process(batch)
+                    _, store_error, more = await self._step(batch)
                     if store_error is None:
                         failures = 0
-                        if self._should_drain(report):
+                        if more:
                             continue
                     else:
                         # Every claim would fail alike: back off as for a platform error.

@@ -13,7 +13,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from assessment_asgi.platform import SmartAIClient
+from assessment_asgi.platform import Credentials, SmartAIClient
 from assessment_asgi.sandbox import SandboxApp
 from tests._servers import serve
 
@@ -163,3 +163,131 @@ def test_continuous_polling_stops_on_sigterm(sandbox: tuple[SandboxApp, str]) ->
         "alan@example.com",
     ]
     assert out == ""
+
+
+def _completed(event_id: object, n: int) -> dict[str, object]:
+    return {"eventId": event_id, "event": "assessment.completed", "candidateEmail": f"c{n}@example.com",
+            "score": 80}
+
+
+def test_an_event_without_a_usable_id_is_reported_never_a_traceback(sandbox: tuple[SandboxApp, str]) -> None:
+    app, url = sandbox
+    app.enqueue(_completed("", 0))
+    app.enqueue(_completed("good_1", 1))
+    app.enqueue(_completed("   ", 2))
+    result = _poll("--base-url", SandboxApp.platform_url(url), "--once", env=_env(app))
+    assert result.returncode == 0, result.stderr  # before the fix: 1, with a ValueError traceback
+    assert "Traceback" not in result.stderr
+    assert "has no usable eventId" in result.stderr
+    assert [json.loads(line)["eventId"] for line in result.stdout.splitlines()] == ["good_1"]
+    assert app.acknowledged_events() == ["good_1"]
+    assert sorted(e["eventId"] for e in app.pending_events()) == ["", "   "]
+
+
+def test_events_without_an_id_ahead_of_the_page_never_hide_the_rest(sandbox: tuple[SandboxApp, str]) -> None:
+    app, url = sandbox
+    for n in range(5):
+        app.enqueue(_completed(None if n % 2 else n, n))
+    for n in range(3):
+        app.enqueue(_completed(f"good_{n}", n))
+    result = _poll("--base-url", SandboxApp.platform_url(url), "--once", "--limit", "2", env=_env(app))
+    assert result.returncode == 0, result.stderr
+    printed = [json.loads(line)["eventId"] for line in result.stdout.splitlines()]
+    assert printed == ["good_0", "good_1", "good_2"]  # before the fix: nothing printed
+    assert len(app.pending_events()) == 5
+
+
+def test_a_type_filter_leaves_invalid_events_of_other_types_queued(sandbox: tuple[SandboxApp, str]) -> None:
+    app, url = sandbox
+    app.enqueue({"eventId": "dq_1", "event": "assessment.disqualified", "score": "n/a"})
+    app.enqueue(_completed("good_1", 1))
+    result = _poll(
+        "--base-url", SandboxApp.platform_url(url), "--once", "--type", "assessment.completed", env=_env(app)
+    )
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["eventId"] for line in result.stdout.splitlines()] == ["good_1"]
+    assert app.acknowledged_events() == ["good_1"]  # before the fix: dq_1 was deleted too
+    assert [e["eventId"] for e in app.pending_events()] == ["dq_1"]
+
+
+def _tenants_file(tmp_path: Path, orgs: dict[str, Credentials], toml: bool = False) -> Path:
+    keys = {
+        tenant: {"api_key": c.api_key.get_secret_value(), "secret_key": c.secret_key.get_secret_value()}
+        for tenant, c in orgs.items()
+    }
+    if toml:
+        path = tmp_path / "tenants.toml"
+        rows = (f'["{t}"]\napi_key = "{k["api_key"]}"\nsecret_key = "{k["secret_key"]}"\n'
+                for t, k in keys.items())
+        path.write_text("".join(rows))
+    else:
+        path = tmp_path / "tenants.json"
+        path.write_text(json.dumps(keys))
+    return path
+
+
+@pytest.mark.parametrize("toml", [False, True], ids=["json", "toml"])
+def test_a_tenants_file_polls_each_tenants_queue_with_its_keys(
+    sandbox: tuple[SandboxApp, str], tmp_path: Path, toml: bool
+) -> None:
+    app, url = sandbox
+    orgs = {"acme": app.add_organisation(), "globex": app.add_organisation()}
+    for tenant, keys in orgs.items():
+        app.enqueue(_completed(f"{tenant}_1", 1), organisation=keys)
+        app.enqueue({"eventId": f"{tenant}_sent", "event": "assessment.sent"}, organisation=keys)
+    app.enqueue(_completed("own_1", 1))  # the sandbox's own account: not in the file
+    path = _tenants_file(tmp_path, orgs, toml)
+    result = _poll("--base-url", SandboxApp.platform_url(url), "--tenants", str(path), "--once",
+                   "--type", "assessment.completed", env=_env(None))
+    assert result.returncode == 0, result.stderr
+    printed = map(json.loads, result.stdout.splitlines())
+    lines = sorted((line["tenant"], line["payload"]["eventId"]) for line in printed)
+    assert lines == [("acme", "acme_1"), ("globex", "globex_1")]
+    for tenant, keys in orgs.items():
+        assert app.acknowledged_events(organisation=keys) == [f"{tenant}_1"]
+        assert [e["eventId"] for e in app.pending_events(organisation=keys)] == [f"{tenant}_sent"]
+        for secret in (keys.api_key.get_secret_value(), keys.secret_key.get_secret_value()):
+            assert secret not in result.stdout + result.stderr
+    assert [e["eventId"] for e in app.pending_events()] == ["own_1"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot be read"),
+        ("{not json", "not valid JSON (line 1)"),
+        ("[]", "expected a non-empty mapping"),
+        ('{"acme": {"api_key": "wc_ak_test_canary77"}}', "tenant 'acme' needs a non-empty secret_key"),
+        ('{"": {"api_key": "wc_ak_test_canary77", "secret_key": "wc_sk_canary7"}}', "not a usable tenant"),
+    ],
+)
+def test_a_bad_tenants_file_is_explained_without_its_keys(
+    sandbox: tuple[SandboxApp, str], tmp_path: Path, content: str | None, message: str
+) -> None:
+    _, url = sandbox
+    path = tmp_path / "tenants.json"
+    if content is not None:
+        path.write_text(content)
+    base = SandboxApp.platform_url(url)
+    result = _poll("--base-url", base, "--tenants", str(path), "--once", env=_env(None))
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "canary77" not in result.stderr
+
+
+def test_a_tenant_whose_keys_are_refused_fails_the_run_and_spares_the_others(
+    sandbox: tuple[SandboxApp, str], tmp_path: Path
+) -> None:
+    app, url = sandbox
+    acme = app.add_organisation()
+    app.enqueue(_completed("acme_1", 1), organisation=acme)
+    orgs = {"acme": acme, "revoked": Credentials("wc_ak_test_revoked1", "wc_sk_test_revoked2")}
+    path = _tenants_file(tmp_path, orgs)
+    base = SandboxApp.platform_url(url)
+    result = _poll("--base-url", base, "--tenants", str(path), "--once", env=_env(None))
+    assert result.returncode == 1
+    assert "tenant revoked: draining failed (SmartAIAuthError)" in result.stderr
+    assert "not drained: revoked" in result.stderr
+    assert "revoked1" not in result.stderr
+    assert app.acknowledged_events(organisation=acme) == ["acme_1"]
