@@ -198,6 +198,8 @@ class AssessmentApp:
         if self._client is not None and self._owns_client:
             await self._client.aclose()
         await self._idempotency.aclose()
+        if self._rate_limiter is not None:
+            await self._rate_limiter.aclose()
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: object = None) -> AsyncIterator[None]:

@@ -11,8 +11,10 @@
   number of sockets and tasks instead of all of them.
 
 Both work on asyncio and trio: the memory storage (:mod:`._ratestore`, bounded: an idle
-recruiter's entry is freed once its window has passed) is thread-safe and never blocks, and
-the Redis storage (a blocking client) runs in a worker thread.
+recruiter's entry is freed once its window has passed) is thread-safe and never blocks. On
+asyncio the Redis storage is ``limits``' async one on the running loop (one script, one round
+trip per allowed hit), over the bounded per-loop pool of ``_redis.py``; on trio, where
+``redis.asyncio`` cannot run, ``limits``' blocking Redis storage runs in a worker thread.
 """
 
 from __future__ import annotations
@@ -26,14 +28,18 @@ from typing import Literal
 import anyio
 import anyio.to_thread
 from limits import RateLimitItem, parse_many
+from limits.aio import strategies as aio_strategies
+from limits.aio.storage import RedisStorage as AsyncRedisStorage
 from limits.storage import Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, RateLimiter
 from pydantic import SecretStr
 
+from ._compat import current_loop
 from ._concurrency import LoopLocal
 from ._exceptions import ConfigurationError, HTTPException
 from ._models import Recruiter
 from ._ratestore import BoundedMemoryStorage
+from ._redis import RedisPool, redis_url
 
 logger = logging.getLogger("assessment_asgi.ratelimit")
 
@@ -41,6 +47,10 @@ Strategy = Literal["moving-window", "fixed-window"]
 STRATEGIES: dict[str, type[RateLimiter]] = {
     "moving-window": MovingWindowRateLimiter,
     "fixed-window": FixedWindowRateLimiter,
+}
+ASYNC_STRATEGIES: dict[str, type[aio_strategies.RateLimiter]] = {
+    "moving-window": aio_strategies.MovingWindowRateLimiter,
+    "fixed-window": aio_strategies.FixedWindowRateLimiter,
 }
 REDIS_TIMEOUT = 2.0
 KEY_PREFIX = "assessment_asgi"
@@ -95,6 +105,9 @@ class RecruiterRateLimiter:
         self._uri = SecretStr(uri)  # may hold a Redis password: never shown
         self._key_prefix = key_prefix
         self._limiter: RateLimiter | None = None
+        # On asyncio: limits' async Redis storage, one per running loop, on the loop's pool.
+        self._pool = RedisPool(redis_url(uri), timeout=REDIS_TIMEOUT) if self.backend == "redis" else None
+        self._async_limiters: LoopLocal[aio_strategies.RateLimiter] = LoopLocal(self._async_limiter)
 
     def __repr__(self) -> str:
         return (
@@ -123,13 +136,26 @@ class RecruiterRateLimiter:
             self._limiter = STRATEGIES[self.strategy](storage)
         return self._limiter
 
+    def _async_limiter(self, library: str) -> aio_strategies.RateLimiter:
+        assert self._pool is not None
+        url = self._pool.url.get_secret_value()
+        if url.startswith("unix://"):
+            url = "redis+unix://" + url.removeprefix("unix://")
+        storage = AsyncRedisStorage(
+            "async+" + url, implementation="redispy", key_prefix=self._key_prefix,
+            connection_pool=self._pool.client().connection_pool,
+        )
+        return ASYNC_STRATEGIES[self.strategy](storage)
+
     async def check(self, recruiter: Recruiter) -> None:
         """Count one request for ``recruiter``; raise 429 ``rate_limited`` when over the limit."""
         key = recruiter_key(recruiter)
         try:
             if self.backend == "memory":
                 retry_after = self._hit(key)
-            else:
+            elif current_loop()[0] == "asyncio":
+                retry_after = await self._ahit(key)
+            else:  # trio: redis.asyncio cannot run here
                 retry_after = await anyio.to_thread.run_sync(self._hit, key)
         except Exception as exc:
             logger.error("rate limit storage unavailable (%s): refusing the request",
@@ -153,10 +179,23 @@ class RecruiterRateLimiter:
                 return min(max(math.ceil(reset - time.time()), 1), item.get_expiry())
         return None
 
+    async def _ahit(self, key: str) -> int | None:
+        limiter = self._async_limiters.get()
+        for item in self.items:
+            if not await limiter.hit(item, "session", key):
+                reset = (await limiter.get_window_stats(item, "session", key)).reset_time
+                return min(max(math.ceil(reset - time.time()), 1), item.get_expiry())
+        return None
+
     def reset(self) -> None:
-        """Forget every count (tests and operators)."""
-        if self._limiter is not None:
-            self._limiter.storage.reset()
+        """Forget every count (tests and operators; with Redis, a blocking call)."""
+        if self._limiter is not None or self.backend == "redis":
+            self._get_limiter().storage.reset()
+
+    async def aclose(self) -> None:
+        """Close the running loop's Redis connections (other loops close theirs when they end)."""
+        if self._pool is not None:
+            await self._pool.aclose()
 
 
 def recruiter_key(recruiter: Recruiter) -> str:

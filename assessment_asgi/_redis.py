@@ -56,7 +56,7 @@ class RedisPool:
                 "pip install 'assessment-asgi[redis]'",
                 setting=SETTING,
             ) from exc
-        self._url = url  # may hold a password: never shown
+        self.url = url  # may hold a password: SecretStr never shows it
         self.max_connections = max_connections
         self.timeout = timeout
         self._clients: LoopLocal[Any] = LoopLocal(self._connect, close=_close)
@@ -68,7 +68,7 @@ class RedisPool:
         import redis.asyncio as redis_asyncio
 
         pool = redis_asyncio.BlockingConnectionPool.from_url(
-            self._url.get_secret_value(),
+            self.url.get_secret_value(),
             max_connections=self.max_connections,
             timeout=self.timeout,  # waiting for a free connection
             socket_timeout=self.timeout,
