@@ -179,6 +179,26 @@ def test_redis_strategies_limit_per_recruiter(
     assert_rate_limited(responses[2])
 
 
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_the_budget_belongs_to_the_recruiters_id_not_to_the_email(
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str,
+    request: pytest.FixtureRequest, backend: str,
+) -> None:
+    shared = {} if backend == "memory" else {"redis_url": request.getfixturevalue("fresh_redis")}
+    app = make_app(platform_url, rate_limit="2/minute", **shared)
+    rita = hs_token(sub="rec_42", email="team@hire.example")
+    colleague = hs_token(sub="rec_43", email="team@hire.example")  # the same shared mailbox
+    with mounted(app) as url:
+        assert [r.status_code for r in _burst(checked_client, url, rita, 2)] == [200, 200]
+        # Two recruiters sharing an email have a budget each.
+        assert [r.status_code for r in _burst(checked_client, url, colleague, 2)] == [200, 200]
+        assert_rate_limited(checked_client.post(url, json=body(), headers=bearer(colleague)))
+        # A recruiter whose email changed keeps the budget already spent.
+        renamed = hs_token(sub="rec_42", email="rita.new@hire.example")
+        assert_rate_limited(checked_client.post(url, json=body(), headers=bearer(renamed)))
+    assert len(platform.calls) == 4
+
+
 def test_unreachable_redis_fails_closed_without_leaking_its_password(
     checked_client: httpx2.Client, platform: FakePlatform, platform_url: str
 ) -> None:
