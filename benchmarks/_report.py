@@ -10,6 +10,7 @@ ORDER = [
     "package_nolimit",
     "package_pyreqwest",
     "package_httpx2",
+    "package_redis",
     "aiohttp",
     "pyreqwest",
     "httpx2",
@@ -21,6 +22,7 @@ LABELS = {
     "package_nolimit": "assessment-asgi, rate limit off",
     "package_pyreqwest": "assessment-asgi, engine=pyreqwest (opt-in)",
     "package_httpx2": "assessment-asgi, engine=httpx2",
+    "package_redis": "assessment-asgi, defaults + ASSESSMENT_REDIS_URL (replica mode)",
     "aiohttp": "hand-written, raw aiohttp.ClientSession",
     "pyreqwest": "hand-written, pooled pyreqwest client",
     "httpx2": "hand-written, pooled httpx2.AsyncClient",
@@ -78,6 +80,15 @@ def render_markdown(report: dict[str, Any]) -> str:
                 f"{ratio(r['rps'], ceil['rps']) if ceil else '-'} | {r['errors']} |"
             )
         lines.append("")
+        redis = table.get("package_redis", {}).get(key)
+        if ref and redis:
+            lines += [
+                f"Replica mode ÷ memory mode at {c} connection{'s' if c != 1 else ''}: "
+                f"{ratio(redis['rps'], ref['rps'])} req/s, p99 "
+                f"{ratio(redis['p99_ms'], ref['p99_ms'])} ({redis['p99_ms']:.1f} vs "
+                f"{ref['p99_ms']:.1f} ms).",
+                "",
+            ]
     micro = report.get("micro")
     if micro:
         lines += ["## In-process", "", "| measurement | result | target |", "|---|---:|---:|"]
