@@ -9,7 +9,8 @@ kept for a while, or *released* so that it may be claimed again. Both users buil
   least recently used first; a claim in flight is never evicted: when every entry is in
   flight, a new claim raises ``StoreFull``. Thread-safe (one lock), never blocks the loop.
 - ``RedisClaimStore``: shared by every replica through ``redis.asyncio`` on the running loop
-  (asyncio only). Each operation is one server-side script: one round trip, atomic.
+  (asyncio only). Each operation is one server-side script: one round trip, atomic, pipelined
+  with the other requests' scripts of the same turn of the loop (``_redis.py``).
 """
 
 from __future__ import annotations
@@ -216,30 +217,29 @@ class RedisClaimStore:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(prefix={self.prefix!r})"  # the URL may hold a password
 
-    def _redis(self) -> Any:
+    async def _eval(self, script: str, key: str, *args: Any) -> Any:
         if self._pool is None:
-            return self._client
+            return await self._client.eval(script, 1, key, *args)
         try:
-            return self._pool.client()
-        except RuntimeError:
+            result = self._pool.eval(script, [key], list(args))
+        except RuntimeError:  # trio
             raise HTTPException("not_configured", self.needs_asyncio) from None
+        return await result
 
     async def claim(self, key: str, fingerprint: str, lease: float, owner: str = "") -> Claim:
         owner = owner or secrets.token_hex(8)
         pending = json.dumps({"fp": fingerprint, "owner": owner})
-        value = await self._redis().eval(
-            _CLAIM, 1, self.prefix + key, pending, max(1, int(lease * 1000))
-        )
+        value = await self._eval(_CLAIM, self.prefix + key, pending, max(1, int(lease * 1000)))
         return Claim("claimed", owner=owner) if value is None else _read(value, fingerprint)
 
     async def complete(
         self, key: str, owner: str, fingerprint: str, answer: dict[str, Any], keep: float
     ) -> None:
         value = json.dumps({"fp": fingerprint, "owner": owner, "answer": answer})
-        await self._redis().eval(_COMPLETE, 1, self.prefix + key, owner, value, int(keep * 1000))
+        await self._eval(_COMPLETE, self.prefix + key, owner, value, int(keep * 1000))
 
     async def release(self, key: str, owner: str) -> None:
-        await self._redis().eval(_RELEASE, 1, self.prefix + key, owner)
+        await self._eval(_RELEASE, self.prefix + key, owner)
 
     async def aclose(self) -> None:
         """Close the running loop's connections, if this store opened them."""

@@ -12,9 +12,12 @@
 
 Both work on asyncio and trio: the memory storage (:mod:`._ratestore`, bounded: an idle
 recruiter's entry is freed once its window has passed) is thread-safe and never blocks. On
-asyncio the Redis storage is ``limits``' async one on the running loop (one script, one round
-trip per allowed hit), over the bounded per-loop pool of ``_redis.py``; on trio, where
-``redis.asyncio`` cannot run, ``limits``' blocking Redis storage runs in a worker thread.
+asyncio a Redis hit is one script on the running loop (``_HIT``: every item of the limit
+counted, or the refusal and its reset, in one round trip), auto-pipelined with the other
+requests' scripts over the bounded per-loop pool of ``_redis.py``. It keeps the data layout of
+``limits``' Redis storage (same keys, same lists and counters), so on trio, where
+``redis.asyncio`` cannot run, ``limits``' blocking Redis storage in a worker thread shares the
+same counts.
 """
 
 from __future__ import annotations
@@ -28,8 +31,6 @@ from typing import Literal
 import anyio
 import anyio.to_thread
 from limits import RateLimitItem, parse_many
-from limits.aio import strategies as aio_strategies
-from limits.aio.storage import RedisStorage as AsyncRedisStorage
 from limits.storage import Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, RateLimiter
 from pydantic import SecretStr
@@ -48,10 +49,31 @@ STRATEGIES: dict[str, type[RateLimiter]] = {
     "moving-window": MovingWindowRateLimiter,
     "fixed-window": FixedWindowRateLimiter,
 }
-ASYNC_STRATEGIES: dict[str, type[aio_strategies.RateLimiter]] = {
-    "moving-window": aio_strategies.MovingWindowRateLimiter,
-    "fixed-window": aio_strategies.FixedWindowRateLimiter,
-}
+# KEYS: one per item, as limits names them. ARGV: now (Unix seconds, as limits' moving window
+# stores it), the strategy, then each item's amount and expiry (s). Counts the items in turn
+# (limits' acquire_moving_window.lua / incr_expire.lua); at the first one over: {index, seconds
+# until it frees up}; {0, "0"} when every item allowed the hit.
+_HIT = """
+local now = tonumber(ARGV[1])
+local moving = ARGV[2] == 'moving-window'
+for i = 1, #KEYS do
+  local limit, expiry = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
+  if moving then
+    local entry = redis.call('lindex', KEYS[i], limit - 1)
+    if entry and tonumber(entry) >= now - expiry then
+      return {i, tostring(tonumber(entry) + expiry - now)}
+    end
+    redis.call('lpush', KEYS[i], ARGV[1])
+    redis.call('ltrim', KEYS[i], 0, limit - 1)
+    redis.call('expire', KEYS[i], expiry)
+  else
+    local count = redis.call('incrby', KEYS[i], 1)
+    if count == 1 then redis.call('expire', KEYS[i], expiry) end
+    if count > limit then return {i, tostring(redis.call('pttl', KEYS[i]) / 1000)} end
+  end
+end
+return {0, '0'}
+"""
 REDIS_TIMEOUT = 2.0
 KEY_PREFIX = "assessment_asgi"
 
@@ -105,9 +127,9 @@ class RecruiterRateLimiter:
         self._uri = SecretStr(uri)  # may hold a Redis password: never shown
         self._key_prefix = key_prefix
         self._limiter: RateLimiter | None = None
-        # On asyncio: limits' async Redis storage, one per running loop, on the loop's pool.
+        # On asyncio: one script per hit on the running loop's client (see _HIT).
         self._pool = RedisPool(redis_url(uri), timeout=REDIS_TIMEOUT) if self.backend == "redis" else None
-        self._async_limiters: LoopLocal[aio_strategies.RateLimiter] = LoopLocal(self._async_limiter)
+        self._limits = [(item, str(item.amount), str(item.get_expiry())) for item in self.items]
 
     def __repr__(self) -> str:
         return (
@@ -135,17 +157,6 @@ class RecruiterRateLimiter:
                                          setting="ASSESSMENT_REDIS_URL")
             self._limiter = STRATEGIES[self.strategy](storage)
         return self._limiter
-
-    def _async_limiter(self, library: str) -> aio_strategies.RateLimiter:
-        assert self._pool is not None
-        url = self._pool.url.get_secret_value()
-        if url.startswith("unix://"):
-            url = "redis+unix://" + url.removeprefix("unix://")
-        storage = AsyncRedisStorage(
-            "async+" + url, implementation="redispy", key_prefix=self._key_prefix,
-            connection_pool=self._pool.client().connection_pool,
-        )
-        return ASYNC_STRATEGIES[self.strategy](storage)
 
     async def check(self, recruiter: Recruiter) -> None:
         """Count one request for ``recruiter``; raise 429 ``rate_limited`` when over the limit."""
@@ -180,12 +191,16 @@ class RecruiterRateLimiter:
         return None
 
     async def _ahit(self, key: str) -> int | None:
-        limiter = self._async_limiters.get()
-        for item in self.items:
-            if not await limiter.hit(item, "session", key):
-                reset = (await limiter.get_window_stats(item, "session", key)).reset_time
-                return min(max(math.ceil(reset - time.time()), 1), item.get_expiry())
-        return None
+        assert self._pool is not None
+        prefix = self._key_prefix + ":"
+        keys, args = [], [repr(time.time()), self.strategy]
+        for item, amount, expiry in self._limits:
+            keys.append(prefix + item.key_for("session", key))
+            args += (amount, expiry)
+        over, seconds = await self._pool.eval(_HIT, keys, args)
+        if not over:
+            return None
+        return min(max(math.ceil(float(seconds)), 1), self.items[int(over) - 1].get_expiry())
 
     def reset(self) -> None:
         """Forget every count (tests and operators; with Redis, a blocking call)."""

@@ -361,6 +361,45 @@ def test_limits_hold_on_asyncio_and_trio_servers(
     assert len(platform.calls) == 4
 
 
+@pytest.mark.redis
+def test_a_concurrent_burst_through_redis_gets_exactly_its_budget(
+    platform: FakePlatform, platform_url: str, fresh_redis: str
+) -> None:
+    # Hits arriving together leave in one pipeline: each still gets its own, exact answer.
+    app = make_app(platform_url, rate_limit="5/minute", redis_url=fresh_redis)
+    tokens = [hs_token(sub=f"rec_{i % 2}", email=f"r{i % 2}@hire.example") for i in range(24)]
+    with mounted(app) as url, httpx2.Client(
+        timeout=30, limits=httpx2.Limits(max_connections=24)
+    ) as client, concurrent.futures.ThreadPoolExecutor(24) as pool:
+        responses = list(pool.map(
+            lambda token: client.post(url, json=body(), headers=bearer(token)), tokens
+        ))
+    for recruiter in (0, 1):
+        mine = responses[recruiter::2]
+        assert sorted(r.status_code for r in mine) == [200] * 5 + [429] * 7
+    assert len(platform.calls) == 10
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("strategy", ["moving-window", "fixed-window"])
+def test_replicas_on_asyncio_and_on_trio_share_one_budget_through_redis(
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str, fresh_redis: str,
+    strategy: str,
+) -> None:
+    on_asyncio = make_app(platform_url, rate_limit="3/minute;50/hour", redis_url=fresh_redis,
+                          rate_limit_strategy=strategy)
+    on_trio = make_app(platform_url, rate_limit="3/minute;50/hour", redis_url=fresh_redis,
+                       rate_limit_strategy=strategy)
+    token = hs_token()
+    with mounted(on_asyncio) as url_a, mounted(on_trio, server="hypercorn-trio") as url_t:
+        statuses = [r.status_code for r in _burst(checked_client, url_a, token, 2)]
+        statuses += [r.status_code for r in _burst(checked_client, url_t, token, 1)]
+        assert statuses == [200, 200, 200]
+        assert_rate_limited(checked_client.post(url_t, json=body(), headers=bearer(token)))
+        assert_rate_limited(checked_client.post(url_a, json=body(), headers=bearer(token)))
+    assert len(platform.calls) == 3
+
+
 @pytest.mark.anyio
 async def test_the_call_cap_frees_its_slots_on_asyncio_and_trio() -> None:
     limiter = PlatformCallLimiter(max_concurrent=2, queue_timeout=0.05)
