@@ -153,6 +153,18 @@ if v then return v end
 redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return false
 """
+# After a precondition pre(n) on KEYS[1..n] (its ARGV first): the claim of _CLAIM on the last key,
+# whose value and lease are the last two ARGV. {stop, detail, ''} when pre said stop; else
+# {0, '0', ''} when claimed, {0, '0', value} when the key was taken.
+_CLAIM_AFTER = """
+local n = #KEYS - 1
+local r = pre(n)
+if r[1] ~= 0 then return {r[1], r[2], ''} end
+local v = redis.call('get', KEYS[n + 1])
+if v then return {0, '0', v} end
+redis.call('set', KEYS[n + 1], ARGV[#ARGV - 1], 'PX', ARGV[#ARGV])
+return {0, '0', ''}
+"""
 # ARGV: owner, the answer's value, keep in ms. Stores it unless another owner holds the key.
 _COMPLETE = """
 local v = redis.call('get', KEYS[1])
@@ -209,19 +221,21 @@ class RedisClaimStore:
         self.prefix = prefix
         self._pool: RedisPool | None = None
         self._client: Any = None
+        self.url: SecretStr | None = None  # the Redis it opened itself, if any
         if isinstance(redis, str | SecretStr):
-            self._pool = RedisPool(redis_url(redis))
+            self.url = redis_url(redis)
+            self._pool = RedisPool(self.url)
         else:
             self._client = redis
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(prefix={self.prefix!r})"  # the URL may hold a password
 
-    async def _eval(self, script: str, key: str, *args: Any) -> Any:
+    async def _eval(self, script: str, keys: list[str], args: list[Any]) -> Any:
         if self._pool is None:
-            return await self._client.eval(script, 1, key, *args)
+            return await self._client.eval(script, len(keys), *keys, *args)
         try:
-            result = self._pool.eval(script, [key], list(args))
+            result = self._pool.eval(script, keys, args)
         except RuntimeError:  # trio
             raise HTTPException("not_configured", self.needs_asyncio) from None
         return await result
@@ -229,17 +243,34 @@ class RedisClaimStore:
     async def claim(self, key: str, fingerprint: str, lease: float, owner: str = "") -> Claim:
         owner = owner or secrets.token_hex(8)
         pending = json.dumps({"fp": fingerprint, "owner": owner})
-        value = await self._eval(_CLAIM, self.prefix + key, pending, max(1, int(lease * 1000)))
+        value = await self._eval(_CLAIM, [self.prefix + key], [pending, max(1, int(lease * 1000))])
         return Claim("claimed", owner=owner) if value is None else _read(value, fingerprint)
+
+    async def claim_after(
+        self, pre: str, keys: list[str], args: list[Any], key: str, fingerprint: str, lease: float
+    ) -> tuple[int, str, Claim | None]:
+        """One script: ``pre`` (Lua defining ``pre(n)`` over ``keys`` and ``args``), then the
+        claim of ``key`` unless ``pre`` said stop: (stop, its detail, None) or (0, "0", claim)."""
+        owner = secrets.token_hex(8)
+        pending = json.dumps({"fp": fingerprint, "owner": owner})
+        stop, detail, value = await self._eval(
+            pre + _CLAIM_AFTER, [*keys, self.prefix + key],
+            [*args, pending, max(1, int(lease * 1000))],
+        )
+        detail = detail.decode() if isinstance(detail, bytes) else str(detail)
+        if stop:
+            return int(stop), detail, None
+        claim = _read(value, fingerprint) if value else Claim("claimed", owner=owner)
+        return 0, detail, claim
 
     async def complete(
         self, key: str, owner: str, fingerprint: str, answer: dict[str, Any], keep: float
     ) -> None:
         value = json.dumps({"fp": fingerprint, "owner": owner, "answer": answer})
-        await self._eval(_COMPLETE, self.prefix + key, owner, value, int(keep * 1000))
+        await self._eval(_COMPLETE, [self.prefix + key], [owner, value, int(keep * 1000)])
 
     async def release(self, key: str, owner: str) -> None:
-        await self._eval(_RELEASE, self.prefix + key, owner)
+        await self._eval(_RELEASE, [self.prefix + key], [owner])
 
     async def aclose(self) -> None:
         """Close the running loop's connections, if this store opened them."""

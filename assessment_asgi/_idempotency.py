@@ -30,7 +30,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 from pydantic import SecretStr
@@ -53,6 +53,14 @@ __all__ = ["Claim", "Idempotency", "IdempotencyStore", "MemoryIdempotencyStore",
 #: Where keys live: a claim-once store (``slot`` is a hash naming (recruiter, key),
 #: ``fingerprint`` the body's). ``complete`` and ``release`` act only for the claim's owner.
 IdempotencyStore = ClaimStore
+
+class RateLimit(Protocol):
+    """What ``begin`` needs of a rate limiter (``RecruiterRateLimiter``)."""
+
+    async def check_and_claim(
+        self, recruiter: Recruiter, store: ClaimStore, key: str, fingerprint: str, lease: float
+    ) -> Claim: ...
+
 
 #: Pauses between attempts to record an answer the store refused (then every 5 s).
 RECORD_RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0)
@@ -116,11 +124,18 @@ class Idempotency:
     def __repr__(self) -> str:
         return f"Idempotency(store={self.store!r}, ttl={self.ttl!r})"
 
-    async def begin(self, key: str, recruiter: Recruiter, data: Any) -> Ticket | dict[str, Any]:
-        """A ticket to go ahead, or the stored answer to replay; 409/422 otherwise."""
+    async def begin(
+        self, key: str, recruiter: Recruiter, data: Any, limiter: RateLimit | None = None
+    ) -> Ticket | dict[str, Any]:
+        """A ticket to go ahead, or the stored answer to replay; 409/422 otherwise. With a
+        ``limiter``, the request is counted first (429 over the limit; a replay counts too),
+        in the same round trip as the claim when both live in one Redis."""
         slot, body = slot_for(recruiter, key), fingerprint(data)
         try:
-            claim = await self.store.claim(slot, body, self.lease)
+            if limiter is None:
+                claim = await self.store.claim(slot, body, self.lease)
+            else:
+                claim = await limiter.check_and_claim(recruiter, self.store, slot, body, self.lease)
         except HTTPException:
             raise
         except StoreFull:
@@ -139,10 +154,11 @@ class Idempotency:
         raise HTTPException("idempotency_key_in_flight", headers={"Retry-After": "1"})
 
     async def run(
-        self, key: str, recruiter: Recruiter, data: Any, create: Callable[[], Awaitable[dict[str, Any]]]
+        self, key: str, recruiter: Recruiter, data: Any,
+        create: Callable[[], Awaitable[dict[str, Any]]], limiter: RateLimit | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """``create()`` once per key: (its answer, False), or (the stored answer, True)."""
-        claimed = await self.begin(key, recruiter, data)
+        claimed = await self.begin(key, recruiter, data, limiter)
         if not isinstance(claimed, Ticket):
             return claimed, True
         try:

@@ -240,3 +240,42 @@ def test_the_same_recruiter_with_the_email_in_another_case_replays_the_same_sess
     assert again.json() == first.json()
     assert sandbox.sessions() == 1
 
+
+
+# -- with Redis, the rate-limit hit and the claim are one round trip -----------------------------
+
+
+def _scripts(redis_url: str) -> int:
+    """Scripts Redis has been sent so far (``EVAL`` and ``EVALSHA``)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        stats = client.info("commandstats")
+    finally:
+        client.close()
+    return sum(int(stats.get(f"cmdstat_{name}", {}).get("calls", 0)) for name in ("eval", "evalsha"))
+
+
+def test_with_redis_a_keyed_request_is_counted_and_claimed_in_one_round_trip(
+    sandbox: Sandbox, redis_url: str
+) -> None:
+    app = assessment_app(sandbox, redis_url=redis_url, rate_limit="2/minute")
+    token = make_token(sub=f"rec_{uuid.uuid4().hex[:8]}")  # a budget of this test's own
+    first_key, second_key = str(uuid.uuid4()), str(uuid.uuid4())
+    with served(app) as (client, url):
+        assert post(client, url, str(uuid.uuid4())).status_code == 200  # connections opened
+        stored_before = set(_stored_ttls(redis_url))
+        before = _scripts(redis_url)
+        first = post(client, url, first_key, token=token)
+        used = _scripts(redis_url) - before
+        replayed = post(client, url, first_key, token=token)  # a replay counts too: 2 of 2
+        over = post(client, url, second_key, token=token)
+        stored = set(_stored_ttls(redis_url)) - stored_before
+    assert first.status_code == 200
+    assert used == 2  # one script counts the hit and claims the key; one records the answer
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert (over.status_code, over.json()["code"]) == (429, "rate_limited")
+    assert 1 <= int(over.headers["retry-after"]) <= 60
+    assert len(stored) == 1  # the refused key was never claimed
+    assert sandbox.sessions() == 2  # the warm-up's and the first key's
