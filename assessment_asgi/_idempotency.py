@@ -48,11 +48,12 @@ MAX_KEY_LENGTH = 255
 logger = logging.getLogger("assessment_asgi")
 
 __all__ = ["Claim", "Idempotency", "IdempotencyStore", "MemoryIdempotencyStore",
-           "RedisIdempotencyStore", "Ticket"]
+           "RateLimit", "RedisIdempotencyStore", "Ticket", "read_key"]
 
 #: Where keys live: a claim-once store (``slot`` is a hash naming (recruiter, key),
 #: ``fingerprint`` the body's). ``complete`` and ``release`` act only for the claim's owner.
 IdempotencyStore = ClaimStore
+
 
 class RateLimit(Protocol):
     """What ``begin`` needs of a rate limiter (``RecruiterRateLimiter``)."""

@@ -10,8 +10,8 @@ waits up to ``timeout`` seconds for a free one, then fails (the callers answer 5
 Scripts go through ``RedisPool.eval``, which pipelines automatically: the scripts that
 requests submit in one turn of the event loop leave together in one pipeline (one socket
 write, one read), as ioredis' auto-pipelining does. Each request still makes one round trip,
-but redis-py's per-command work (a pool checkout, its checks, a write and a read: ~120 µs of
-CPU measured here) is paid once per batch instead of once per request.
+but redis-py's per-command work (a pool checkout and its checks, a write, a read: most of the
+CPU a Redis call costs; see benchmarks/README.md) is paid once per batch, not once per request.
 """
 
 from __future__ import annotations
