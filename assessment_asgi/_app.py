@@ -195,6 +195,8 @@ class AssessmentApp:
         if self._client is not None and self._owns_client:
             await self._client.aclose()
         await self._idempotency.aclose()
+        if self._rate_limiter is not None:
+            await self._rate_limiter.aclose()
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: object = None) -> AsyncIterator[None]:
@@ -304,13 +306,14 @@ class AssessmentApp:
         record.candidates = tuple(request.users)
         recruiter = await self._resolve(principal, request)
         record.recruiter = recruiter
-        if self.rate_limiter is not None:
-            await self.rate_limiter.check(recruiter)
+        limiter = self.rate_limiter
+        if limiter is not None and key is None:  # with a key: counted together with its claim
+            await limiter.check(recruiter)
         create = functools.partial(self._create_session, request, recruiter)
         if key is None:
             answer = await create()
         else:
-            answer, record.replayed = await self._idempotency.run(key, recruiter, data, create)
+            answer, record.replayed = await self._idempotency.run(key, recruiter, data, create, limiter)
         record.created, record.expires_at = not record.replayed, answer["expiresAt"]
         await send_json(send, 200, {"success": True, "data": answer},
                         {"Idempotent-Replayed": "true"} if record.replayed else None)

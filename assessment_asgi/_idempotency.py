@@ -4,9 +4,16 @@ A key names one *intent* of one recruiter. The first request with it claims the 
 the session and stores the answer; a retry with the same key and the same body gets the stored
 answer back (``Idempotent-Replayed: true``) and the platform is not called again.
 
-- ``MemoryIdempotencyStore``: one process, bounded (least recently used keys go first).
+Both stores are the claim-once stores of ``_claims.py`` (the poller's de-duplication uses
+the same ones):
+
+- ``MemoryIdempotencyStore``: one process, bounded (least recently used answers go first; a
+  claim in flight is never evicted: a store full of them answers 503 with ``Retry-After``).
 - ``RedisIdempotencyStore``: shared by every replica, through ``redis.asyncio`` (asyncio only);
-  the claim is one atomic ``SET NX PX``, so two replicas never both create a session.
+  the claim is one atomic script, so two replicas never both create a session.
+
+An answer the store could not record (Redis unreachable just then) is recorded again in the
+background until it is, for as long as it may be replayed; the key stays claimed meanwhile.
 
 Stored tokens are personal to the recruiter's candidates: they are kept no longer than the
 token is valid, never logged, and Redis key names are hashes (no recruiter email, no key).
@@ -14,26 +21,25 @@ token is valid, never logged, and Redis key names are hashes (no recruiter email
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import itertools
 import json
 import logging
-import secrets
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Literal, Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 import anyio
 from pydantic import SecretStr
 
+from ._claims import Claim, ClaimStore, MemoryClaimStore, RedisClaimStore, StoreFull
 from ._compat import current_loop
-from ._concurrency import LoopLocal
-from ._exceptions import ConfigurationError, HTTPException
+from ._exceptions import HTTPException
 from ._models import Recruiter
-from ._rules import redis_py_url, redis_url
+from ._redis import redis_url
 from ._types import Scope
 
 HEADER = b"idempotency-key"
@@ -41,32 +47,24 @@ MAX_KEY_LENGTH = 255
 
 logger = logging.getLogger("assessment_asgi")
 
-State = Literal["claimed", "replay", "reused", "in_flight"]
+__all__ = ["Claim", "Idempotency", "IdempotencyStore", "MemoryIdempotencyStore",
+           "RateLimit", "RedisIdempotencyStore", "Ticket", "read_key"]
+
+#: Where keys live: a claim-once store (``slot`` is a hash naming (recruiter, key),
+#: ``fingerprint`` the body's). ``complete`` and ``release`` act only for the claim's owner.
+IdempotencyStore = ClaimStore
 
 
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """What the store says about a key: ``claimed`` (go ahead, as ``owner``), ``replay``
-    (``answer`` is the stored one), ``reused`` (another body) or ``in_flight``."""
+class RateLimit(Protocol):
+    """What ``begin`` needs of a rate limiter (``RecruiterRateLimiter``)."""
 
-    state: State
-    answer: dict[str, Any] | None = None
-    owner: str = ""
+    async def check_and_claim(
+        self, recruiter: Recruiter, store: ClaimStore, key: str, fingerprint: str, lease: float
+    ) -> Claim: ...
 
 
-class IdempotencyStore(Protocol):
-    """Where keys live. ``slot`` is a hash naming (recruiter, key); ``fingerprint`` the body's.
-
-    ``complete`` and ``release`` act only while ``owner`` still holds the claim.
-    """
-
-    async def claim(self, slot: str, fingerprint: str, lease: float) -> Claim: ...
-
-    async def complete(
-        self, slot: str, owner: str, fingerprint: str, answer: dict[str, Any], keep: float
-    ) -> None: ...
-
-    async def release(self, slot: str, owner: str) -> None: ...
+#: Pauses between attempts to record an answer the store refused (then every 5 s).
+RECORD_RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0)
 
 
 def read_key(scope: Scope) -> str | None:
@@ -99,9 +97,12 @@ def fingerprint(data: Any) -> str:
 def keep_for(ttl: float, expires_at: object, now: float | None = None) -> float:
     """Seconds to keep an answer: the retention time, never past the token's ``expiresAt``."""
     try:
-        expiry = datetime.fromisoformat(str(expires_at)).timestamp()
+        moment = datetime.fromisoformat(str(expires_at))
     except ValueError:
         return 0.0  # an expiry we cannot read: keeping the token could outlive it
+    if moment.tzinfo is None:  # no offset: UTC (the platform's clock), never the server's zone
+        moment = moment.replace(tzinfo=UTC)
+    expiry = moment.timestamp()
     return max(0.0, min(ttl, expiry - (time.time() if now is None else now)))
 
 
@@ -126,17 +127,28 @@ class Idempotency:
 
     def __init__(self, store: IdempotencyStore, *, ttl: float, lease: float) -> None:
         self.store, self.ttl, self.lease = store, ttl, lease
+        self._recording: set[asyncio.Task[None]] = set()  # answers being recorded again
 
     def __repr__(self) -> str:
         return f"Idempotency(store={self.store!r}, ttl={self.ttl!r})"
 
-    async def begin(self, key: str, recruiter: Recruiter, data: Any) -> Ticket | dict[str, Any]:
-        """A ticket to go ahead, or the stored answer to replay; 409/422 otherwise."""
+    async def begin(
+        self, key: str, recruiter: Recruiter, data: Any, limiter: RateLimit | None = None
+    ) -> Ticket | dict[str, Any]:
+        """A ticket to go ahead, or the stored answer to replay; 409/422 otherwise. With a
+        ``limiter``, the request is counted first (429 over the limit; a replay counts too),
+        in the same round trip as the claim when both live in one Redis."""
         slot, body = slot_for(recruiter, key), fingerprint(data)
         try:
-            claim = await self.store.claim(slot, body, self.lease)
+            if limiter is None:
+                claim = await self.store.claim(slot, body, self.lease)
+            else:
+                claim = await limiter.check_and_claim(recruiter, self.store, slot, body, self.lease)
         except HTTPException:
             raise
+        except StoreFull:
+            logger.warning("idempotency store full of requests in flight: refusing a new key")
+            raise HTTPException("idempotency_store_full", headers={"Retry-After": "1"}) from None
         except Exception as exc:
             # The caller asked not to create twice: without the store we cannot promise it.
             logger.error("idempotency store unavailable: %s", type(exc).__name__)
@@ -150,10 +162,11 @@ class Idempotency:
         raise HTTPException("idempotency_key_in_flight", headers={"Retry-After": "1"})
 
     async def run(
-        self, key: str, recruiter: Recruiter, data: Any, create: Callable[[], Awaitable[dict[str, Any]]]
+        self, key: str, recruiter: Recruiter, data: Any,
+        create: Callable[[], Awaitable[dict[str, Any]]], limiter: RateLimit | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """``create()`` once per key: (its answer, False), or (the stored answer, True)."""
-        claimed = await self.begin(key, recruiter, data)
+        claimed = await self.begin(key, recruiter, data, limiter)
         if not isinstance(claimed, Ticket):
             return claimed, True
         try:
@@ -165,13 +178,38 @@ class Idempotency:
         return answer, False
 
     async def finish(self, ticket: Ticket, answer: dict[str, Any]) -> None:
-        """Store a success; a store failure is logged (never the token) and answered anyway."""
+        """Store a success. If the store fails, the answer is still given, and recorded again
+        in the background until the store takes it (the key stays claimed meanwhile), so a
+        retry replays this session instead of creating a second one."""
         keep = keep_for(self.ttl, answer.get("expiresAt"))
         try:
             with anyio.CancelScope(shield=True):
                 await self.store.complete(ticket.slot, ticket.owner, ticket.fingerprint, answer, keep)
         except Exception as exc:
-            logger.error("could not store an idempotent answer: %s", type(exc).__name__)
+            logger.error("could not store an idempotent answer (%s): retrying in the background",
+                         type(exc).__name__)
+            if keep > 0 and current_loop()[0] == "asyncio":
+                task = asyncio.get_running_loop().create_task(
+                    self._record(ticket, answer, time.monotonic() + keep)
+                )
+                self._recording.add(task)
+                task.add_done_callback(self._recording.discard)
+
+    async def _record(self, ticket: Ticket, answer: dict[str, Any], until: float) -> None:
+        for attempt in itertools.count(1):
+            delays = RECORD_RETRY_DELAYS
+            await asyncio.sleep(delays[attempt - 1] if attempt <= len(delays) else 5.0)
+            keep = until - time.monotonic()
+            if keep <= 0:
+                logger.error("gave up recording an idempotent answer: its token has expired")
+                return
+            try:
+                await self.store.complete(ticket.slot, ticket.owner, ticket.fingerprint, answer, keep)
+            except Exception as exc:
+                logger.debug("recording an idempotent answer failed again: %s", type(exc).__name__)
+                continue
+            logger.warning("recorded an idempotent answer after %d attempt(s)", attempt + 1)
+            return
 
     async def aclose(self) -> None:
         """Close the store's connections, if it has any (Redis)."""
@@ -189,16 +227,9 @@ class Idempotency:
             logger.error("could not release an idempotency key: %s", type(exc).__name__)
 
 
-@dataclass(slots=True)
-class _Entry:
-    fingerprint: str
-    owner: str
-    deadline: float  # time.monotonic()
-    answer: dict[str, Any] | None = None  # None while in flight
-
-
-class MemoryIdempotencyStore:
-    """In-process keys: at most ``max_keys``, least recently used evicted first.
+class MemoryIdempotencyStore(MemoryClaimStore):
+    """In-process keys: at most ``max_keys``; answers evicted least recently used first, a
+    claim in flight never (a full store answers 503 ``idempotency_store_full``).
 
     The app's default without ``ASSESSMENT_REDIS_URL`` (``ASSESSMENT_IDEMPOTENCY_MAX_KEYS``)::
 
@@ -206,141 +237,24 @@ class MemoryIdempotencyStore:
     """
 
     def __init__(self, *, max_keys: int = 10_000) -> None:
-        if isinstance(max_keys, bool) or not isinstance(max_keys, int) or max_keys < 1:
-            raise ValueError(f"max_keys must be an int >= 1, got {max_keys!r}")
+        super().__init__(max_entries=max_keys, setting="max_keys")
         self.max_keys = max_keys
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
-        # One app may serve several event loops (threads): updates must not interleave.
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"MemoryIdempotencyStore(max_keys={self.max_keys})"
 
-    def __len__(self) -> int:
-        return len(self._entries)
 
-    async def claim(self, slot: str, fingerprint: str, lease: float) -> Claim:
-        now = time.monotonic()
-        with self._lock:
-            entry = self._entries.get(slot)
-            if entry is not None and entry.deadline <= now:
-                del self._entries[slot]
-                entry = None
-            if entry is None:
-                owner = secrets.token_hex(8)
-                self._entries[slot] = _Entry(fingerprint, owner, now + lease)
-                while len(self._entries) > self.max_keys:
-                    self._entries.popitem(last=False)
-                return Claim("claimed", owner=owner)
-            self._entries.move_to_end(slot)
-            if entry.fingerprint != fingerprint:
-                return Claim("reused")
-            if entry.answer is None:
-                return Claim("in_flight")
-            return Claim("replay", dict(entry.answer))
-
-    async def complete(
-        self, slot: str, owner: str, fingerprint: str, answer: dict[str, Any], keep: float
-    ) -> None:
-        with self._lock:
-            entry = self._entries.get(slot)
-            if entry is None or entry.owner != owner:
-                return
-            if keep <= 0:
-                del self._entries[slot]
-                return
-            entry.answer, entry.deadline = dict(answer), time.monotonic() + keep
-
-    async def release(self, slot: str, owner: str) -> None:
-        with self._lock:
-            entry = self._entries.get(slot)
-            if entry is not None and entry.owner == owner and entry.answer is None:
-                del self._entries[slot]
-
-
-# Replace (or delete) the value only while it is still this request's claim: compare-and-set.
-_COMPLETE = """
-local v = redis.call('get', KEYS[1])
-if not v or cjson.decode(v)['owner'] ~= ARGV[1] then return 0 end
-if tonumber(ARGV[3]) > 0 then return redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
-return redis.call('del', KEYS[1])
-"""
-
-
-class RedisIdempotencyStore:
+class RedisIdempotencyStore(RedisClaimStore):
     """Keys shared by every replica through Redis (``pip install 'assessment-asgi[redis]'``).
 
-    The claim is one ``SET NX PX``: of two replicas racing on a key, one wins and the other
+    The claim is one atomic script: of two replicas racing on a key, one wins and the other
     answers 409 (or replays, once the first stored its answer). Asyncio only. The app's
     store when ``ASSESSMENT_REDIS_URL`` is set::
 
         store = RedisIdempotencyStore("redis://127.0.0.1:6379/0")
     """
 
+    needs_asyncio = "The Redis idempotency store needs asyncio (redis.asyncio)"
+
     def __init__(self, url: str | SecretStr, *, prefix: str = "assessment_asgi:idem:") -> None:
-        raw = redis_py_url(redis_url(url, "url"))  # the one scheme check (_rules.py)
-        try:
-            import redis.asyncio  # noqa: F401
-        except ImportError as exc:
-            raise ConfigurationError(
-                "RedisIdempotencyStore needs the redis package: pip install 'assessment-asgi[redis]'",
-                setting="url",
-            ) from exc
-        self.prefix = prefix
-        self._url = SecretStr(raw)  # may hold a password: never shown
-        # redis.asyncio connections belong to the loop that opened them: one client per
-        # running loop, created on first use so that building the app never connects, and
-        # closed on its own loop when that loop ends.
-        self._clients: LoopLocal[Any] = LoopLocal(self._connect, close=_close_redis)
-
-    def __repr__(self) -> str:
-        return f"RedisIdempotencyStore(prefix={self.prefix!r})"
-
-    def _connect(self, library: str) -> Any:
-        import redis.asyncio as redis_asyncio
-
-        return redis_asyncio.Redis.from_url(
-            self._url.get_secret_value(), socket_timeout=5, socket_connect_timeout=5
-        )
-
-    def _redis(self) -> Any:
-        if current_loop()[0] != "asyncio":
-            raise HTTPException(
-                "not_configured", "The Redis idempotency store needs asyncio (redis.asyncio)"
-            )
-        return self._clients.get()
-
-    async def claim(self, slot: str, fingerprint: str, lease: float) -> Claim:
-        redis, key = self._redis(), self.prefix + slot
-        owner = secrets.token_hex(8)
-        pending = json.dumps({"fp": fingerprint, "owner": owner})
-        for _ in range(2):  # the value may expire between SET and GET: try once more
-            if await redis.set(key, pending, nx=True, px=max(1, int(lease * 1000))):
-                return Claim("claimed", owner=owner)
-            value = await redis.get(key)
-            if value is None:
-                continue
-            stored = json.loads(value)
-            if stored.get("fp") != fingerprint:
-                return Claim("reused")
-            if not isinstance(stored.get("answer"), dict):
-                return Claim("in_flight")
-            return Claim("replay", stored["answer"])
-        return Claim("in_flight")
-
-    async def complete(
-        self, slot: str, owner: str, fingerprint: str, answer: dict[str, Any], keep: float
-    ) -> None:
-        value = json.dumps({"fp": fingerprint, "owner": owner, "answer": answer})
-        await self._redis().eval(_COMPLETE, 1, self.prefix + slot, owner, value, int(keep * 1000))
-
-    async def release(self, slot: str, owner: str) -> None:
-        await self._redis().eval(_COMPLETE, 1, self.prefix + slot, owner, "", 0)
-
-    async def aclose(self) -> None:
-        """Close the running loop's client now; clients of other loops close on their own."""
-        await self._clients.aclose()
-
-
-async def _close_redis(client: Any) -> None:
-    await client.aclose()
+        super().__init__(redis_url(url, "url"), prefix=prefix)

@@ -11,8 +11,13 @@
   number of sockets and tasks instead of all of them.
 
 Both work on asyncio and trio: the memory storage (:mod:`._ratestore`, bounded: an idle
-recruiter's entry is freed once its window has passed) is thread-safe and never blocks, and
-the Redis storage (a blocking client) runs in a worker thread.
+recruiter's entry is freed once its window has passed) is thread-safe and never blocks. On
+asyncio a Redis hit is one script on the running loop (``_HIT``: every item of the limit
+counted, or the refusal and its reset, in one round trip), auto-pipelined with the other
+requests' scripts over the bounded per-loop pool of ``_redis.py``. It keeps the data layout of
+``limits``' Redis storage (same keys, same lists and counters), so on trio, where
+``redis.asyncio`` cannot run, ``limits``' blocking Redis storage in a worker thread shares the
+same counts.
 """
 
 from __future__ import annotations
@@ -29,12 +34,14 @@ from limits.storage import Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, RateLimiter
 from pydantic import SecretStr
 
-from ._compat import deadline
+from ._claims import Claim, ClaimStore, RedisClaimStore
+from ._compat import current_loop, deadline
 from ._concurrency import LoopLocal
 from ._exceptions import ConfigurationError, HTTPException
 from ._models import Recruiter
 from ._ratestore import BoundedMemoryStorage
-from ._rules import limits_url, parse_rate_limit, redis_url
+from ._redis import RedisPool, redis_url
+from ._rules import limits_url, parse_rate_limit
 
 logger = logging.getLogger("assessment_asgi.ratelimit")
 
@@ -43,6 +50,34 @@ STRATEGIES: dict[str, type[RateLimiter]] = {
     "moving-window": MovingWindowRateLimiter,
     "fixed-window": FixedWindowRateLimiter,
 }
+# pre(n) counts a hit on KEYS[1..n], one per item, named as limits names them. ARGV: now (Unix
+# seconds, as limits' moving window stores it), the strategy, then each item's amount and expiry
+# (s). Items are counted in turn (limits' acquire_moving_window.lua / incr_expire.lua); at the
+# first one over: {index, seconds until it frees up}; {0, "0"} when every item allowed the hit.
+_PRE_HIT = """
+local function pre(n)
+  local now = tonumber(ARGV[1])
+  local moving = ARGV[2] == 'moving-window'
+  for i = 1, n do
+    local limit, expiry = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
+    if moving then
+      local entry = redis.call('lindex', KEYS[i], limit - 1)
+      if entry and tonumber(entry) >= now - expiry then
+        return {i, tostring(tonumber(entry) + expiry - now)}
+      end
+      redis.call('lpush', KEYS[i], ARGV[1])
+      redis.call('ltrim', KEYS[i], 0, limit - 1)
+      redis.call('expire', KEYS[i], expiry)
+    else
+      local count = redis.call('incrby', KEYS[i], 1)
+      if count == 1 then redis.call('expire', KEYS[i], expiry) end
+      if count > limit then return {i, tostring(redis.call('pttl', KEYS[i]) / 1000)} end
+    end
+  end
+  return {0, '0'}
+end
+"""
+_HIT = _PRE_HIT + "return pre(#KEYS)"
 REDIS_TIMEOUT = 2.0
 KEY_PREFIX = "assessment_asgi"
 
@@ -73,9 +108,13 @@ class RecruiterRateLimiter:
         self.limit = limit
         self.backend = "memory" if memory else "redis"
         # May hold a Redis password: never shown.
-        self._uri = SecretStr("memory://" if memory else limits_url(redis_url(storage_uri, "storage_uri")))
+        redis = None if memory else redis_url(storage_uri or "", "storage_uri")  # the one check
+        self._uri = SecretStr("memory://" if redis is None else limits_url(redis))
         self._key_prefix = key_prefix
         self._limiter: RateLimiter | None = None
+        # On asyncio: one script per hit on the running loop's client (see _HIT).
+        self._pool = None if redis is None else RedisPool(redis, timeout=REDIS_TIMEOUT)
+        self._limits = [(item, str(item.amount), str(item.get_expiry())) for item in self.items]
 
     def __repr__(self) -> str:
         return (
@@ -110,21 +149,43 @@ class RecruiterRateLimiter:
         try:
             if self.backend == "memory":
                 retry_after = self._hit(key)
-            else:
+            elif current_loop()[0] == "asyncio":
+                retry_after = await self._ahit(key)
+            else:  # trio: redis.asyncio cannot run here
                 retry_after = await anyio.to_thread.run_sync(self._hit, key)
         except Exception as exc:
-            logger.error("rate limit storage unavailable (%s): refusing the request",
-                         type(exc).__name__)
-            raise HTTPException(
-                "service_unavailable", headers={"Retry-After": "5"}
-            ) from None
+            raise _unavailable(exc) from None
         if retry_after is not None:
-            logger.info("recruiter %s is over the rate limit %s", recruiter, self.limit)
-            raise HTTPException(
-                "rate_limited",
-                f"Too many session requests: at most {self.limit} per recruiter",
-                headers={"Retry-After": str(retry_after)},
-            )
+            raise self._over(recruiter, retry_after)
+
+    async def check_and_claim(
+        self, recruiter: Recruiter, store: ClaimStore, key: str, fingerprint: str, lease: float
+    ) -> Claim:
+        """Count one request, then claim ``key`` in ``store``: one script (one round trip) when
+        both live in the same Redis, else one after the other. 429 when over the limit (the
+        key is then not claimed); the store's own errors otherwise."""
+        pool = self._pool
+        if (pool is None or not isinstance(store, RedisClaimStore) or store.url != pool.url
+                or current_loop()[0] != "asyncio"):
+            await self.check(recruiter)
+            return await store.claim(key, fingerprint, lease)
+        keys, args = self._script_args(recruiter_key(recruiter))
+        try:
+            over, seconds, claim = await store.claim_after(_PRE_HIT, keys, args, key, fingerprint, lease)
+        except Exception as exc:
+            raise _unavailable(exc) from None
+        if over:
+            raise self._over(recruiter, self._retry_after(over, seconds))
+        assert claim is not None
+        return claim
+
+    def _over(self, recruiter: Recruiter, retry_after: int) -> HTTPException:
+        logger.info("recruiter %s is over the rate limit %s", recruiter, self.limit)
+        return HTTPException(
+            "rate_limited",
+            f"Too many session requests: at most {self.limit} per recruiter",
+            headers={"Retry-After": str(retry_after)},
+        )
 
     def _hit(self, key: str) -> int | None:
         limiter = self._get_limiter()
@@ -134,10 +195,38 @@ class RecruiterRateLimiter:
                 return min(max(math.ceil(reset - time.time()), 1), item.get_expiry())
         return None
 
+    def _script_args(self, key: str) -> tuple[list[str], list[str]]:
+        prefix = self._key_prefix + ":"
+        keys, args = [], [repr(time.time()), self.strategy]
+        for item, amount, expiry in self._limits:
+            keys.append(prefix + item.key_for("session", key))
+            args += (amount, expiry)
+        return keys, args
+
+    def _retry_after(self, over: int | bytes, seconds: bytes | str) -> int:
+        item = self.items[int(over) - 1]
+        return min(max(math.ceil(float(seconds)), 1), item.get_expiry())
+
+    async def _ahit(self, key: str) -> int | None:
+        assert self._pool is not None
+        keys, args = self._script_args(key)
+        over, seconds = await self._pool.eval(_HIT, keys, args)
+        return self._retry_after(over, seconds) if over else None
+
     def reset(self) -> None:
-        """Forget every count (tests and operators)."""
-        if self._limiter is not None:
-            self._limiter.storage.reset()
+        """Forget every count (tests and operators; with Redis, a blocking call)."""
+        if self._limiter is not None or self.backend == "redis":
+            self._get_limiter().storage.reset()
+
+    async def aclose(self) -> None:
+        """Close the running loop's Redis connections (other loops close theirs when they end)."""
+        if self._pool is not None:
+            await self._pool.aclose()
+
+
+def _unavailable(exc: Exception) -> HTTPException:
+    logger.error("rate limit storage unavailable (%s): refusing the request", type(exc).__name__)
+    return HTTPException("service_unavailable", headers={"Retry-After": "5"})
 
 
 def recruiter_key(recruiter: Recruiter) -> str:

@@ -11,6 +11,7 @@ ORDER = [
     "package_gc",
     "package_pyreqwest",
     "package_httpx2",
+    "package_redis",
     "aiohttp",
     "pyreqwest",
     "pyreqwest_tuned",
@@ -24,6 +25,7 @@ LABELS = {
     "package_gc": "assessment-asgi, defaults, host gc threshold 50,000",
     "package_pyreqwest": "assessment-asgi, engine=pyreqwest (opt-in)",
     "package_httpx2": "assessment-asgi, engine=httpx2",
+    "package_redis": "assessment-asgi, defaults + ASSESSMENT_REDIS_URL (replica mode)",
     "aiohttp": "hand-written, raw aiohttp.ClientSession",
     "pyreqwest": "hand-written, pooled pyreqwest client",
     "pyreqwest_tuned": "hand-written, pyreqwest, body_json + default headers + sized pool",
@@ -84,6 +86,15 @@ def render_markdown(report: dict[str, Any]) -> str:
                 f"{ratio(r['rps'], ceil['rps']) if ceil else '-'} | {r['errors']} |"
             )
         lines.append("")
+        redis = table.get("package_redis", {}).get(key)
+        if ref and redis:
+            lines += [
+                f"Replica mode ÷ memory mode at {c} connection{'s' if c != 1 else ''}: "
+                f"{ratio(redis['rps'], ref['rps'])} req/s, p99 "
+                f"{ratio(redis['p99_ms'], ref['p99_ms'])} ({redis['p99_ms']:.1f} vs "
+                f"{ref['p99_ms']:.1f} ms).",
+                "",
+            ]
     micro = report.get("micro")
     if micro:
         lines += ["## In-process", "", "| measurement | result | target |", "|---|---:|---:|"]

@@ -8,6 +8,8 @@ HS256 recruiter JWT and validates the same body; they differ in how they call th
 - ``package_nolimit``: the same with the per-recruiter rate limit off.
 - ``package_pyreqwest``: the same with ``ASSESSMENT_ENGINE=pyreqwest`` (the opt-in engine).
 - ``package_httpx2``: the same with ``ASSESSMENT_ENGINE=httpx2`` (httpx2's own pool).
+- ``package_redis``: the defaults in replica mode: ``ASSESSMENT_REDIS_URL`` set (rate limits
+  and idempotency keys in a real redis-server on loopback, ``BENCH_REDIS_URL``).
 - ``sdk``: the official sync SDK ``record_assessment_backend`` 2.0.4 in Starlette's threadpool.
 - ``httpx2``: hand-written, one pooled ``httpx2.AsyncClient``.
 - ``aiohttp``: hand-written, one pooled raw ``aiohttp.ClientSession``.
@@ -273,12 +275,25 @@ def package_httpx2() -> Starlette:
     return Starlette(routes=[Mount("/assessment", AssessmentApp())])
 
 
+def package_redis() -> Starlette:
+    """The package's defaults in replica mode: ``ASSESSMENT_REDIS_URL`` (``BENCH_REDIS_URL``)."""
+    from starlette.routing import Mount
+
+    from assessment_asgi import AssessmentApp
+
+    _package_env()
+    os.environ["ASSESSMENT_REDIS_URL"] = os.environ["BENCH_REDIS_URL"]
+    assessment = AssessmentApp()
+    return Starlette(routes=[Mount("/assessment", assessment)], lifespan=assessment.lifespan)
+
+
 VARIANTS: dict[str, Callable[[], Starlette]] = {
     "package": package,
     "package_nolimit": package_nolimit,
     "package_gc": package_gc,
     "package_pyreqwest": package_pyreqwest,
     "package_httpx2": package_httpx2,
+    "package_redis": package_redis,
     "sdk": sdk,
     "httpx2": httpx2,
     "aiohttp": aiohttp,

@@ -12,10 +12,18 @@ for line in io.lines(os.getenv("BENCH_TOKENS_FILE")) do
 end
 local headers = { ["Content-Type"] = "application/json" }
 local next_token = math.random(#tokens)
+-- BENCH_IDEMPOTENCY=1 (run.py --idempotency): a new Idempotency-Key on every request.
+local keyed = os.getenv("BENCH_IDEMPOTENCY") == "1"
+local key_prefix = string.format("bench-%d-%d-", os.time(), math.random(1000000000))
+local sent = 0
 
 request = function()
   next_token = next_token % #tokens + 1
   headers["Authorization"] = tokens[next_token]
+  if keyed then
+    sent = sent + 1
+    headers["Idempotency-Key"] = key_prefix .. sent
+  end
   return wrk.format("POST", nil, headers, body)
 end
 

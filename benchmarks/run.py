@@ -100,6 +100,20 @@ def process(cmd: list[str], port: int, env: dict[str, str], log: Path) -> Iterat
                 proc.wait()
 
 
+@contextlib.contextmanager
+def redis_server(workdir: Path, cpus: str | None) -> Iterator[str | None]:
+    """A real redis-server on loopback for ``package_redis`` (no persistence), or None."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        print("note: redis-server not found: skipping package_redis")
+        yield None
+        return
+    port = free_port()
+    cmd = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    with process(pinned(cmd, cpus), port, {}, workdir / "redis.log"):
+        yield f"redis://127.0.0.1:{port}/0"
+
+
 def smoke(url: str, token: str, body: bytes) -> str | None:
     """None when the variant answers the contract's success body, else what went wrong."""
     import httpx2
@@ -198,6 +212,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     env["BENCH_UPSTREAM"] = f"http://127.0.0.1:{stand_in_port}/api/v1"
     env["PYTHONPATH"] = str(ROOT)
     wrk_env = {**env, "BENCH_TOKENS_FILE": str(tokens_file), "BENCH_BODY_FILE": str(body_file)}
+    if args.idempotency:
+        wrk_env["BENCH_IDEMPOTENCY"] = "1"  # a new Idempotency-Key on every request
 
     results: dict[str, dict[int, list[dict[str, Any]]]] = {
         v: {c: [] for c in args.connections} for v in variants
@@ -214,6 +230,12 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 workdir / "stand_in.log",
             )
         )
+        if "package_redis" in variants:
+            url = stack.enter_context(redis_server(workdir, server_cpus))
+            if url is None:
+                variants = [v for v in variants if v != "package_redis"]
+            else:
+                env["BENCH_REDIS_URL"] = url
         urls: dict[str, str] = {}
         for name in variants:
             port = free_port()
@@ -306,6 +328,9 @@ def main() -> None:
     parser.add_argument(
         "--out", default=None, help="results/<OUT>.{md,json,png} (default latest; quick: quick)"
     )
+    parser.add_argument(
+        "--idempotency", action="store_true", help="send a new Idempotency-Key with every request"
+    )
     parser.add_argument("--no-micro", action="store_true", help="skip micro-benchmarks and memory")
     parser.add_argument("--no-wrk", action="store_true", help="only the in-process measurements")
     args = parser.parse_args()
@@ -331,6 +356,7 @@ def main() -> None:
             "http": args.http,
             "pin": args.pin,
             "recruiters": args.recruiters,
+            "idempotency": args.idempotency,
         },
         "wrk": {},
     }

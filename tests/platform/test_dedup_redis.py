@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import anyio
 import pytest
 import redis.asyncio as redis_asyncio
 
-from assessment_asgi.platform import Credentials, RedisDedupStore, ResultsPoller, RetryPolicy, SmartAIClient
+from assessment_asgi.platform import (
+    Credentials,
+    RedisDedupStore,
+    ResultsPoller,
+    RetryPolicy,
+    SmartAIClient,
+)
 from tests._fake import API_KEY, SECRET, FakeAPI, build_app, completed_event
 from tests._servers import free_port, serve
 
@@ -112,3 +119,21 @@ async def test_an_unreachable_store_leaves_the_batch_queued(caplog: pytest.LogCa
     assert (report.failed, report.acknowledged) == (3, 0)
     assert state.acked == []
     assert "de-duplication store failed (ConnectionError): 3 event(s) left queued" in caplog.text
+
+
+def test_one_store_from_a_url_serves_event_loops_one_after_another(redis_url: str, prefix: str) -> None:
+    # A poller restarted on a new loop (a CLI run, a test, a host reload) keeps its store: each
+    # loop gets its own connections instead of reusing those of a loop that has ended.
+    store = RedisDedupStore(redis_url, prefix=prefix)
+
+    async def claim(event_id: str) -> str:
+        return await store.claim(event_id)
+
+    async def complete(event_id: str) -> None:
+        await store.complete(event_id)
+
+    assert asyncio.run(claim("evt-1")) == "claimed"
+    asyncio.run(complete("evt-1"))
+    assert asyncio.run(claim("evt-1")) == "done"
+    assert asyncio.run(claim("evt-2")) == "claimed"
+

@@ -4,8 +4,10 @@ real Redis), and the cap on concurrent platform calls."""
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import threading
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -16,14 +18,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from assessment_asgi import AssessmentApp, ConfigurationError, Recruiter
+from assessment_asgi import AssessmentApp, ConfigurationError, Credentials, Recruiter
 from assessment_asgi._exceptions import HTTPException
 from assessment_asgi._ratelimit import PlatformCallLimiter, RecruiterRateLimiter
 from assessment_asgi._ratestore import BoundedMemoryStorage
 from tests._fake import STANDIN_TOKEN, USERS, FakePlatform
 from tests._servers import Server, free_port, serve
 
-from .conftest import assert_clean, bearer, body, hs_token, make_app, mounted
+from .conftest import API_KEY, SECRET_KEY, assert_clean, bearer, body, hs_token, make_app, mounted
 
 # -- impersonation ---------------------------------------------------------------------------
 
@@ -179,6 +181,68 @@ def test_redis_strategies_limit_per_recruiter(
     assert_rate_limited(responses[2])
 
 
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_the_budget_belongs_to_the_recruiters_id_not_to_the_email(
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str,
+    request: pytest.FixtureRequest, backend: str,
+) -> None:
+    shared = {} if backend == "memory" else {"redis_url": request.getfixturevalue("fresh_redis")}
+    app = make_app(platform_url, rate_limit="2/minute", **shared)
+    rita = hs_token(sub="rec_42", email="team@hire.example")
+    colleague = hs_token(sub="rec_43", email="team@hire.example")  # the same shared mailbox
+    with mounted(app) as url:
+        assert [r.status_code for r in _burst(checked_client, url, rita, 2)] == [200, 200]
+        # Two recruiters sharing an email have a budget each.
+        assert [r.status_code for r in _burst(checked_client, url, colleague, 2)] == [200, 200]
+        assert_rate_limited(checked_client.post(url, json=body(), headers=bearer(colleague)))
+        # A recruiter whose email changed keeps the budget already spent.
+        renamed = hs_token(sub="rec_42", email="rita.new@hire.example")
+        assert_rate_limited(checked_client.post(url, json=body(), headers=bearer(renamed)))
+    assert len(platform.calls) == 4
+
+
+@pytest.mark.redis
+def test_with_redis_the_limit_answers_while_every_worker_thread_is_busy(
+    platform: FakePlatform, platform_url: str, fresh_redis: str
+) -> None:
+    """The Redis hit runs on the event loop: a busy thread pool (sync hooks) never delays it."""
+    from starlette.routing import Mount
+
+    entered, release, calls = threading.Event(), threading.Event(), []
+
+    def keys() -> Credentials:  # a sync hook: the second call holds the server's only thread
+        calls.append(1)
+        if len(calls) == 2:
+            entered.set()
+            assert release.wait(30)
+        return Credentials(API_KEY, SECRET_KEY)
+
+    app = make_app(platform_url, rate_limit="1/minute", redis_url=fresh_redis, keys=keys,
+                   api_key=None, secret_key=None)
+
+    @contextlib.asynccontextmanager
+    async def one_thread(host: Starlette) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = 1
+        async with app.lifespan(host):
+            yield
+
+    rita, bob = hs_token(), hs_token(sub="rec_7", email="bob@hire.example")
+    host = Starlette(routes=[Mount("/assessment", app=app)], lifespan=one_thread)
+    with serve(host) as base, httpx2.Client(timeout=30) as client:
+        url = f"{base}/assessment/session"
+        assert client.post(url, json=body(), headers=bearer(rita)).status_code == 200
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            held = pool.submit(client.post, url, json=body(), headers=bearer(bob))
+            try:
+                assert entered.wait(30)
+                # Refused at once: not queued behind the held thread (5 s is a generous bound).
+                over = client.post(url, json=body(), headers=bearer(rita), timeout=5)
+            finally:
+                release.set()
+            assert held.result(30).status_code == 200
+    assert_rate_limited(over)
+
+
 def test_unreachable_redis_fails_closed_without_leaking_its_password(
     checked_client: httpx2.Client, platform: FakePlatform, platform_url: str
 ) -> None:
@@ -295,6 +359,45 @@ def test_limits_hold_on_asyncio_and_trio_servers(
             statuses = [r.status_code for r in _burst(checked_client, url, token, 3)]
         assert statuses == [200, 200, 429]
     assert len(platform.calls) == 4
+
+
+@pytest.mark.redis
+def test_a_concurrent_burst_through_redis_gets_exactly_its_budget(
+    platform: FakePlatform, platform_url: str, fresh_redis: str
+) -> None:
+    # Hits arriving together leave in one pipeline: each still gets its own, exact answer.
+    app = make_app(platform_url, rate_limit="5/minute", redis_url=fresh_redis)
+    tokens = [hs_token(sub=f"rec_{i % 2}", email=f"r{i % 2}@hire.example") for i in range(24)]
+    with mounted(app) as url, httpx2.Client(
+        timeout=30, limits=httpx2.Limits(max_connections=24)
+    ) as client, concurrent.futures.ThreadPoolExecutor(24) as pool:
+        responses = list(pool.map(
+            lambda token: client.post(url, json=body(), headers=bearer(token)), tokens
+        ))
+    for recruiter in (0, 1):
+        mine = responses[recruiter::2]
+        assert sorted(r.status_code for r in mine) == [200] * 5 + [429] * 7
+    assert len(platform.calls) == 10
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("strategy", ["moving-window", "fixed-window"])
+def test_replicas_on_asyncio_and_on_trio_share_one_budget_through_redis(
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str, fresh_redis: str,
+    strategy: str,
+) -> None:
+    on_asyncio = make_app(platform_url, rate_limit="3/minute;50/hour", redis_url=fresh_redis,
+                          rate_limit_strategy=strategy)
+    on_trio = make_app(platform_url, rate_limit="3/minute;50/hour", redis_url=fresh_redis,
+                       rate_limit_strategy=strategy)
+    token = hs_token()
+    with mounted(on_asyncio) as url_a, mounted(on_trio, server="hypercorn-trio") as url_t:
+        statuses = [r.status_code for r in _burst(checked_client, url_a, token, 2)]
+        statuses += [r.status_code for r in _burst(checked_client, url_t, token, 1)]
+        assert statuses == [200, 200, 200]
+        assert_rate_limited(checked_client.post(url_t, json=body(), headers=bearer(token)))
+        assert_rate_limited(checked_client.post(url_a, json=body(), headers=bearer(token)))
+    assert len(platform.calls) == 3
 
 
 @pytest.mark.anyio
