@@ -9,7 +9,6 @@ this same check, so the two always agree.
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
-from urllib.parse import urlsplit
 
 from pydantic import (
     Field,
@@ -25,7 +24,8 @@ from ._auth import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, MIN_SECRET_BYTES
 from ._cors import normalise_origin
 from ._exceptions import ConfigurationError
 from ._ratelimit import parse_rate_limit
-from ._urls import secure_url_problem
+from ._urls import PLAIN_HTTP, secure_url_problem
+from .platform._credentials import check_key
 
 DEFAULT_ALGORITHMS = ("HS256", "RS256", "PS256", "ES256", "EdDSA")
 PREFIX = "ASSESSMENT_"
@@ -110,7 +110,7 @@ class AssessmentSettings(BaseSettings):
     read_timeout: float = Field(default=15.0, gt=0, le=600)
     timeout: float = Field(default=20.0, gt=0, le=600)
     # What carries it (README "Engines"); unset: aiohttp on asyncio, httpx2 on trio.
-    engine: Literal["aiohttp", "pyreqwest", "httpx2"] | None = None
+    engine: Literal["aiohttp", "pyreqwest", "httpx2", "httpx"] | None = None
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -150,7 +150,7 @@ class AssessmentSettings(BaseSettings):
         if problem is None:
             return url
         setting = variable("base_url")
-        if urlsplit(url).scheme == "http":
+        if problem == PLAIN_HTTP:
             # The platform secret travels in a header of every call: never in clear text.
             problem = ("uses plain http to a remote host, so the keys would cross the network "
                        "unencrypted: use https:// (http:// only for loopback hosts)")
@@ -175,6 +175,13 @@ class AssessmentSettings(BaseSettings):
     def _blank_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         # ASSESSMENT_JWT_SECRET= (empty) in a .env means "not set", as for the other settings.
         return value if value is not None and value.get_secret_value().strip() else None
+
+    @field_validator("api_key", "secret_key")
+    @classmethod
+    def _usable_key(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is not None:
+            check_key(value.get_secret_value(), variable(str(info.field_name)))
+        return value
 
     @field_validator("jwt_secret")
     @classmethod

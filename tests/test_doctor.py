@@ -120,7 +120,9 @@ def test_an_unreachable_platform_is_reported(tmp_path: Path) -> None:
         (LIVE_API, TEST_SECRET, "ASSESSMENT_SECRET_KEY is a test key but ASSESSMENT_API_KEY is a live key"),
         (TEST_SECRET, TEST_API, "ASSESSMENT_API_KEY and ASSESSMENT_SECRET_KEY look swapped"),
         (TEST_API, TEST_API, "ASSESSMENT_API_KEY and ASSESSMENT_SECRET_KEY are the same value"),
-        (f" {TEST_API}", TEST_SECRET, "ASSESSMENT_API_KEY has surrounding spaces or quotes"),
+        # The settings check (the app's own) names whitespace and control characters in keys.
+        (f" {TEST_API}", TEST_SECRET, "ASSESSMENT_API_KEY has surrounding whitespace"),
+        (f"'{TEST_API}'", TEST_SECRET, "ASSESSMENT_API_KEY has surrounding quotes"),
     ],
 )
 def test_inconsistent_keys_are_named_never_shown(
