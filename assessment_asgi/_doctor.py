@@ -25,9 +25,10 @@ import anyio
 import httpx2
 
 from ._app import AssessmentApp
+from ._doctor_outcome import call_outcome
 from ._exceptions import ConfigurationError
 from ._settings import AssessmentSettings
-from .platform import Credentials, SmartAIAuthError, SmartAIClient, SmartAIError
+from .platform import Credentials, SmartAIClient, SmartAIError
 from .platform._credentials import TEST_KEY_PREFIX, TEST_SECRET_PREFIX
 
 Status = Literal["ok", "warn", "FAIL", "info"]
@@ -247,7 +248,7 @@ def check_base_url(url: str, *, given: bool) -> list[Finding]:
     return findings
 
 
-async def _probe(url: str, credentials: Credentials | None) -> list[Finding]:
+async def _probe(url: str, credentials: Credentials | None, source: str = BASE_URL) -> list[Finding]:
     findings: list[Finding] = []
     try:
         async with httpx2.AsyncClient(timeout=_REACH_TIMEOUT, follow_redirects=False) as http:
@@ -264,17 +265,8 @@ async def _probe(url: str, credentials: Credentials | None) -> list[Finding]:
     async with SmartAIClient(base_url=url, timeout=_REACH_TIMEOUT, retry=1) as client:
         try:
             await client.list_assessments(credentials=credentials)
-        except SmartAIAuthError as exc:
-            findings.append(Finding(
-                "FAIL", f"the platform refused the keys (HTTP {exc.status_code})",
-                "copy both keys again from the SmartAI dashboard, for this platform's "
-                "environment (test keys for the test environment)",
-            ))
         except SmartAIError as exc:
-            findings.append(Finding(
-                "warn", f"could not verify the keys: {type(exc).__name__} "
-                f"(HTTP {exc.status_code})", "check the platform's status, then run doctor again",
-            ))
+            findings.append(Finding(*call_outcome(exc, shown(url), source)))
         else:
             findings.append(Finding("ok", "the platform accepted the keys (signed read-only call)"))
     return findings
@@ -373,7 +365,7 @@ def run(argv: Sequence[str]) -> tuple[int, list[str]]:
     if args.sandbox:
         findings += anyio.run(_sandbox_round_trip, credentials)
     if url_ok and not args.offline:
-        findings += anyio.run(_probe, url, credentials)
+        findings += anyio.run(_probe, url, credentials, "--base-url" if args.base_url else BASE_URL)
 
     problems = sum(f.status == "FAIL" for f in findings)
     sources = f"the environment and {env_file}" if env_file.is_file() else "the environment"
