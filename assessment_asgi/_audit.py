@@ -1,26 +1,44 @@
 """Audit events: who created a session for whom, and which attempts were refused.
 
 ``AssessmentApp(on_session_created=..., on_session_refused=...)`` takes sync or async
-callables. They run after the answer is sent (sync ones in the worker thread pool, off the
-event loop), so a slow or failing hook never changes what the caller gets: a failure is
-logged with its type only.
+callables. They run after the answer is sent (sync ones in worker threads, off the event
+loop), so a slow or failing hook never changes what the caller gets: a failure is logged with
+its type only.
+
+Anyone can be refused, as often as they like (a bad token costs nothing to send), so a sync
+``on_session_refused`` never takes the shared worker pool's tokens, which sync hooks of good
+requests (``authenticate``, ``keys``) and the host's sync endpoints wait for: it runs in at most
+``REFUSAL_THREADS`` threads of its own, ``REFUSAL_BACKLOG`` more events wait their turn, and
+beyond that an event is dropped and counted (a warning, at most once a minute).
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from ._compat import to_async
+import anyio
+import anyio.to_thread
+
+from ._compat import _is_async_callable, to_async
+from ._concurrency import LoopLocal
 from ._models import Candidate, Recruiter
 
 if TYPE_CHECKING:
     from ._telemetry import RequestRecord
 
 logger = logging.getLogger("assessment_asgi")
+
+#: Threads a sync ``on_session_refused`` may hold at once (its own, not the shared pool's).
+REFUSAL_THREADS = 4
+#: Refusal events waiting for one of those threads; past this, events are dropped and counted.
+REFUSAL_BACKLOG = 1000
+_DROP_REPORT_INTERVAL = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +126,11 @@ class AuditHooks:
             if hook is not None and not callable(hook):
                 raise TypeError(f"{name} must be callable, got {type(hook).__name__}")
         self._created = to_async(on_created) if on_created is not None else None
-        self._refused = to_async(on_refused) if on_refused is not None else None
+        self._refused: Callable[..., Awaitable[Any]] | None = None
+        if on_refused is not None and _is_async_callable(on_refused):
+            self._refused = to_async(on_refused)
+        elif on_refused is not None:
+            self._refused = _BoundedSync(on_refused)  # never the shared pool (see above)
 
     @property
     def active(self) -> bool:
@@ -144,3 +166,42 @@ class AuditHooks:
         except Exception as exc:
             # The type only: a hook's message may quote the event (names, emails).
             logger.error("audit hook %s failed: %s", name, type(exc).__name__)
+
+
+class _BoundedSync:
+    """A sync refusal hook in at most ``REFUSAL_THREADS`` threads of its own (see the module)."""
+
+    def __init__(self, hook: Callable[..., Any]) -> None:
+        self._hook = hook
+        self._limiters: LoopLocal[anyio.CapacityLimiter] = LoopLocal(
+            lambda library: anyio.CapacityLimiter(REFUSAL_THREADS)
+        )
+        self.dropped = 0
+        self._in_flight = 0  # running or waiting; counted here, before any await, so exact
+        self._unreported = 0
+        self._reported_at = -_DROP_REPORT_INTERVAL
+
+    async def __call__(self, event: object) -> None:
+        if self._in_flight >= REFUSAL_THREADS + REFUSAL_BACKLOG:
+            self._drop()
+            return
+        self._in_flight += 1
+        try:
+            limiter = self._limiters.get()
+            result = await anyio.to_thread.run_sync(self._hook, event, limiter=limiter)
+            if inspect.isawaitable(result):
+                await result
+        finally:
+            self._in_flight -= 1
+
+    def _drop(self) -> None:
+        self.dropped += 1
+        self._unreported += 1
+        now = time.monotonic()
+        if now - self._reported_at >= _DROP_REPORT_INTERVAL:
+            logger.warning(
+                "audit hook on_session_refused: %d refusal event(s) dropped, its %d threads busy "
+                "and %d waiting (a flood of refused requests?)",
+                self._unreported, REFUSAL_THREADS, REFUSAL_BACKLOG,
+            )
+            self._reported_at, self._unreported = now, 0

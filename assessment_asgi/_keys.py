@@ -18,7 +18,7 @@ import anyio.to_thread
 from pydantic import SecretStr
 
 from ._compat import _is_async_callable, fail_after
-from ._exceptions import HTTPException
+from ._exceptions import ConfigurationError, HTTPException
 from ._models import Recruiter
 from ._redact import redacted_traceback
 from ._settings import live_variable
@@ -65,7 +65,12 @@ class EnvironmentKeys:
             raise HTTPException("not_configured", f"{missing} is not set on the server")
         raw = (api, secret)
         if self._cached is None or self._cached_raw != raw:
-            self._cached, self._cached_raw = Credentials(api, secret), raw
+            try:
+                credentials = Credentials(api, secret)
+            except ConfigurationError as exc:  # a key changed since start-up, and no request could carry it
+                var = self.api_key_var if exc.setting == "api_key" else self.secret_key_var
+                raise HTTPException("not_configured", f"{var} is malformed on the server") from None
+            self._cached, self._cached_raw = credentials, raw
         return self._cached
 
 

@@ -8,6 +8,7 @@ secret or a URL with a password must not reach a log.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from limits import RateLimitItem, parse_many
@@ -102,3 +103,21 @@ def limits_url(url: SecretStr) -> str:
     """A checked Redis URL as ``limits.storage.storage_from_string`` spells it."""
     raw = url.get_secret_value()
     return "redis+unix://" + raw.removeprefix("unix://") if raw.startswith("unix://") else raw
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_key(value: str, setting: str) -> None:
+    """Refuse a key no request could carry: ``ConfigurationError`` naming ``setting``, never
+    the value. The one check, for ``Credentials`` and for ``ASSESSMENT_API_KEY``/``_SECRET_KEY``."""
+    if _CONTROL.search(value):
+        raise ConfigurationError(
+            f"{setting} contains a control character (a line break, tab or NUL): copy the key again",
+            setting=setting,
+        )
+    if value != value.strip():
+        raise ConfigurationError(
+            f"{setting} has surrounding whitespace: remove it, the platform compares the key exactly",
+            setting=setting,
+        )

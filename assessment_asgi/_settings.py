@@ -15,7 +15,6 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
-from urllib.parse import urlsplit
 
 from pydantic import (
     Field,
@@ -32,11 +31,12 @@ from ._rules import (
     ASYMMETRIC_ALGORITHMS,
     HMAC_ALGORITHMS,
     MIN_SECRET_BYTES,
+    check_key,
     normalise_origin,
     parse_rate_limit,
     redis_url,
 )
-from ._urls import secure_url_problem
+from ._urls import PLAIN_HTTP, secure_url_problem
 
 DEFAULT_ALGORITHMS = ("HS256", "RS256", "PS256", "ES256", "EdDSA")
 PREFIX = "ASSESSMENT_"
@@ -159,7 +159,7 @@ class AssessmentSettings(BaseSettings):
     read_timeout: float = Field(default=15.0, gt=0, le=600)
     timeout: float = Field(default=20.0, gt=0, le=600)
     # What carries it (README "Engines"); unset: aiohttp on asyncio, httpx2 on trio.
-    engine: Literal["aiohttp", "pyreqwest", "httpx2"] | None = None
+    engine: Literal["aiohttp", "pyreqwest", "httpx2", "httpx"] | None = None
     # Freeze what start-up allocated out of the garbage collector's full walks (see _gc.py):
     # at lifespan startup, or after the first request where no lifespan reaches the app.
     gc_freeze: bool = True
@@ -202,7 +202,7 @@ class AssessmentSettings(BaseSettings):
         if problem is None:
             return url
         setting = variable("base_url")
-        if urlsplit(url).scheme == "http":
+        if problem == PLAIN_HTTP:
             # The platform secret travels in a header of every call: never in clear text.
             problem = ("uses plain http to a remote host, so the keys would cross the network "
                        "unencrypted: use https:// (http:// only for loopback hosts)")
@@ -227,6 +227,13 @@ class AssessmentSettings(BaseSettings):
     def _blank_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         # ASSESSMENT_JWT_SECRET= (empty) in a .env means "not set", as for the other settings.
         return value if value is not None and value.get_secret_value().strip() else None
+
+    @field_validator("api_key", "secret_key")
+    @classmethod
+    def _usable_key(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is not None:
+            check_key(value.get_secret_value(), variable(str(info.field_name)))
+        return value
 
     @field_validator("jwt_secret")
     @classmethod

@@ -4,9 +4,10 @@ Without the API installed nothing here imports it and each request costs one sma
 With the API and no SDK configured, the API's own no-op tracer and meter answer. Configure
 an SDK (``TracerProvider``, ``MeterProvider``) in your process and the spans appear:
 
-- ``POST <mount>/session`` (server span): ``assessment.code``, ``http.response.status_code``,
-  ``assessment.candidates`` (a count), ``assessment.idempotent_replayed``, and
-  ``assessment.tenant`` when the recruiter has one;
+- ``POST <mount>/session`` (server span; under Starlette the mount's route template, such as
+  ``/t/{tenant}/assessment``, never the concrete path): ``assessment.code``,
+  ``http.response.status_code``, ``assessment.candidates`` (a count),
+  ``assessment.idempotent_replayed``, and ``assessment.tenant`` when the recruiter has one;
 - one child span per platform call (``SmartAI <operation>``), built from the client's
   ``on_call`` report with its real start and end: engine, attempts, status, the platform's
   request id, ``error.type``.
@@ -21,10 +22,14 @@ the platform made up only. The tenant is a span attribute, and a metric label on
 
 from __future__ import annotations
 
+import functools
+import re
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from starlette.routing import Match, Mount, compile_path
 
 from ._version import __version__
 from .platform._observe import PlatformCall
@@ -46,6 +51,61 @@ except ImportError:  # the otel extra is not installed: everything below is a no
 _SCOPE = "assessment_asgi"
 _PROPAGATION_HEADERS = frozenset({b"traceparent", b"tracestate"})
 RATE_LIMIT_CODES = frozenset({"rate_limited", "platform_rate_limited"})
+
+
+def mount_template(scope: Any) -> str:
+    """Where the app is mounted, as a route template (``/t/{tenant}/assessment``).
+
+    Starlette's router puts the route it matched in ``scope["route"]`` (for a sub-app, the
+    innermost ``Mount``) and the outermost router in ``scope["router"]``; the templates of the
+    mounts from one to the other make the path. A path parameter's value never becomes a span
+    name (that would be one series per tenant). Elsewhere (no Starlette mount): ``root_path``.
+    """
+    root_path: str = scope.get("root_path", "")
+    target = scope.get("route")
+    if not isinstance(target, Mount):
+        return root_path
+    template, matched = _walk(scope, target)
+    if matched is None:
+        return template
+    # A layer without routes (a middleware) hid the mounts below ``matched``: the innermost
+    # mount's template is matched against the end of what is left of root_path.
+    rest = root_path[len(matched):] if root_path.startswith(matched) else root_path
+    regex = _compiled(target.path)
+    for start in [i for i, char in enumerate(rest) if char == "/"] + [len(rest)]:
+        if regex.match(rest[start:]):
+            return template + rest[:start] + target.path
+    return template + rest
+
+
+def _walk(scope: Any, target: Mount) -> tuple[str, str | None]:
+    """The mounts' templates from the outermost router down to ``target``, as Starlette
+    matched them: ``(template, None)``; or, where the walk could not go on, the templates so
+    far and the concrete root path they matched."""
+    app_root: str = scope.get("app_root_path", "")
+    probe: dict[str, Any] = {
+        "type": "http", "path": scope.get("path", ""), "root_path": app_root, "path_params": {},
+    }
+    router, template = scope.get("router"), app_root
+    for _ in range(16):  # mounts nested deeper than this: stop walking
+        for route in getattr(router, "routes", ()):
+            if isinstance(route, Mount):
+                match, child = route.matches(probe)
+                if match is Match.FULL:
+                    break
+        else:
+            break
+        template += route.path
+        if route is target:
+            return template, None
+        probe.update(child)
+        router = route
+    return template, probe["root_path"]
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(template: str) -> re.Pattern[str]:
+    return compile_path(template)[0]
 
 
 class Telemetry:

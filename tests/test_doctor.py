@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,10 +95,72 @@ def test_keys_the_platform_refuses_are_reported(
         ASSESSMENT_JWT_SECRET=JWT_SECRET, ASSESSMENT_BASE_URL=base_url,
     )
     assert status == 1
+    # Issue 21: the FAIL line names the settings to fix.
     assert fails(out) == [
-        "FAIL  the platform refused the keys (HTTP 401). Fix: copy both keys again from the "
-        "SmartAI dashboard, for this platform's environment (test keys for the test environment)"
+        "FAIL  the platform refused the keys (HTTP 401): every call will fail. Fix: copy "
+        "ASSESSMENT_API_KEY and ASSESSMENT_SECRET_KEY again from the SmartAI dashboard, for this "
+        "platform's environment (test keys for the test environment)"
     ]
+    assert "All good." not in out
+
+
+@pytest.mark.parametrize("suffix", ["", "/api", "/v1"])
+@pytest.mark.parametrize("given", [False, True], ids=["env", "--base-url"])
+def test_a_base_url_the_platform_answers_404_for_fails_naming_the_setting(
+    tmp_path: Path, platform: tuple[SandboxApp, str], suffix: str, given: bool
+) -> None:
+    """Issue 21: with the /api/v1 prefix missing every POST /session answered 502 while doctor
+    printed two warnings and "All good."."""
+    sandbox, good_url = platform
+    base_url = good_url.removesuffix("/api/v1") + suffix
+    args, env = (["--base-url", base_url], {}) if given else ([], {"ASSESSMENT_BASE_URL": base_url})
+    status, out = doctor(tmp_path, *args, **_keys(sandbox), ASSESSMENT_JWT_SECRET=JWT_SECRET, **env)
+    assert status == 1, out
+    setting = "--base-url" if given else "ASSESSMENT_BASE_URL"
+    assert fails(out) == [
+        f"FAIL  {setting}: the platform answers HTTP 404 for {base_url}/assessments, so every call "
+        f"will fail. Fix: set {setting} to the platform's base URL, including /api/v1 "
+        "(https://<platform host>/api/v1)"
+    ]
+    assert out.rstrip().endswith("1 problem found.")
+
+
+def _answering(status: int, body: bytes, content_type: str = "application/json", **headers: str) -> Any:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        pairs = [(b"content-type", content_type.encode())]
+        pairs += [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()]
+        await send({"type": "http.response.start", "status": status, "headers": pairs})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (_answering(301, b"", location="https://elsewhere.example/api/v1"), "FAIL  --base-url: "),
+        (_answering(200, b"<!doctype html><h1>Our app</h1>", "text/html"), "FAIL  --base-url: "),
+        (_answering(400, b"{}"), "FAIL  the platform refused a signed read-only call (HTTP 400)"),
+        (_answering(503, b'{"success": false}'), "warn  could not verify the keys: SmartAIServerError"),
+        (_answering(429, b"{}", retry_after="3600"), "warn  could not verify the keys: SmartAIRate"),
+    ],
+    ids=["redirect", "html-200", "400", "503", "429"],
+)
+def test_only_what_a_request_could_survive_is_a_warning(tmp_path: Path, answer: Any, expected: str) -> None:
+    with serve(answer) as url:
+        status, out = doctor(
+            tmp_path, "--base-url", f"{url}/api/v1", ASSESSMENT_API_KEY=TEST_API,
+            ASSESSMENT_SECRET_KEY=TEST_SECRET, ASSESSMENT_JWT_SECRET=JWT_SECRET,
+        )
+    line = next(line.strip() for line in out.splitlines() if line.strip().startswith(expected))
+    if expected.startswith("FAIL"):
+        assert (status, fails(out)) == (1, [line]), out
+        assert "Fix: " in line
+    else:
+        assert (status, fails(out)) == (0, []), out
+        assert out.rstrip().endswith("All good.")
 
 
 def test_an_unreachable_platform_is_reported(tmp_path: Path) -> None:
@@ -120,7 +183,9 @@ def test_an_unreachable_platform_is_reported(tmp_path: Path) -> None:
         (LIVE_API, TEST_SECRET, "ASSESSMENT_SECRET_KEY is a test key but ASSESSMENT_API_KEY is a live key"),
         (TEST_SECRET, TEST_API, "ASSESSMENT_API_KEY and ASSESSMENT_SECRET_KEY look swapped"),
         (TEST_API, TEST_API, "ASSESSMENT_API_KEY and ASSESSMENT_SECRET_KEY are the same value"),
-        (f" {TEST_API}", TEST_SECRET, "ASSESSMENT_API_KEY has surrounding spaces or quotes"),
+        # The settings check (the app's own) names whitespace and control characters in keys.
+        (f" {TEST_API}", TEST_SECRET, "ASSESSMENT_API_KEY has surrounding whitespace"),
+        (f"'{TEST_API}'", TEST_SECRET, "ASSESSMENT_API_KEY has surrounding quotes"),
     ],
 )
 def test_inconsistent_keys_are_named_never_shown(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import httpx2
@@ -16,12 +16,15 @@ from .._concurrency import LoopLocal
 from .._exceptions import ConfigurationError
 from ._config import RetryPolicy, Timeout
 from ._credentials import Credentials
-from ._engines import Engine, Options, Prepared, factory
+from ._engines import Engine, Options, Prepared, factory, injected_library
 from ._errors import SmartAIError, SmartAIResponseError
 from ._exchange import Op, exchange, sensitive
 from ._observe import OnCall, PlatformCall, notify
 from ._retry import Trace, with_retries
 from ._signing import canonical_json, signature
+
+if TYPE_CHECKING:
+    import httpx
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -43,7 +46,8 @@ def parse(model: type[_M], data: Any, op: Op) -> _M:
 
 
 class Caller:
-    """Sends operations through this loop's engine (or a caller's ``http_client``)."""
+    """Sends operations through this loop's engine (or a caller's ``http_client``, httpx2's
+    or httpx's)."""
 
     def __init__(
         self,
@@ -55,8 +59,8 @@ class Caller:
         retry: RetryPolicy,
         max_response_bytes: int,
         engine: str | None,
-        http_client: httpx2.AsyncClient | None,
-        transport: httpx2.AsyncBaseTransport | None,
+        http_client: httpx2.AsyncClient | httpx.AsyncClient | None,
+        transport: httpx2.AsyncBaseTransport | httpx.AsyncBaseTransport | None,
         limits: httpx2.Limits,
         user_agent: str,
         on_call: OnCall | None,
@@ -77,9 +81,14 @@ class Caller:
         if http_client is not None:
             from ._engines._httpx2 import Httpx2Engine
 
-            self._injected = Httpx2Engine(http_client, owned=False)
+            engine_type = Httpx2Engine
+            if injected_library(http_client, "AsyncClient") == "httpx":
+                from ._engines._httpx import HttpxEngine
+
+                engine_type = HttpxEngine
+            self._injected = engine_type(http_client, owned=False)
         elif transport is not None:
-            engine = "httpx2"
+            engine = injected_library(transport, "AsyncBaseTransport")
         self.pool: LoopLocal[Engine] = LoopLocal(factory(engine, options), close=_close)
 
     def engine(self) -> Engine:

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx2
 from pydantic import BaseModel, ValidationError
@@ -24,6 +24,9 @@ from ._errors import SmartAIResponseError
 from ._exchange import Op
 from ._models import AckResult, Assessment, Campaign, Event, EventBatch, InvalidEvent, SessionToken
 from ._observe import OnCall
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = logging.getLogger("assessment_asgi.platform")
 
@@ -69,10 +72,10 @@ class SmartAIClient:
     :class:`RetryPolicy` or a number of attempts.
 
     ``engine`` picks what carries the requests: ``"aiohttp"`` (the default on asyncio when
-    installed), ``"httpx2"`` (the default otherwise, and always on trio) or the opt-in
-    ``"pyreqwest"`` (fastest; its limits are in the README's "Engines" section).
-    ``http_client`` or ``transport`` (httpx2's) replace the pool and are never closed by
-    this client.
+    installed), ``"httpx2"`` (the default otherwise, and on trio), ``"httpx"`` (the ``httpx``
+    extra) or the opt-in ``"pyreqwest"`` (fastest; its limits are in the README's "Engines"
+    section). ``http_client`` or ``transport`` (httpx2's or httpx's: the engine of that
+    library carries the calls) replace the pool and are never closed by this client.
 
     ``on_call`` is told about every operation once it ends, with a :class:`PlatformCall`
     (operation, engine, attempts, status, request id, duration: never personal data).
@@ -92,8 +95,8 @@ class SmartAIClient:
         operation_timeouts: Mapping[str, Timeout | float] | None = None,
         retry: RetryPolicy | int = RetryPolicy(),  # noqa: B008 - frozen, immutable default
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-        http_client: httpx2.AsyncClient | None = None,
-        transport: httpx2.AsyncBaseTransport | None = None,
+        http_client: httpx2.AsyncClient | httpx.AsyncClient | None = None,
+        transport: httpx2.AsyncBaseTransport | httpx.AsyncBaseTransport | None = None,
         limits: httpx2.Limits | None = None,
         user_agent: str = _USER_AGENT,
         on_call: OnCall | None = None,
@@ -125,13 +128,23 @@ class SmartAIClient:
             raise ValueError("max_response_bytes must be at least 1024")
         if http_client is not None and transport is not None:
             raise ValueError("pass http_client or transport, not both")
-        if http_client is not None and not isinstance(http_client, httpx2.AsyncClient):
-            raise TypeError("http_client must be an httpx2.AsyncClient")
-        if transport is not None and not isinstance(transport, httpx2.AsyncBaseTransport):
-            raise TypeError("transport must be an httpx2.AsyncBaseTransport")
+        injected = None
+        if http_client is not None:
+            injected = _engines.injected_library(http_client, "AsyncClient")
+            if injected is None:
+                raise TypeError("http_client must be an httpx2.AsyncClient or an httpx.AsyncClient")
+        if transport is not None:
+            injected = _engines.injected_library(transport, "AsyncBaseTransport")
+            if injected is None:
+                raise TypeError(
+                    "transport must be an httpx2.AsyncBaseTransport or an httpx.AsyncBaseTransport"
+                )
         chosen = self._engine = _engines.check(engine)
-        if chosen not in (None, "httpx2") and (http_client is not None or transport is not None):
-            raise ValueError(f"engine={chosen!r} cannot use an http_client or transport (httpx2's)")
+        if injected is not None and chosen not in (None, injected):
+            raise ValueError(
+                f"engine={chosen!r} cannot use an http_client or transport ({injected}'s: "
+                f"leave engine unset or pass engine={injected!r})"
+            )
         if on_call is not None and not callable(on_call):
             raise TypeError("on_call must be callable")
         self._caller = Caller(

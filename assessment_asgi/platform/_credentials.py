@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 
 from pydantic import SecretStr
 
+from .._rules import check_key
+
 TEST_KEY_PREFIX = "wc_ak_test_"
 TEST_SECRET_PREFIX = "wc_sk_test_"  # noqa: S105 - a prefix, not a secret
-
-
+# C0 controls and DEL (CR/LF, NUL, tab...): a header value carrying one is refused (or worse,
+# split) by the HTTP library, and some libraries quote the whole value in their error message.
 def _secret(value: str | SecretStr) -> SecretStr:
     if isinstance(value, SecretStr):
         return value
@@ -22,7 +24,8 @@ def _secret(value: str | SecretStr) -> SecretStr:
 class Credentials:
     """The server-side key pair from the SmartAI dashboard.
 
-    ``repr()`` and ``str()`` never show either value::
+    ``repr()`` and ``str()`` never show either value. A key with a control character or
+    surrounding whitespace raises ``ConfigurationError`` naming it::
 
         creds = Credentials("wc_ak_test_…", "wc_sk_test_…")
     """
@@ -37,6 +40,8 @@ class Credentials:
             raise ValueError("api_key must not be empty")
         if not secret.get_secret_value():
             raise ValueError("secret_key must not be empty")
+        check_key(api.get_secret_value(), "api_key")
+        check_key(secret.get_secret_value(), "secret_key")
         object.__setattr__(self, "api_key", api)
         object.__setattr__(self, "secret_key", secret)
 

@@ -231,3 +231,58 @@ def test_every_redis_user_takes_the_same_urls() -> None:
                 build(url)
             assert info.value.setting == setting
             assert str(info.value) == f"{setting} must be a redis://, rediss:// or redis+unix:// URL"
+
+
+# -- URLs and keys no request could use (issue #19) -------------------------------------------
+
+BAD_URLS = {
+    "crlf": "https://platform.example/api/v1\r\nX-Injected: 1",
+    "cr in the path": "https://platform.example/api\r/v1",
+    "lf in the host": "https://platform\n.example/api/v1",
+    "nul": "https://platform.example/api/v1\x00",
+    "tab": "https://platform.example/api\t/v1",
+    "del": "https://platform.example/\x7fapi/v1",
+    "space in the host": "https://platform example/api/v1",
+    "space in the path": "https://platform.example/api v1",
+    "no-break space": "https://platform.example/api\u00a0/v1",
+    "empty host": "https://:443/api/v1",
+    "port 0": "https://platform.example:0/api/v1",
+    "port 0 on loopback": "http://127.0.0.1:0/api/v1",
+}
+
+
+@pytest.mark.parametrize("flaw", BAD_URLS)
+def test_a_base_url_no_request_could_use_is_refused_at_construction(flaw: str) -> None:
+    url = BAD_URLS[flaw]
+    with pytest.raises(ConfigurationError) as info:
+        AssessmentApp(jwt_secret=JWT_SECRET, api_key=API_KEY, secret_key=SECRET_KEY, base_url=url)
+    assert info.value.setting == "ASSESSMENT_BASE_URL"
+    assert str(info.value).startswith("ASSESSMENT_BASE_URL must ")
+    assert "plain http" not in str(info.value)  # the problem named is the URL's own
+    assert url.strip() not in str(info.value)
+    # The same check (assessment_asgi/_urls.py) for components used on their own.
+    for setting in ("base_url", "queue_base_url"):
+        urls = {"base_url": "https://platform.example/api/v1", setting: url}
+        with pytest.raises(ConfigurationError, match=rf"^{setting} must ") as client_info:
+            SmartAIClient(**urls)
+        assert client_info.value.setting == setting
+    with pytest.raises(ConfigurationError, match=r"^jwks_url must "):
+        JWTAuthenticator(jwks_url=url.replace("/api/v1", "/jwks.json"))
+
+
+def test_surrounding_blanks_of_a_url_are_still_trimmed() -> None:
+    app = AssessmentApp(jwt_secret=JWT_SECRET, base_url=" https://platform.example/api/v1/\n")
+    assert app.client.base_url == "https://platform.example/api/v1"
+
+
+@pytest.mark.parametrize(
+    "key", ["wc_ak_test_1\r\n", "wc_ak_test_\x001", "wc_ak_test_1\t", " wc_ak_test_1", "wc_ak_test_1 "]
+)
+def test_credentials_refuse_a_key_no_header_could_carry(key: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"^api_key (contains a control|has surrounding)") as info:
+        Credentials(key, "wc_sk_test_1")
+    assert info.value.setting == "api_key"
+    with pytest.raises(ConfigurationError, match=r"^secret_key ") as info:
+        Credentials("wc_ak_test_1", key.replace("ak", "sk"))
+    assert info.value.setting == "secret_key"
+    assert "wc_" not in str(info.value)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx2
 import pytest
 
-from assessment_asgi import SessionCreated, SessionRefused
-from tests._fake import USERS, auth, make_token
+from assessment_asgi import Credentials, SessionCreated, SessionRefused, _audit
+from assessment_asgi._audit import REFUSAL_THREADS
+from tests._fake import API_KEY, SECRET_KEY, USERS, auth, make_token
 from tests._features import Sandbox, assessment_app, served
 
 
@@ -153,3 +157,78 @@ def test_a_rate_limited_request_is_reported_as_a_refusal(sandbox: Sandbox) -> No
     assert refused.recruiter.id == "rec_42"
     assert sandbox.sessions() == 1
     assert events.empty()
+
+
+def _refused_at_once(url: str, count: int) -> list[int]:
+    """``count`` requests with a bad token, all in flight together; their statuses."""
+    def one(_: int) -> int:
+        return httpx2.post(url, json={"users": USERS}, headers={"Authorization": "Bearer bad"},
+                           timeout=30).status_code
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def _wait_for(condition: Any, show: Any = None) -> None:
+    """Until ``condition()`` (a deadline only to fail instead of hanging)."""
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, f"the condition never came true {show() if show else ''}"
+        time.sleep(0.01)
+
+
+def test_a_flood_of_refusals_never_starves_the_shared_thread_pool(sandbox: Sandbox) -> None:
+    """Issue 19: every 401 ran a sync on_session_refused in the shared pool (40 tokens), so
+    blocked refusal hooks held up a good request whose sync keys hook needed a thread."""
+    release, started = threading.Event(), queue.Queue[str]()
+
+    def on_refused(event: SessionRefused) -> None:
+        started.put(event.code)
+        release.wait(60)
+
+    def keys() -> Credentials:  # sync: it runs in the shared worker pool
+        return Credentials(API_KEY, SECRET_KEY)
+
+    flood = 48  # more than the shared pool's 40 tokens
+    app = assessment_app(sandbox, keys=keys, on_session_refused=on_refused)
+    try:
+        with served(app) as (client, url):
+            assert _refused_at_once(url, flood) == [401] * flood  # answered before their hooks
+            _wait_for(lambda: started.qsize() >= REFUSAL_THREADS, started.qsize)
+            # Every refusal hook that may run is blocked, the rest wait: a good request goes on.
+            good = client.post(url, json={"users": USERS}, headers=auth())
+            assert good.status_code == 200
+            assert started.qsize() == REFUSAL_THREADS  # bounded: the others wait their turn
+            release.set()
+            _wait_for(lambda: started.qsize() == flood, started.qsize)  # queued, not lost
+    finally:
+        release.set()
+    assert {started.get() for _ in range(flood)} == {"unauthorized"}
+
+
+def test_refusals_beyond_the_backlog_are_dropped_and_counted(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(_audit, "REFUSAL_BACKLOG", 2)
+    release, started = threading.Event(), queue.Queue[str]()
+
+    def on_refused(event: SessionRefused) -> None:
+        started.put(event.code)
+        release.wait(60)
+
+    app = assessment_app(sandbox, on_session_refused=on_refused)
+    try:
+        with served(app) as (client, url):
+            assert _refused_at_once(url, 10) == [401] * 10
+            hook = app._audit._refused  # its count of drops: every refusal is then accounted for
+            _wait_for(lambda: getattr(hook, "dropped", None) == 10 - REFUSAL_THREADS - 2,
+                      lambda: (getattr(hook, "dropped", None), started.qsize()))
+            release.set()
+            _wait_for(lambda: started.qsize() == REFUSAL_THREADS + 2, started.qsize)
+            assert client.post(url, json={"users": USERS}, headers=auth()).status_code == 200
+    finally:
+        release.set()
+    [warning] = [r for r in caplog.records if "dropped" in r.getMessage()]
+    assert warning.levelname == "WARNING"
+    assert warning.getMessage().startswith("audit hook on_session_refused: ")
+    assert started.qsize() == REFUSAL_THREADS + 2  # 4 ran, 2 waited, 4 were dropped

@@ -1,5 +1,5 @@
 """Shared by the engine tests. A test that takes ``engine_name`` runs once per engine: every
-engine on asyncio, and httpx2 on trio (aiohttp and pyreqwest are asyncio-only). A module
+engine on asyncio, httpx2 and httpx on trio (aiohttp and pyreqwest are asyncio-only). A module
 opts in with ``from ._engine_runs import pytest_generate_tests``."""
 
 from __future__ import annotations
@@ -11,7 +11,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-ENGINE_RUNS = [("asyncio", "aiohttp"), ("asyncio", "pyreqwest"), ("asyncio", "httpx2"), ("trio", "httpx2")]
+ENGINE_RUNS = [
+    ("asyncio", "aiohttp"), ("asyncio", "pyreqwest"), ("asyncio", "httpx2"), ("asyncio", "httpx"),
+    ("trio", "httpx2"), ("trio", "httpx"),
+]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -34,7 +34,7 @@ OK_SESSION = b'{"success": true, "data": {"token": "t", "expiresAt": "x"}}'
 def test_a_new_event_loop_gets_a_new_engine_without_warnings() -> None:
     seen: list[PlatformCall] = []
     with _faulty_server(OK_SESSION) as base_url:
-        for engine in ("aiohttp", "pyreqwest", "httpx2"):
+        for engine in ("aiohttp", "pyreqwest", "httpx2", "httpx"):
             client = SmartAIClient(base_url=base_url, credentials=CREDS, engine=engine, on_call=seen.append)
 
             async def call(client: SmartAIClient = client) -> str:
@@ -47,20 +47,25 @@ def test_a_new_event_loop_gets_a_new_engine_without_warnings() -> None:
                 assert asyncio.run(call()) == "t"
                 gc.collect()
             assert client._pool.active == 0  # each loop closed its engine on shutdown
-    assert [call.engine for call in seen] == ["aiohttp"] * 2 + ["pyreqwest"] * 2 + ["httpx2"] * 2
+    assert [call.engine for call in seen] == (
+        ["aiohttp"] * 2 + ["pyreqwest"] * 2 + ["httpx2"] * 2 + ["httpx"] * 2
+    )
 
 
 @pytest.mark.anyio
 async def test_calls_name_the_engine_that_carried_them(anyio_backend: str) -> None:
     seen: list[PlatformCall] = []
     with _faulty_server(OK_SESSION) as base_url:
-        for engine in (None, "aiohttp", "pyreqwest", "httpx2"):
+        for engine in (None, "aiohttp", "pyreqwest", "httpx2", "httpx"):
             async with SmartAIClient(
                 base_url=base_url, credentials=CREDS, engine=engine, on_call=seen.append
             ) as client:
                 await client.create_session(name="A", email="a@x.io", recruiter_id="r")
-    # The default is aiohttp on asyncio; on trio every engine falls back to httpx2.
-    expected = ["aiohttp", "aiohttp", "pyreqwest", "httpx2"] if anyio_backend == "asyncio" else ["httpx2"] * 4
+    # The default is aiohttp on asyncio; on trio the asyncio-only engines fall back to httpx2.
+    expected = (
+        ["aiohttp", "aiohttp", "pyreqwest", "httpx2", "httpx"] if anyio_backend == "asyncio"
+        else ["httpx2"] * 4 + ["httpx"]
+    )
     assert [call.engine for call in seen] == expected
 
 
@@ -141,7 +146,7 @@ async def test_a_callers_cancel_scope_ends_a_call_inside_its_deadline(engine_nam
         await client.aclose()
 
 
-@pytest.mark.parametrize("engine", ["aiohttp", "httpx2"])
+@pytest.mark.parametrize("engine", ["aiohttp", "httpx2", "httpx"])
 def test_after_fork_the_child_builds_its_own_engine(engine: str) -> None:
     """gunicorn --preload forks after the app is imported (and maybe used): the child must
     not touch the parent's pool. pyreqwest is left out: a pyreqwest client built before a

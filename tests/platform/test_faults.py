@@ -29,6 +29,7 @@ from tests._fake import FakeAPI, build_app
 from tests._servers import serve
 
 from . import _faulty
+from ._engine_runs import ENGINE_RUNS
 from ._faulty import FaultServer, answer, sequence
 
 CREDS = Credentials("wc_ak_test_faults", "wc_sk_test_faults")
@@ -49,8 +50,7 @@ async def poll(client: SmartAIClient) -> Any:
 
 OPS = {"create_session": create, "poll_events": poll}
 
-#: Every engine on asyncio; trio runs on httpx2 only (aiohttp and pyreqwest are asyncio-only).
-ENGINE_RUNS = [("asyncio", "aiohttp"), ("asyncio", "pyreqwest"), ("asyncio", "httpx2"), ("trio", "httpx2")]
+# ENGINE_RUNS: every engine on asyncio; trio runs httpx2 and httpx (aiohttp, pyreqwest: asyncio only).
 _engine: str | None = None
 
 

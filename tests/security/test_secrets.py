@@ -19,7 +19,9 @@ from assessment_asgi import (
     AssessmentSettings,
     ConfigurationError,
     Credentials,
+    EnvironmentKeys,
     JWTAuthenticator,
+    SmartAIClient,
 )
 from assessment_asgi._exceptions import HTTPException
 from assessment_asgi._jwks import JWKSCache
@@ -157,3 +159,72 @@ def test_every_outcome_with_debug_logging_leaks_nothing(
     assert_clean(logged)
     assert "CANARY-recruiter" not in logged
     assert "ada@example.com" not in logged  # candidates' emails are personal data
+
+
+# -- keys no request could carry (issue #19) ------------------------------------------------
+
+FLAWED_KEYS = {
+    "crlf": API_KEY + "\r\nX-Injected: 1", "lf": API_KEY + "\n", "nul": API_KEY + "\x00",
+    "tab": API_KEY + "\t", "del": "\x7f" + API_KEY, "leading space": " " + API_KEY,
+    "trailing space": API_KEY + " ",
+}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.parametrize("engine", ["aiohttp", "pyreqwest", "httpx2", "httpx"])
+@pytest.mark.parametrize("flaw", FLAWED_KEYS)
+@pytest.mark.parametrize("which", ["api_key", "secret_key"])
+async def test_a_key_no_header_could_carry_is_refused_before_any_request_and_never_logged(
+    platform_url: str, caplog: pytest.LogCaptureFixture, engine: str, flaw: str, which: str
+) -> None:
+    """With DEBUG logging on every logger: HTTP libraries quote a header value they refuse
+    ("Illegal header value b'…'") in their own log records and exceptions."""
+    caplog.set_level(logging.DEBUG)
+    bad = FLAWED_KEYS[flaw] if which == "api_key" else FLAWED_KEYS[flaw].replace(API_KEY, SECRET_KEY)
+    keys = {"api_key": API_KEY, "secret_key": SECRET_KEY, which: bad}
+
+    async def create_session() -> None:
+        credentials = Credentials(keys["api_key"], keys["secret_key"])
+        async with SmartAIClient(
+            base_url=platform_url, credentials=credentials, engine=engine, retry=1
+        ) as client:
+            await client.create_session(name="Ada", email="ada@example.com", recruiter_id="r-1")
+
+    with pytest.raises(ConfigurationError) as info:
+        await create_session()
+    assert info.value.setting == which
+    text = f"{info.value!s} {info.value!r} {''.join(traceback.format_exception(info.value))}"
+    assert_clean(text)
+    assert_clean(_all_logs(caplog))  # the suite-wide canary check (tests/_canary.py) too
+
+
+@pytest.mark.parametrize("flaw", [f for f in FLAWED_KEYS if f != "nul"])  # no environment holds a NUL
+def test_the_app_refuses_a_flawed_key_from_the_environment_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, flaw: str
+) -> None:
+    monkeypatch.setenv("ASSESSMENT_SECRET_KEY", FLAWED_KEYS[flaw].replace(API_KEY, SECRET_KEY))
+    with pytest.raises(ConfigurationError) as info:
+        AssessmentApp(jwt_secret=JWT_SECRET, api_key=API_KEY)
+    assert info.value.setting == "ASSESSMENT_SECRET_KEY"
+    assert_clean(f"{info.value!s} {info.value!r}")
+    for flawed in (FLAWED_KEYS[flaw], FLAWED_KEYS["nul"]):
+        with pytest.raises(ConfigurationError, match=r"^ASSESSMENT_API_KEY"):
+            AssessmentSettings(api_key=flawed, secret_key=SECRET_KEY)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_key_changed_to_a_flawed_one_after_start_up_is_a_500_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    keys = EnvironmentKeys()
+    monkeypatch.setenv("ASSESSMENT_API_KEY", API_KEY)
+    monkeypatch.setenv("ASSESSMENT_SECRET_KEY", SECRET_KEY)
+    assert (await keys()).api_key.get_secret_value() == API_KEY
+    monkeypatch.setenv("ASSESSMENT_API_KEY", FLAWED_KEYS["crlf"])
+    with pytest.raises(HTTPException) as info:
+        await keys()
+    assert (info.value.code, info.value.message) == (
+        "not_configured", "ASSESSMENT_API_KEY is malformed on the server"
+    )

@@ -171,3 +171,50 @@ def test_under_an_instrumented_host_the_span_nests_in_the_hosts(sandbox: Sandbox
     assert request.kind is SpanKind.INTERNAL
     assert request.parent is not None
     assert request.parent.span_id == host.context.span_id
+
+
+def _tenant_hosts(assessment: Any) -> dict[str, Any]:
+    from starlette.applications import Starlette
+    from starlette.middleware.gzip import GZipMiddleware
+    from starlette.routing import Mount
+
+    return {
+        "one mount": Starlette(routes=[Mount("/t/{tenant}/assessment", app=assessment)],
+                               lifespan=assessment.lifespan),
+        "nested mounts": Starlette(
+            routes=[Mount("/t/{tenant}", routes=[Mount("/assessment", app=assessment)])],
+            lifespan=assessment.lifespan,
+        ),
+        "a mounted sub-app": Starlette(
+            routes=[Mount("/t/{tenant}", app=Starlette(routes=[Mount("/assessment/", app=assessment)]))],
+            lifespan=assessment.lifespan,
+        ),
+        "behind a middleware": Starlette(
+            routes=[Mount("/t/{tenant}", app=GZipMiddleware(Starlette(routes=[
+                Mount("/assessment", app=assessment)
+            ])))],
+            lifespan=assessment.lifespan,
+        ),
+    }
+
+
+@pytest.mark.parametrize("host", ["one mount", "nested mounts", "a mounted sub-app", "behind a middleware"])
+def test_under_a_parametrised_mount_spans_carry_the_route_template(
+    sandbox: Sandbox, exported: Exported, host: str
+) -> None:
+    """Issue 19: span names and ``http.route`` carried the concrete path (one series per tenant)."""
+    import httpx2
+
+    from tests._servers import serve
+
+    with serve(_tenant_hosts(assessment_app(sandbox))[host]) as url, httpx2.Client(timeout=30) as client:
+        for tenant in ("acme", "globex"):
+            response = client.post(f"{url}/t/{tenant}/assessment/session", json={"users": USERS},
+                                   headers=auth())
+            assert response.status_code == 200
+    requests = [s for s in exported.spans.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert [s.name for s in requests] == ["POST /t/{tenant}/assessment/session"] * 2
+    assert [(s.attributes or {})["http.route"] for s in requests] == ["/t/{tenant}/assessment/session"] * 2
+    text = everything_exported(exported, exported.points())
+    assert "acme" not in text
+    assert "globex" not in text

@@ -12,6 +12,7 @@ the server follows from the kind, and an engine that cannot tell says "sent".
 from __future__ import annotations
 
 import importlib.util
+import sys
 from collections.abc import Callable
 
 from ..._exceptions import ConfigurationError
@@ -23,9 +24,13 @@ __all__ = [
 ]
 
 #: The engines, by the name ``SmartAIClient(engine=...)`` and ``ASSESSMENT_ENGINE`` take.
-ENGINES = ("aiohttp", "pyreqwest", "httpx2")
+ENGINES = ("aiohttp", "pyreqwest", "httpx2", "httpx")
 #: The distribution each optional engine comes from, and the extra that installs it.
-_EXTRAS = {"aiohttp": "aiohttp", "pyreqwest": "pyreqwest"}
+_EXTRAS = {"aiohttp": "aiohttp", "pyreqwest": "pyreqwest", "httpx": "httpx"}
+#: The libraries whose own client or transport a caller may inject (the engine of that name).
+INJECTABLE = ("httpx2", "httpx")
+#: Engines that run on asyncio only; trio falls back to httpx2.
+_ASYNCIO_ONLY = frozenset({"aiohttp", "pyreqwest"})
 
 
 def _installed(name: str) -> bool:
@@ -47,6 +52,16 @@ def check(name: object) -> str | None:
     return name
 
 
+def injected_library(value: object, kind: str) -> str | None:
+    """``"httpx2"`` or ``"httpx"`` when ``value`` is that library's ``kind`` (``"AsyncClient"``,
+    ``"AsyncBaseTransport"``), else None. A library not imported yet cannot have made it."""
+    for name in INJECTABLE:
+        library = sys.modules.get(name)
+        if library is not None and isinstance(value, getattr(library, kind)):
+            return name
+    return None
+
+
 def default_name(library: str) -> str:
     """aiohttp on asyncio when installed (fast, and it keeps every guarantee), else httpx2."""
     if library == "asyncio" and _installed("aiohttp"):
@@ -59,8 +74,8 @@ def factory(name: str | None, options: Options) -> Callable[[str], Engine]:
 
     def build(library: str) -> Engine:
         chosen = name or default_name(library)
-        if library != "asyncio":
-            chosen = "httpx2"  # aiohttp and pyreqwest run on asyncio only
+        if library != "asyncio" and chosen in _ASYNCIO_ONLY:
+            chosen = "httpx2"
         if chosen == "aiohttp":
             from ._aiohttp import AiohttpEngine
 
@@ -69,6 +84,10 @@ def factory(name: str | None, options: Options) -> Callable[[str], Engine]:
             from ._pyreqwest import PyreqwestEngine
 
             return PyreqwestEngine(options)
+        if chosen == "httpx":
+            from ._httpx import HttpxEngine
+
+            return HttpxEngine.owned(options)
         from ._httpx2 import Httpx2Engine
 
         return Httpx2Engine.owned(options)

@@ -1,9 +1,16 @@
-"""The httpx2 engine: for trio, and for a caller's own ``http_client`` or ``transport``."""
+"""The httpx2 engine: for trio, and for a caller's own ``http_client`` or ``transport``.
+
+httpx2 and httpx share one API, so this engine serves both: ``lib`` names the library, and
+``_httpx.py`` is the same engine with ``lib = httpx``.
+"""
 
 from __future__ import annotations
 
+import functools
 import http.cookiejar
 import logging
+from types import ModuleType
+from typing import Any, Self
 
 import httpx2
 
@@ -13,35 +20,49 @@ from ._seam import Answer, EngineError, Options, Prepared, refused
 logger = logging.getLogger("assessment_asgi.platform")
 
 
-class _Borrowed(httpx2.AsyncBaseTransport):
-    """A caller's transport: used, never closed by us."""
+@functools.cache
+def _borrowing(base: type) -> type:
+    """A transport of ``base``'s library that uses a caller's transport and never closes it."""
 
-    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
-        self._inner = inner
+    class Borrowed(base):  # type: ignore[misc]
+        def __init__(self, inner: Any) -> None:
+            self._inner = inner
 
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        return await self._inner.handle_async_request(request)
+        async def handle_async_request(self, request: Any) -> Any:
+            return await self._inner.handle_async_request(request)
 
-    async def aclose(self) -> None:
-        return None
+        async def aclose(self) -> None:
+            return None
+
+    return Borrowed
 
 
 class Httpx2Engine:
     name = "httpx2"
+    #: The library: ``httpx2`` here, ``httpx`` in ``HttpxEngine``; their APIs are the same.
+    lib: ModuleType = httpx2
 
-    def __init__(self, client: httpx2.AsyncClient, *, owned: bool) -> None:
+    def __init__(self, client: Any, *, owned: bool) -> None:
         self._client = client
         self._owned = owned
 
     @classmethod
-    def owned(cls, options: Options) -> Httpx2Engine:
+    def owned(cls, options: Options) -> Self:
         """Our own pool (over the caller's ``transport`` when there is one)."""
-        transport = None if options.transport is None else _Borrowed(options.transport)
+        lib = cls.lib
+        transport = None if options.transport is None else _borrowing(lib.AsyncBaseTransport)(
+            options.transport
+        )
+        limits = options.limits
         # Cookies are refused: per-call credentials must never share a platform session.
         jar = http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-        client = httpx2.AsyncClient(
+        client = lib.AsyncClient(
             transport=transport,
-            limits=options.limits,
+            limits=lib.Limits(
+                max_connections=limits.max_connections,
+                max_keepalive_connections=limits.max_keepalive_connections,
+                keepalive_expiry=limits.keepalive_expiry,
+            ),
             follow_redirects=False,
             cookies=jar,
             headers=options.headers,
@@ -49,8 +70,8 @@ class Httpx2Engine:
         return cls(client, owned=True)
 
     async def send(self, request: Prepared) -> Answer:
-        client = self._client
-        timeout = httpx2.Timeout(
+        client, lib = self._client, self.lib
+        timeout = lib.Timeout(
             connect=request.connect, read=request.read, write=request.read, pool=request.connect
         )
         built = client.build_request(
@@ -59,20 +80,20 @@ class Httpx2Engine:
         )
         try:
             response = await client.send(built, stream=True, follow_redirects=False)
-        except (httpx2.ConnectTimeout, httpx2.PoolTimeout):
+        except (lib.ConnectTimeout, lib.PoolTimeout):
             raise EngineError("connect_timeout") from None
-        except httpx2.ConnectError:
+        except lib.ConnectError:
             raise EngineError("connect") from None
-        except httpx2.TimeoutException:
+        except lib.TimeoutException:
             raise EngineError("read_timeout") from None
-        except (httpx2.TransportError, OSError):
+        except (lib.TransportError, OSError):
             raise EngineError("dropped") from None
         try:
-            body = await _read_capped(response, request.max_bytes)
+            body = await _read_capped(lib, response, request.max_bytes)
         finally:
             try:
                 await response.aclose()
-            except (httpx2.HTTPError, OSError):
+            except (lib.HTTPError, OSError):
                 logger.debug("closing a response failed", exc_info=True)
         return Answer(response.status_code, response.headers, body)
 
@@ -81,7 +102,7 @@ class Httpx2Engine:
             await self._client.aclose()
 
 
-async def _read_capped(response: httpx2.Response, max_bytes: int) -> bytes:
+async def _read_capped(lib: ModuleType, response: Any, max_bytes: int) -> bytes:
     status, headers = response.status_code, response.headers
     try:
         body = Capped(max_bytes, headers.get("content-length"))
@@ -96,16 +117,16 @@ async def _read_capped(response: httpx2.Response, max_bytes: int) -> bytes:
                 body.add(chunk)
             except OverCap:
                 # Hang up, then let the iteration end on the closed connection: breaking
-                # out would leave httpx2's nested async generators unfinished, which trio
-                # reports as a ResourceWarning.
+                # out would leave the library's nested async generators unfinished, which
+                # trio reports as a ResourceWarning.
                 overflow = True
                 await response.aclose()
     except Exception as exc:
         if overflow:
             raise EngineError("too_large", status=status, headers=headers) from None
-        if isinstance(exc, httpx2.TimeoutException):
+        if isinstance(exc, lib.TimeoutException):
             raise EngineError("stalled", status=status, headers=headers) from None
-        if isinstance(exc, httpx2.TransportError | httpx2.DecodingError | OSError):
+        if isinstance(exc, lib.TransportError | lib.DecodingError | OSError):
             raise EngineError("cut_off", status=status, headers=headers) from None
         raise
     if overflow:

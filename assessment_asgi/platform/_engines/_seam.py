@@ -7,7 +7,7 @@ importing the registry that imports it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import httpx2
 
@@ -27,7 +27,7 @@ _NOT_SENT = frozenset({"connect", "connect_timeout"})
 
 
 class Headers(Protocol):
-    """Response headers: a case-insensitive ``get`` (aiohttp's, httpx2's, pyreqwest's)."""
+    """Response headers: a case-insensitive ``get`` (aiohttp's, httpx's, pyreqwest's)."""
 
     def get(self, key: str, /) -> str | None: ...
 
@@ -84,7 +84,7 @@ class Options:
 
     limits: httpx2.Limits
     headers: dict[str, str]  # sent with every request (user agent, accept)
-    transport: httpx2.AsyncBaseTransport | None = None  # a caller's, for httpx2
+    transport: Any = None  # a caller's transport, for the engine of its library (httpx2 or httpx)
 
 
 def refused(exc: BadLength | OverCap, *, status: int, headers: Headers) -> EngineError:
