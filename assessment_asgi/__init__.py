@@ -30,7 +30,7 @@ from ._recruiter import ClaimsRecruiterResolver
 from ._settings import AssessmentSettings
 from .platform import Credentials, SmartAIClient, SmartAIError
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ERROR_CODES",

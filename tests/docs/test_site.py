@@ -1,0 +1,65 @@
+"""The documentation site builds strictly, its reference names every public name, and no page
+speaks of a development machine."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.docs._pages import DOCS, ROOT
+
+REFERENCE = {  # module → its reference page in the built site
+    "assessment_asgi": "reference/assessment_asgi/index.html",
+    "assessment_asgi.platform": "reference/platform/index.html",
+    "assessment_asgi.sandbox": "reference/sandbox/index.html",
+}
+# A development machine's paths and internal branch names.
+MACHINE = re.compile(r"/work/|/tmp/\S*\.sh\b|/root/|\bissue-\d+\b")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    built = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", list(REFERENCE))
+def test_the_reference_names_every_public_name(site: Path, module: str) -> None:
+    page = (site / REFERENCE[module]).read_text(encoding="utf-8")
+    names = importlib.import_module(module).__all__
+    assert [name for name in names if f'id="{module}.{name}"' not in page] == []
+
+
+@pytest.mark.slow
+def test_every_page_is_in_the_site_but_the_internal_notes(site: Path) -> None:
+    pages = {p.relative_to(DOCS).with_suffix("").as_posix() for p in DOCS.rglob("*.md")}
+    built = {p for p in pages if (site / ("" if p == "index" else p) / "index.html").is_file()}
+    assert pages - built == {"mutation"}
+
+
+def test_no_page_carries_a_machine_path_or_a_branch_name() -> None:
+    pages = [ROOT / "README.md", ROOT / "CHANGELOG.md", ROOT / "CONTRIBUTING.md", *DOCS.rglob("*.md")]
+    found = [f"{page.relative_to(ROOT)}:{n}: {line.strip()}" for page in pages
+             for n, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1)
+             if MACHINE.search(line)]
+    assert found == []
+
+
+def test_the_check_finds_what_it_looks_for() -> None:
+    for line in ("git clone /work/wt/i14 x", "/tmp/i14_measure.sh a b", "see /root/.cache",
+                 "after (`issue-14` at 3c5a58f)"):
+        assert MACHINE.search(line), line
+    assert not MACHINE.search("issues 18 to 21; see the issue tracker; /tmp/x.log")
