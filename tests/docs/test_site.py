@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,16 +24,40 @@ REFERENCE = {  # module → its reference page in the built site
 MACHINE = re.compile(r"/work/|/tmp/\S*\.sh\b|/root/|\bissue-\d+\b")
 
 
+def build(project: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    """``mkdocs build --strict``, as scripts/docs runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=project, capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1", "PYTHONPATH": str(project)},
+    )
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("site")
-    built = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-    )
+    built = build(ROOT, out)
     assert built.returncode == 0, built.stdout + built.stderr
     return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("line", "complaint"), [
+    ("See [the poller](result.md).", "result.md"),
+    ("See [the poller](results.md#no-such-section).", "no-such-section"),
+    ("See [`SmartAIClient`][assessment_asgi.platform.SmartAIKlient].", "SmartAIKlient"),
+])
+def test_a_broken_link_or_reference_fails_the_build(line: str, complaint: str, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    for part in ("docs", "assessment_asgi", "benchmarks/results"):
+        shutil.copytree(ROOT / part, project / part, ignore=shutil.ignore_patterns("__pycache__"))
+    for part in ("mkdocs.yml", "README.md", "CHANGELOG.md"):
+        shutil.copy(ROOT / part, project / part)
+    with (project / "docs" / "get-started.md").open("a", encoding="utf-8") as page:
+        page.write(f"\n{line}\n")
+    built = build(project, tmp_path / "site")
+    assert built.returncode != 0
+    assert complaint in built.stdout + built.stderr
 
 
 @pytest.mark.slow
