@@ -74,3 +74,14 @@ def test_the_page_runs_as_written(page: Path, sandbox: Sandbox, tmp_path: Path) 
     )
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert f": {python_fences(page).count('python')} block(s) ran" in ran.stdout
+
+
+def test_the_readmes_two_commands_are_the_repositorys_scripts() -> None:
+    """The README's first commands; what they run is tested by tests/example (the app, and
+    test_first_run.py: the install behind both)."""
+    first = re.search(r"^```bash\n(.*?)^```", (ROOT / "README.md").read_text(encoding="utf-8"), re.M | re.S)
+    assert first is not None
+    commands = [line.split("#", 1)[0].strip() for line in first.group(1).splitlines()]
+    assert commands == ["./scripts/example", "./scripts/test"]
+    for command in commands:
+        assert os.access(ROOT / command, os.X_OK)
