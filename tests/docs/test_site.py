@@ -88,3 +88,11 @@ def test_the_check_finds_what_it_looks_for() -> None:
                  "after (`issue-14` at 3c5a58f)"):
         assert MACHINE.search(line), line
     assert not MACHINE.search("issues 18 to 21; see the issue tracker; /tmp/x.log")
+
+
+def test_every_test_file_the_docs_cite_exists() -> None:
+    pages = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *DOCS.rglob("*.md")]
+    cited = {path.rstrip("/") for page in pages
+             for path in re.findall(r"`(tests/[\w/.]+)`", page.read_text(encoding="utf-8"))}
+    assert len(cited) > 10
+    assert sorted(path for path in cited if not (ROOT / path).exists()) == []
