@@ -96,3 +96,14 @@ def test_every_test_file_the_docs_cite_exists() -> None:
              for path in re.findall(r"`(tests/[\w/.]+)`", page.read_text(encoding="utf-8"))}
     assert len(cited) > 10
     assert sorted(path for path in cited if not (ROOT / path).exists()) == []
+
+
+def test_the_readme_and_the_notes_beside_it_link_to_files_that_exist() -> None:
+    """mkdocs checks the site's links; these pages live outside it (the repository's front page)."""
+    broken = []
+    for page in (ROOT / "README.md", ROOT / "CONTRIBUTING.md", ROOT / "CHANGELOG.md"):
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text(encoding="utf-8")):
+            path = target.split("#", 1)[0]
+            if path and not re.match(r"[a-z]+:", path) and not (ROOT / path).exists():
+                broken.append(f"{page.name}: {target}")
+    assert broken == []
