@@ -76,7 +76,8 @@ def test_every_page_is_in_the_site_but_the_internal_notes(site: Path) -> None:
 
 
 def test_no_page_carries_a_machine_path_or_a_branch_name() -> None:
-    pages = [ROOT / "README.md", ROOT / "CHANGELOG.md", ROOT / "CONTRIBUTING.md", *DOCS.rglob("*.md")]
+    pages = [ROOT / "README.md", ROOT / "CHANGELOG.md", ROOT / "CONTRIBUTING.md", *DOCS.rglob("*.md"),
+             ROOT / "benchmarks" / "README.md", *(ROOT / "benchmarks" / "results").glob("*.md")]
     found = [f"{page.relative_to(ROOT)}:{n}: {line.strip()}" for page in pages
              for n, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1)
              if MACHINE.search(line)]
