@@ -1,4 +1,5 @@
-"""The README's audit example runs as written: events land in a sqlite table, without the token."""
+"""The audit example of docs/telemetry.md runs as written: events land in a sqlite table,
+without the token."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from tests._fake import API_KEY, JWT_SECRET, SECRET_KEY, USERS, auth
 from tests._features import Sandbox
 from tests._servers import serve
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[2] / "docs" / "telemetry.md"
 
 
 def readme_block() -> str:

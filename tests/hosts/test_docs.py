@@ -28,7 +28,7 @@ from tests._servers import serve
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "hosts.md"
 # A "### heading" and the first python block before the next heading.
-BLOCK = re.compile(r"^### (?P<heading>.+?)\n(?:(?!^### ).)*?^```python\n(?P<code>.*?)^```", re.M | re.S)
+BLOCK = re.compile(r"^### (?P<heading>[^\n]+)\n(?:(?!^### ).)*?^```python\n(?P<code>.*?)^```", re.M | re.S)
 BLOCKS = {m["heading"]: m["code"] for m in BLOCK.finditer(DOC.read_text(encoding="utf-8"))}
 # The server each block is documented for; uvicorn otherwise.
 SERVERS = {"hypercorn's DispatcherMiddleware": "hypercorn"}
