@@ -1,12 +1,12 @@
 """The SmartAI Assessment session endpoint as a mountable ASGI sub-application.
 
-::
+```python
+from starlette.applications import Starlette
+from assessment_asgi import AssessmentApp
 
-    from starlette.applications import Starlette
-    from assessment_asgi import AssessmentApp
-
-    app = Starlette()
-    app.mount("/assessment", AssessmentApp())   # → POST /assessment/session
+app = Starlette()
+app.mount("/assessment", AssessmentApp())   # → POST /assessment/session
+```
 """
 
 from __future__ import annotations

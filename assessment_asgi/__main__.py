@@ -1,6 +1,6 @@
-"""Command line: ``python -m assessment_asgi <command> …``.
+"""Command line: `python -m assessment_asgi <command> …`.
 
-Each command lives in its own module with ``main(argv) -> int``; this file only dispatches,
+Each command lives in its own module with `main(argv) -> int`; this file only dispatches,
 so importing the package never imports a command's dependencies.
 """
 

@@ -1,4 +1,4 @@
-"""``AssessmentApp``: the ``POST /session`` endpoint as a mountable ASGI sub-application."""
+"""`AssessmentApp`: the `POST /session` endpoint as a mountable ASGI sub-application."""
 
 from __future__ import annotations
 
@@ -55,17 +55,19 @@ Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 class AssessmentApp:
     """The SmartAI session endpoint, ready to mount under any prefix.
 
-    With no arguments everything comes from ``ASSESSMENT_*`` variables and ``.env``;
-    keyword arguments replace a hook or override one setting::
+    With no arguments everything comes from `ASSESSMENT_*` variables and `.env`;
+    keyword arguments replace a hook or override one setting:
 
-        app = Starlette()
-        app.mount("/assessment", AssessmentApp())   # → POST /assessment/session
+    ```python
+    app = Starlette()
+    app.mount("/assessment", AssessmentApp())   # → POST /assessment/session
+    ```
 
-    Hooks (each sync or async): ``authenticate(request) -> principal``,
-    ``resolve_recruiter(principal, body) -> Recruiter``, ``keys() -> Credentials`` (or
-    ``keys(recruiter)``: a key pair per tenant, e.g. ``TenantKeys``); and
-    ``client``, a :class:`SmartAIClient` of your own. Audit hooks ``on_session_created`` and
-    ``on_session_refused`` (see :class:`SessionCreated`, :class:`SessionRefused`).
+    Hooks (each sync or async): `authenticate(request) -> principal`,
+    `resolve_recruiter(principal, body) -> Recruiter`, `keys() -> Credentials` (or
+    `keys(recruiter)`: a key pair per tenant, e.g. `TenantKeys`); and
+    `client`, a `SmartAIClient` of your own. Audit hooks `on_session_created` and
+    `on_session_refused` (see `SessionCreated`, `SessionRefused`).
     """
 
     def __init__(
@@ -131,17 +133,17 @@ class AssessmentApp:
 
     @property
     def authenticate(self) -> Authenticate | None:
-        """The ``authenticate`` hook (None: no key source configured, every call refused)."""
+        """The `authenticate` hook (None: no key source configured, every call refused)."""
         return self._authenticate_hook
 
     @property
     def resolve_recruiter(self) -> ResolveRecruiter:
-        """The ``resolve_recruiter`` hook."""
+        """The `resolve_recruiter` hook."""
         return self._resolve_recruiter_hook
 
     @property
     def keys(self) -> KeyProvider:
-        """The ``keys`` hook: the platform credentials, asked for on every request."""
+        """The `keys` hook: the platform credentials, asked for on every request."""
         return self._keys_hook
 
     @property
@@ -151,7 +153,7 @@ class AssessmentApp:
 
     @property
     def rate_limiter(self) -> RecruiterRateLimiter | None:
-        """The per-recruiter rate limit, or None when ``ASSESSMENT_RATE_LIMIT`` is empty."""
+        """The per-recruiter rate limit, or None when `ASSESSMENT_RATE_LIMIT` is empty."""
         return self._rate_limiter
 
     @property
@@ -161,19 +163,19 @@ class AssessmentApp:
 
     @property
     def telemetry(self) -> Telemetry:
-        """OpenTelemetry spans and metrics (a no-op without ``opentelemetry-api``)."""
+        """OpenTelemetry spans and metrics (a no-op without `opentelemetry-api`)."""
         return self._telemetry
 
     @property
     def idempotency(self) -> Idempotency:
-        """The ``Idempotency-Key`` store: in memory, or Redis with ``ASSESSMENT_REDIS_URL``."""
+        """The `Idempotency-Key` store: in memory, or Redis with `ASSESSMENT_REDIS_URL`."""
         return self._idempotency
 
     @property
     def client(self) -> SmartAIClient:
         """The platform client: the injected one, or the one built from the settings.
 
-        ``ConfigurationError`` when neither a client nor ``ASSESSMENT_BASE_URL`` was given.
+        `ConfigurationError` when neither a client nor `ASSESSMENT_BASE_URL` was given.
         """
         if self._client is None:
             raise ConfigurationError(
@@ -200,7 +202,7 @@ class AssessmentApp:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: object = None) -> AsyncIterator[None]:
-        """Optional: ``Starlette(lifespan=assessment.lifespan)`` closes the pool at shutdown."""
+        """Optional: `Starlette(lifespan=assessment.lifespan)` closes the pool at shutdown."""
         self._freeze()
         try:
             yield
@@ -339,7 +341,7 @@ class AssessmentApp:
             )
         return {"token": result.token, "expiresAt": result.expires_at}
 
-    #: Pass to a ``SmartAIClient(on_call=...)`` you inject: platform spans and request ids.
+    #: Pass to a `SmartAIClient(on_call=...)` you inject: platform spans and request ids.
     observe_platform_call = staticmethod(observe_platform_call)
 
     async def _authenticate(self, scope: Scope, body: bytes) -> Any:
@@ -376,7 +378,7 @@ class AssessmentApp:
 
     async def _credentials(self, recruiter: Recruiter) -> Credentials:
         """What the platform call needs from the server's configuration: a client and keys
-        (the recruiter's: see ``KeyCaller`` for how the keys hook is asked)."""
+        (the recruiter's: see `KeyCaller` for how the keys hook is asked)."""
         if self._client is None:
             logger.error("cannot create a session: ASSESSMENT_BASE_URL is not set")
             raise HTTPException("not_configured", "ASSESSMENT_BASE_URL is not set on the server")

@@ -1,14 +1,14 @@
 """Audit events: who created a session for whom, and which attempts were refused.
 
-``AssessmentApp(on_session_created=..., on_session_refused=...)`` takes sync or async
+`AssessmentApp(on_session_created=..., on_session_refused=...)` takes sync or async
 callables. They run after the answer is sent (sync ones in worker threads, off the event
 loop), so a slow or failing hook never changes what the caller gets: a failure is logged with
 its type only.
 
 Anyone can be refused, as often as they like (a bad token costs nothing to send), so a sync
-``on_session_refused`` never takes the shared worker pool's tokens, which sync hooks of good
-requests (``authenticate``, ``keys``) and the host's sync endpoints wait for: it runs in at most
-``REFUSAL_THREADS`` threads of its own, ``REFUSAL_BACKLOG`` more events wait their turn, and
+`on_session_refused` never takes the shared worker pool's tokens, which sync hooks of good
+requests (`authenticate`, `keys`) and the host's sync endpoints wait for: it runs in at most
+`REFUSAL_THREADS` threads of its own, `REFUSAL_BACKLOG` more events wait their turn, and
 beyond that an event is dropped and counted (a warning, at most once a minute).
 """
 
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("assessment_asgi")
 
-#: Threads a sync ``on_session_refused`` may hold at once (its own, not the shared pool's).
+#: Threads a sync `on_session_refused` may hold at once (its own, not the shared pool's).
 REFUSAL_THREADS = 4
 #: Refusal events waiting for one of those threads; past this, events are dropped and counted.
 REFUSAL_BACKLOG = 1000
@@ -45,11 +45,13 @@ _DROP_REPORT_INTERVAL = 60.0
 class SessionCreated:
     """A session the platform created (replays of an idempotent request are not new ones).
 
-    Never carries the token::
+    Never carries the token:
 
-        def on_session_created(event: SessionCreated) -> None:
-            db.execute("INSERT INTO audit VALUES (?, ?, ?)",
-                       (event.at.isoformat(), event.recruiter.id, event.request_id))
+    ```python
+    def on_session_created(event: SessionCreated) -> None:
+        db.execute("INSERT INTO audit VALUES (?, ?, ?)",
+                   (event.at.isoformat(), event.recruiter.id, event.request_id))
+    ```
     """
 
     #: On whose behalf (the resolved recruiter).
@@ -78,17 +80,19 @@ class SessionCreated:
 
 @dataclass(frozen=True, slots=True)
 class SessionRefused:
-    """A ``POST /session`` answered with an error; who and for whom when they were known.
+    """A `POST /session` answered with an error; who and for whom when they were known.
 
-    ``recruiter`` is ``None`` and ``candidates`` empty when the refusal came before they were
-    established (a bad token, a malformed body)::
+    `recruiter` is `None` and `candidates` empty when the refusal came before they were
+    established (a bad token, a malformed body):
 
-        async def on_session_refused(event: SessionRefused) -> None:
-            if event.code == "recruiter_mismatch":
-                await alert(event.recruiter)
+    ```python
+    async def on_session_refused(event: SessionRefused) -> None:
+        if event.code == "recruiter_mismatch":
+            await alert(event.recruiter)
+    ```
     """
 
-    #: The stable error code, as in ``ERROR_CODES`` and the answer's ``code``.
+    #: The stable error code, as in `ERROR_CODES` and the answer's `code`.
     code: str
     #: The HTTP status answered.
     status: int
@@ -169,7 +173,7 @@ class AuditHooks:
 
 
 class _BoundedSync:
-    """A sync refusal hook in at most ``REFUSAL_THREADS`` threads of its own (see the module)."""
+    """A sync refusal hook in at most `REFUSAL_THREADS` threads of its own (see the module)."""
 
     def __init__(self, hook: Callable[..., Any]) -> None:
         self._hook = hook

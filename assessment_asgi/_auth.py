@@ -1,4 +1,4 @@
-"""The default ``authenticate`` hook: a Bearer JWT verified with joserfc."""
+"""The default `authenticate` hook: a Bearer JWT verified with joserfc."""
 
 from __future__ import annotations
 
@@ -27,15 +27,17 @@ _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
 class JWTAuthenticator:
-    """Verifies ``Authorization: Bearer <JWT>`` and returns the token's claims.
+    """Verifies `Authorization: Bearer <JWT>` and returns the token's claims.
 
-    One key source: an HS256 shared ``secret``, a ``jwks_url``, or an ``oidc_issuer`` whose
-    discovery document names the JWKS. ``exp`` is required; ``iss`` and ``aud`` are checked
-    when configured; ``algorithms`` is an allow-list (HMAC and public-key algorithms never
+    One key source: an HS256 shared `secret`, a `jwks_url`, or an `oidc_issuer` whose
+    discovery document names the JWKS. `exp` is required; `iss` and `aud` are checked
+    when configured; `algorithms` is an allow-list (HMAC and public-key algorithms never
     mix, so a public key can never be used as an HMAC secret). Errors name these
-    parameters; :class:`AssessmentApp` checks its ``ASSESSMENT_*`` settings before::
+    parameters; `AssessmentApp` checks its `ASSESSMENT_*` settings before:
 
-        AssessmentApp(authenticate=JWTAuthenticator(secret="…32+ random bytes…"))
+    ```python
+    AssessmentApp(authenticate=JWTAuthenticator(secret="…32+ random bytes…"))
+    ```
     """
 
     def __init__(
@@ -156,7 +158,7 @@ class _UnknownKey(Exception):
 
 
 def bearer_token(header: str | None) -> str:
-    """The token of an ``Authorization: Bearer …`` header, or ``AuthError``."""
+    """The token of an `Authorization: Bearer …` header, or `AuthError`."""
     if not header:
         raise AuthError("Missing bearer token")
     scheme, _, token = header.partition(" ")

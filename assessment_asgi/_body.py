@@ -109,7 +109,7 @@ def _finite(text: str) -> float:
 
 
 def _has_lone_surrogate(data: Any) -> bool:
-    """A ``\\udXXX`` escape without its pair decodes to a string that cannot be encoded."""
+    """A `\\udXXX` escape without its pair decodes to a string that cannot be encoded."""
     stack = [data]
     while stack:
         item = stack.pop()

@@ -1,6 +1,6 @@
 """The one build step beside the settings check: the app's default parts, from checked settings.
 
-``AssessmentApp.__init__`` calls these once; each part is fixed for the app's lifetime.
+`AssessmentApp.__init__` calls these once; each part is fixed for the app's lifetime.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ AUTH_NOT_CONFIGURED = (
 
 
 def settings_for(settings: AssessmentSettings | None, overrides: dict[str, Any]) -> AssessmentSettings:
-    """The checked settings: from the environment and ``.env``, or ``settings``, plus keywords."""
+    """The checked settings: from the environment and `.env`, or `settings`, plus keywords."""
     unknown = sorted(set(overrides) - set(AssessmentSettings.model_fields))
     if unknown:
         raise TypeError(f"AssessmentApp() got unknown setting(s): {', '.join(unknown)}")
@@ -43,7 +43,7 @@ def settings_for(settings: AssessmentSettings | None, overrides: dict[str, Any])
 
 
 def default_authenticate(s: AssessmentSettings) -> Authenticate | None:
-    """A ``JWTAuthenticator`` from the settings; None (fail closed) without a key source."""
+    """A `JWTAuthenticator` from the settings; None (fail closed) without a key source."""
     if s.jwt_secret is None and s.jwks_url is None and s.oidc_issuer is None:
         logger.warning(AUTH_NOT_CONFIGURED)
         return None
@@ -93,7 +93,7 @@ def key_provider(
 
 
 def default_client(s: AssessmentSettings) -> SmartAIClient | None:
-    """The platform client, or None without a base URL (then: 500 ``not_configured``)."""
+    """The platform client, or None without a base URL (then: 500 `not_configured`)."""
     if s.base_url is None:
         return None
     return platform_client(s, s.base_url)

@@ -1,15 +1,17 @@
 """The one capped body read, for requests the app receives and answers its clients read.
 
-One rule: a declared length (``Content-Length``) is read with ``ascii_int`` (ASCII digits
-only, so ``²`` is "not a number", never a crash) and refused before any byte when over the
+One rule: a declared length (`Content-Length`) is read with `ascii_int` (ASCII digits
+only, so `²` is "not a number", never a crash) and refused before any byte when over the
 cap; the bytes that do arrive are counted, so neither a lie nor a missing header gets past
-the cap. Each caller turns ``BadLength`` and ``OverCap`` into its own answer (a 400 or 413,
-an ``EngineError``, a refused key document)::
+the cap. Each caller turns `BadLength` and `OverCap` into its own answer (a 400 or 413,
+an `EngineError`, a refused key document):
 
-    body = Capped(4096, headers.get("content-length"))
-    for chunk in chunks:
-        body.add(chunk)
-    data = body.value()
+```python
+body = Capped(4096, headers.get("content-length"))
+for chunk in chunks:
+    body.add(chunk)
+data = body.value()
+```
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ class OverCap(Exception):
 
 
 def declared_length(value: str | bytes | None, cap: int) -> int | None:
-    """The declared length, None when none is declared; ``BadLength`` or ``OverCap``."""
+    """The declared length, None when none is declared; `BadLength` or `OverCap`."""
     if value is None:
         return None
     length = ascii_int(value, max_digits=19)
@@ -42,7 +44,7 @@ def declared_length(value: str | bytes | None, cap: int) -> int | None:
 
 
 class Capped:
-    """A body being collected: at most ``cap`` bytes, the declared length checked first."""
+    """A body being collected: at most `cap` bytes, the declared length checked first."""
 
     __slots__ = ("_chunks", "_size", "cap", "declared")
 
@@ -53,7 +55,7 @@ class Capped:
         self._size = 0
 
     def add(self, chunk: bytes) -> None:
-        """Keep ``chunk``; ``OverCap`` once the bytes so far exceed the cap."""
+        """Keep `chunk`; `OverCap` once the bytes so far exceed the cap."""
         self._size += len(chunk)
         if self._size > self.cap:
             raise OverCap
@@ -66,7 +68,7 @@ class Capped:
 async def read_capped(
     chunks: AsyncIterable[bytes], cap: int, declared: str | bytes | None = None
 ) -> bytes:
-    """Every chunk of a stream, or ``BadLength``/``OverCap`` as soon as that is known."""
+    """Every chunk of a stream, or `BadLength`/`OverCap` as soon as that is known."""
     body = Capped(cap, declared)
     async for chunk in chunks:
         body.add(chunk)

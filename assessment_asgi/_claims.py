@@ -1,16 +1,16 @@
 """Claim-once stores: the one interface behind idempotency keys and the poller's de-duplication.
 
-A key is *claimed* by one worker (``owner``) for a lease, then *completed* with an answer
+A key is *claimed* by one worker (`owner`) for a lease, then *completed* with an answer
 kept for a while, or *released* so that it may be claimed again. Both users build on it:
-``Idempotency-Key`` (the answer is the session) and the results poller (the answer is
+`Idempotency-Key` (the answer is the session) and the results poller (the answer is
 "handled").
 
-- ``MemoryClaimStore``: one process, at most ``max_entries``. Completed entries are evicted
+- `MemoryClaimStore`: one process, at most `max_entries`. Completed entries are evicted
   least recently used first; a claim in flight is never evicted: when every entry is in
-  flight, a new claim raises ``StoreFull``. Thread-safe (one lock), never blocks the loop.
-- ``RedisClaimStore``: shared by every replica through ``redis.asyncio`` on the running loop
+  flight, a new claim raises `StoreFull`. Thread-safe (one lock), never blocks the loop.
+- `RedisClaimStore`: shared by every replica through `redis.asyncio` on the running loop
   (asyncio only). Each operation is one server-side script: one round trip, atomic, pipelined
-  with the other requests' scripts of the same turn of the loop (``_redis.py``).
+  with the other requests' scripts of the same turn of the loop (`_redis.py`).
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ State = Literal["claimed", "replay", "reused", "in_flight"]
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """What the store says about a key: ``claimed`` (go ahead, as ``owner``), ``replay``
-    (``answer`` is the stored one), ``reused`` (another fingerprint) or ``in_flight``."""
+    """What the store says about a key: `claimed` (go ahead, as `owner`), `replay`
+    (`answer` is the stored one), `reused` (another fingerprint) or `in_flight`."""
 
     state: State
     answer: dict[str, Any] | None = None
@@ -46,10 +46,10 @@ class StoreFull(Exception):
 
 
 class ClaimStore(Protocol):
-    """Where claims live. ``fingerprint`` names what was asked (another one: ``reused``).
+    """Where claims live. `fingerprint` names what was asked (another one: `reused`).
 
-    ``complete`` stores ``answer`` for ``keep`` seconds unless another owner holds the key;
-    ``release`` frees the key only while ``owner`` still holds its claim.
+    `complete` stores `answer` for `keep` seconds unless another owner holds the key;
+    `release` frees the key only while `owner` still holds its claim.
     """
 
     async def claim(self, key: str, fingerprint: str, lease: float, owner: str = "") -> Claim: ...
@@ -70,12 +70,14 @@ class _Entry:
 
 
 class MemoryClaimStore:
-    """In-process claims: at most ``max_entries``; completed ones evicted LRU, claims never.
+    """In-process claims: at most `max_entries`; completed ones evicted LRU, claims never.
 
-    Example::
+    For example:
 
-        store = MemoryClaimStore(max_entries=10_000)
-        claim = await store.claim("k1", "fingerprint", lease=60)
+    ```python
+    store = MemoryClaimStore(max_entries=10_000)
+    claim = await store.claim("k1", "fingerprint", lease=60)
+    ```
     """
 
     def __init__(self, *, max_entries: int = 10_000, setting: str = "max_entries") -> None:
@@ -207,10 +209,12 @@ def _read(value: bytes | str, fingerprint: str) -> Claim:
 class RedisClaimStore:
     """Claims shared by every replica through Redis: one script (one round trip) per call.
 
-    ``redis`` is a URL (a client per running loop, on a bounded pool) or a
-    ``redis.asyncio.Redis`` client of the caller's, used as given. Asyncio only::
+    `redis` is a URL (a client per running loop, on a bounded pool) or a
+    `redis.asyncio.Redis` client of the caller's, used as given. Asyncio only:
 
-        store = RedisClaimStore("redis://127.0.0.1:6379/0", prefix="myapp:claims:")
+    ```python
+    store = RedisClaimStore("redis://127.0.0.1:6379/0", prefix="myapp:claims:")
+    ```
     """
 
     needs_asyncio = "The Redis claim store needs asyncio (redis.asyncio)"
@@ -249,8 +253,8 @@ class RedisClaimStore:
     async def claim_after(
         self, pre: str, keys: list[str], args: list[Any], key: str, fingerprint: str, lease: float
     ) -> tuple[int, str, Claim | None]:
-        """One script: ``pre`` (Lua defining ``pre(n)`` over ``keys`` and ``args``), then the
-        claim of ``key`` unless ``pre`` said stop: (stop, its detail, None) or (0, "0", claim)."""
+        """One script: `pre` (Lua defining `pre(n)` over `keys` and `args`), then the
+        claim of `key` unless `pre` said stop: (stop, its detail, None) or (0, "0", claim)."""
         owner = secrets.token_hex(8)
         pending = json.dumps({"fp": fingerprint, "owner": owner})
         stop, detail, value = await self._eval(

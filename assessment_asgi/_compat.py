@@ -15,7 +15,7 @@ import anyio.to_thread
 def to_async(hook: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     """An awaitable version of a sync or async hook, decided once when the app is built.
 
-    Coroutine functions (and objects whose ``__call__`` is one) are used as they are; plain
+    Coroutine functions (and objects whose `__call__` is one) are used as they are; plain
     functions run in the worker thread pool, as Starlette and FastAPI do with sync endpoints,
     so a hook that blocks on I/O cannot stall the event loop. The package's own hooks are
     async, so they never pay for a thread hop.
@@ -41,7 +41,7 @@ def _is_async_callable(obj: Any) -> bool:
 
 
 def current_loop() -> tuple[str, Any]:
-    """The running event loop's library (``"asyncio"`` or ``"trio"``) and an object naming it.
+    """The running event loop's library (`"asyncio"` or `"trio"`) and an object naming it.
 
     Pools, locks and limiters are bound to the loop that created them; comparing the objects
     tells when a new loop (a new test, a restarted server) needs new ones.
@@ -61,13 +61,13 @@ def current_loop() -> tuple[str, Any]:
 
 
 def deadline(seconds: float | None, *, move_on: bool = False) -> AbstractAsyncContextManager[Any]:
-    """The one deadline helper: the block may run ``seconds``; then it is cancelled and
-    either ``TimeoutError`` is raised (``anyio.fail_after``) or, with ``move_on``, the block
-    simply ends (``anyio.move_on_after``). ``None``: no deadline.
+    """The one deadline helper: the block may run `seconds`; then it is cancelled and
+    either `TimeoutError` is raised (`anyio.fail_after`) or, with `move_on`, the block
+    simply ends (`anyio.move_on_after`). `None`: no deadline.
 
-    On asyncio it is ``asyncio.timeout``: several times cheaper per request (no backend
+    On asyncio it is `asyncio.timeout`: several times cheaper per request (no backend
     lookup, no nested generator scopes), and it composes with anyio's scopes there; on trio,
-    anyio's own scope. A ``TimeoutError`` raised by the block itself is never swallowed.
+    anyio's own scope. A `TimeoutError` raised by the block itself is never swallowed.
     """
     try:
         asyncio.get_running_loop()
@@ -79,7 +79,7 @@ def deadline(seconds: float | None, *, move_on: bool = False) -> AbstractAsyncCo
 
 
 def fail_after(seconds: float | None) -> AbstractAsyncContextManager[Any]:
-    """``deadline(seconds)``: ``TimeoutError`` when the block outlives ``seconds``."""
+    """`deadline(seconds)`: `TimeoutError` when the block outlives `seconds`."""
     return deadline(seconds)
 
 

@@ -2,11 +2,11 @@
 
 Connections, locks and capacity limiters belong to the event loop that made them. Test
 suites (and some hosts) run a fresh loop per test, and loops may run side by side in
-threads, so each is given its own value, built on first use. After ``fork()`` the parent's
+threads, so each is given its own value, built on first use. After `fork()` the parent's
 values are dropped unused: the child builds its own (a connection pool shared across a
 fork is corrupted, and a native client may hang).
 
-A value with ``aclose`` is closed on its own loop when that loop shuts down, by a small
+A value with `aclose` is closed on its own loop when that loop shuts down, by a small
 guard task the loop's shutdown cancels (asyncio runners cancel leftover tasks; trio cancels
 system tasks when the main task ends), so nothing is left for the garbage collector.
 """
@@ -103,12 +103,14 @@ class _Entry(Generic[T]):
 class LoopLocal(Generic[T]):
     """A value per running event loop (asyncio or trio) and per process, built lazily.
 
-    ``factory`` receives the loop's library (``"asyncio"`` or ``"trio"``); ``close``, when
-    given, closes a value on its own loop when that loop ends or on :meth:`aclose`::
+    `factory` receives the loop's library (`"asyncio"` or `"trio"`); `close`, when
+    given, closes a value on its own loop when that loop ends or on `aclose`:
 
-        lock = LoopLocal(lambda library: anyio.Lock())
-        async with lock.get():
-            ...
+    ```python
+    lock = LoopLocal(lambda library: anyio.Lock())
+    async with lock.get():
+        ...
+    ```
     """
 
     def __init__(

@@ -1,15 +1,15 @@
 """CORS for a frontend served from another origin: our checked settings, Starlette's middleware.
 
-Off unless origins are configured (``ASSESSMENT_CORS_ORIGINS``): with none, no response ever
-carries ``Access-Control-Allow-Origin`` and a browser on another origin cannot read answers.
-Origins are checked here (exact ``scheme://host[:port]``, no paths or wildcards in a name);
-``*`` is allowed only without credentials, since echoing any origin with credentials would
-hand every website the recruiter's session. Starlette's ``CORSMiddleware`` then answers
+Off unless origins are configured (`ASSESSMENT_CORS_ORIGINS`): with none, no response ever
+carries `Access-Control-Allow-Origin` and a browser on another origin cannot read answers.
+Origins are checked here (exact `scheme://host[:port]`, no paths or wildcards in a name);
+`*` is allowed only without credentials, since echoing any origin with credentials would
+hand every website the recruiter's session. Starlette's `CORSMiddleware` then answers
 preflights and adds the headers: a configured origin is echoed back exactly (with
-``Vary: Origin``).
+`Vary: Origin`).
 
-The bearer token travels in the ``Authorization`` header, which CORS does not count as a
-credential: a split frontend needs ``allow_credentials`` only if it also sends cookies.
+The bearer token travels in the `Authorization` header, which CORS does not count as a
+credential: a split frontend needs `allow_credentials` only if it also sends cookies.
 """
 
 from __future__ import annotations
@@ -28,10 +28,12 @@ EXPOSE_HEADERS = ("retry-after", "idempotent-replayed")
 
 
 class CORSPolicy:
-    """Which browser origins may call the endpoint, checked at construction::
+    """Which browser origins may call the endpoint, checked at construction:
 
-        CORSPolicy(origins=["https://app.example.com"])                          # a split frontend
-        CORSPolicy(origins=["https://app.example.com"], allow_credentials=True)  # + cookies
+    ```python
+    CORSPolicy(origins=["https://app.example.com"])                          # a split frontend
+    CORSPolicy(origins=["https://app.example.com"], allow_credentials=True)  # + cookies
+    ```
     """
 
     def __init__(
@@ -62,7 +64,7 @@ class CORSPolicy:
         return f"CORSPolicy(origins={origins!r}, allow_credentials={self.allow_credentials})"
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
-        """``app`` behind Starlette's ``CORSMiddleware``, configured from this policy."""
+        """`app` behind Starlette's `CORSMiddleware`, configured from this policy."""
         return CORSMiddleware(
             app,
             allow_origins=["*"] if self.any_origin else sorted(self.origins),

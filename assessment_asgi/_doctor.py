@@ -1,6 +1,6 @@
-"""``python -m assessment_asgi doctor``: check a configuration and say how to fix it.
+"""`python -m assessment_asgi doctor`: check a configuration and say how to fix it.
 
-Builds what ``AssessmentApp()`` builds from the environment and ``.env`` — the same check,
+Builds what `AssessmentApp()` builds from the environment and `.env` — the same check,
 so a value the app refuses is a FAIL here with the same message — and adds what only a
 check of the whole machine can see: missing or mismatched keys, a secret in a
 browser-exposed variable, no recruiter authentication, no base URL, an unreachable platform.
@@ -65,7 +65,7 @@ class Finding:
 
 @dataclass
 class Config:
-    """The ``ASSESSMENT_*`` values as ``AssessmentApp()`` would see them, and where from."""
+    """The `ASSESSMENT_*` values as `AssessmentApp()` would see them, and where from."""
 
     values: dict[str, str] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
@@ -96,7 +96,7 @@ def _load(env_file: Path) -> Config:
 
 
 def check_settings(env_file: Path, base_url: str | None = None) -> list[Finding]:
-    """``AssessmentApp()``'s own construction check: one FAIL per problem it finds."""
+    """`AssessmentApp()`'s own construction check: one FAIL per problem it finds."""
     overrides = {"base_url": base_url} if base_url else {}
     try:
         AssessmentApp(settings=AssessmentSettings(_env_file=env_file, **overrides))
@@ -106,7 +106,7 @@ def check_settings(env_file: Path, base_url: str | None = None) -> list[Finding]
                 "FAIL",
                 message.replace(BASE_URL, "--base-url") if base_url and setting == BASE_URL
                 else message,
-                f"correct {setting} (see the Configuration table in the README)",
+                f"correct {setting} (see the Configuration table in docs/configuration.md)",
             )
             for setting, message in exc.problems
         ]

@@ -2,7 +2,7 @@
 
 FAIL for a setup that makes every request fail (the setting and its fix named), warn only
 for what a request could survive: the platform answered 404 for the base URL, or refused
-the keys, and every ``POST /session`` would answer 502 with those settings.
+the keys, and every `POST /session` would answer 502 with those settings.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ _NOT_THE_API = ("is not JSON", "is not a JSON object", "has no data", "does not 
 
 
 def call_outcome(exc: SmartAIError, url: str, source: str) -> tuple[Status, str, str]:
-    """(status, message, fix) for a failed call to ``url`` (already shown safely); ``source``
-    names the setting of the base URL (``ASSESSMENT_BASE_URL`` or ``--base-url``)."""
+    """(status, message, fix) for a failed call to `url` (already shown safely); `source`
+    names the setting of the base URL (`ASSESSMENT_BASE_URL` or `--base-url`)."""
     status = exc.status_code
     fix_url = (f"set {source} to the platform's base URL, including /api/v1 "
                "(https://<platform host>/api/v1)")

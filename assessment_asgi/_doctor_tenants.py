@@ -1,6 +1,6 @@
-"""The doctor's check of ``ASSESSMENT_TENANT_KEYS_FILE``: every tenant's keys, by a read call.
+"""The doctor's check of `ASSESSMENT_TENANT_KEYS_FILE`: every tenant's keys, by a read call.
 
-Tenants are named, keys never. Findings are ``(status, message, fix)`` triples (``_doctor``
+Tenants are named, keys never. Findings are `(status, message, fix)` triples (`_doctor`
 makes them lines), so this module needs nothing of the doctor's.
 """
 
@@ -22,7 +22,7 @@ Triple = tuple[Literal["ok", "warn", "FAIL", "info"], str, str]
 
 
 def check_tenant_keys(path: str, url: str, *, timeout: float, reach: bool) -> list[Triple]:
-    """Parse the file; with ``reach``, ask the platform at ``url`` with each tenant's keys."""
+    """Parse the file; with `reach`, ask the platform at `url` with each tenant's keys."""
     try:
         keys = TenantKeys.from_file(path, setting=SETTING)
     except ConfigurationError as exc:

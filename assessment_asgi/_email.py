@@ -1,16 +1,16 @@
 """Email validation: a fast exact path for plain ASCII addresses, email-validator for the rest.
 
 email-validator is thorough but costs ~80 µs an address: most of a 1,000-candidate body's
-validation time. Almost every real address is plain ASCII (``dot-atom@host.tld``), where its
+validation time. Almost every real address is plain ASCII (`dot-atom@host.tld`), where its
 rules reduce to the pattern below; those are checked here and normalised as it would (domain
-lower-cased). Anything else — internationalised, punycode (``xn--``), a double hyphen (IDNA
-reserves ``ab--``), odd, or refused — goes to email-validator, so the answer and the
-normalised address forwarded are always the ones it gives (``a@xn--80ak6aa92e.com`` is
+lower-cased). Anything else — internationalised, punycode (`xn--`), a double hyphen (IDNA
+reserves `ab--`), odd, or refused — goes to email-validator, so the answer and the
+normalised address forwarded are always the ones it gives (`a@xn--80ak6aa92e.com` is
 forwarded as its Unicode form, so a homograph is visible). A property test holds the two
 paths together, IDNA labels included.
 
 Reasons given for a refusal never quote the address: it is personal data, and the 400's
-``details`` would echo it back.
+`details` would echo it back.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ _NOT_BARE = re.compile(r"[\s<>,;\x00-\x1f\x7f]")
 
 
 def validate_email(value: str) -> str:
-    """The normalised address, or ``ValueError`` with a reason fit for a 400."""
+    """The normalised address, or `ValueError` with a reason fit for a 400."""
     if _NOT_BARE.search(value):
         raise ValueError("must be a bare email address (no spaces, <>, commas or line breaks)")
     if len(value) > MAX_EMAIL_LENGTH:

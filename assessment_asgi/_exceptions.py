@@ -1,22 +1,24 @@
-"""Every exception this package raises at its users, in one tree::
+"""Every exception this package raises at its users, in one tree:
 
-    AssessmentError                     base of everything below
-    ├── ConfigurationError              bad configuration, at construction; names the setting
-    │                                   (also a ValueError)
-    ├── HTTPException                   raised by any hook to answer with a code of ERROR_CODES
-    │   ├── AuthError                   401 ``unauthorized``: refuse the caller
-    │   └── PermissionDenied            403 ``forbidden``: known, but not allowed
-    └── SmartAIError                    talking to the platform (its subtree is drawn in
-        ├── SmartAIConnectionError      ``platform/_errors.py``)
-        ├── SmartAITimeoutError
-        ├── SmartAIResponseError
-        └── SmartAIStatusError
-            ├── SmartAIAuthError
-            ├── SmartAIValidationError
-            ├── SmartAIRateLimitError
-            └── SmartAIServerError
+```text
+AssessmentError                     base of everything below
+├── ConfigurationError              bad configuration, at construction; names the setting
+│                                   (also a ValueError)
+├── HTTPException                   raised by any hook to answer with a code of ERROR_CODES
+│   ├── AuthError                   401 unauthorized: refuse the caller
+│   └── PermissionDenied            403 forbidden: known  , but not allowed
+└── SmartAIError                    talking to the platform (its subtree is drawn in
+    ├── SmartAIConnectionError      platform/_errors.py)
+    ├── SmartAITimeoutError
+    ├── SmartAIResponseError
+    └── SmartAIStatusError
+        ├── SmartAIAuthError
+        ├── SmartAIValidationError
+        ├── SmartAIRateLimitError
+        └── SmartAIServerError
+```
 
-``TypeError`` is raised as Python does, for a wrong type passed to a constructor. No
+`TypeError` is raised as Python does, for a wrong type passed to a constructor. No
 exception carries a secret or personal data: messages name settings, codes and operations,
 never values.
 """
@@ -61,6 +63,11 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     ),
     "platform_timeout": (504, "The assessment platform did not answer in time"),
 }
+"""Every error code the endpoint answers with: code → (HTTP status, default message).
+
+The codes are part of the public contract, never renamed; `HTTPException(code)` takes any of
+them. The table with when each is answered is on the docs' home page ("Errors").
+"""
 
 
 class AssessmentError(Exception):
@@ -70,8 +77,8 @@ class AssessmentError(Exception):
 class ConfigurationError(AssessmentError, ValueError):
     """The configuration is missing or invalid.
 
-    ``setting`` names the environment variable (or, for a component used on its own, the
-    parameter) to fix; ``problems`` lists every ``(setting, message)`` found at once.
+    `setting` names the environment variable (or, for a component used on its own, the
+    parameter) to fix; `problems` lists every `(setting, message)` found at once.
     """
 
     def __init__(
@@ -89,14 +96,16 @@ class ConfigurationError(AssessmentError, ValueError):
 
 
 class HTTPException(AssessmentError):
-    """An answer instead of going on: any hook may raise it with a code of ``ERROR_CODES``.
+    """An answer instead of going on: any hook may raise it with a code of `ERROR_CODES`.
 
-    The status comes from the code; ``message`` (sent to the browser: keep it generic)
-    replaces the code's default text. An unknown code is a ``ValueError`` at once::
+    The status comes from the code; `message` (sent to the browser: keep it generic)
+    replaces the code's default text. An unknown code is a `ValueError` at once:
 
-        def authenticate(request):
-            if maintenance_mode():
-                raise HTTPException("service_unavailable", headers={"Retry-After": "60"})
+    ```python
+    def authenticate(request):
+        if maintenance_mode():
+            raise HTTPException("service_unavailable", headers={"Retry-After": "60"})
+    ```
     """
 
     def __init__(
@@ -128,11 +137,13 @@ class HTTPException(AssessmentError):
 
 
 class AuthError(HTTPException):
-    """Raised by a hook to refuse the caller with 401 (``WWW-Authenticate: Bearer``).
+    """Raised by a hook to refuse the caller with 401 (`WWW-Authenticate: Bearer`).
 
-    The message is sent to the browser: keep it generic::
+    The message is sent to the browser: keep it generic:
 
-        raise AuthError("Wrong key")
+    ```python
+    raise AuthError("Wrong key")
+    ```
     """
 
     def __init__(self, message: str = "Authentication required") -> None:
@@ -140,11 +151,13 @@ class AuthError(HTTPException):
 
 
 class PermissionDenied(HTTPException):
-    """Raised by a hook when the caller is known but not allowed (403 ``forbidden``).
+    """Raised by a hook when the caller is known but not allowed (403 `forbidden`).
 
-    A sibling of ``AuthError``, not a kind of it: catch ``HTTPException`` for both::
+    A sibling of `AuthError`, not a kind of it: catch `HTTPException` for both:
 
-        raise PermissionDenied("Recruiters only")
+    ```python
+    raise PermissionDenied("Recruiters only")
+    ```
     """
 
     def __init__(self, message: str = "Not allowed") -> None:

@@ -2,7 +2,7 @@
 
 Every full collection walks every tracked object in the process, and most of them (modules,
 classes, the host's routes, the platform client's pool) were made at start-up and live as long
-as the process: under load that walk is the tail of the latency. ``gc.freeze()`` moves them to
+as the process: under load that walk is the tail of the latency. `gc.freeze()` moves them to
 the permanent generation, which collections skip; objects made later are collected as before.
 It is done once per process (again in a forked child), after a collection so that no garbage is
 frozen. Collection thresholds stay the host process's choice (see the deploy guide).

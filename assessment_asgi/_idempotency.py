@@ -1,15 +1,15 @@
-"""Idempotent session creation: the ``Idempotency-Key`` header (IETF draft, as Stripe does it).
+"""Idempotent session creation: the `Idempotency-Key` header (IETF draft, as Stripe does it).
 
 A key names one *intent* of one recruiter. The first request with it claims the key, creates
 the session and stores the answer; a retry with the same key and the same body gets the stored
-answer back (``Idempotent-Replayed: true``) and the platform is not called again.
+answer back (`Idempotent-Replayed: true`) and the platform is not called again.
 
-Both stores are the claim-once stores of ``_claims.py`` (the poller's de-duplication uses
+Both stores are the claim-once stores of `_claims.py` (the poller's de-duplication uses
 the same ones):
 
-- ``MemoryIdempotencyStore``: one process, bounded (least recently used answers go first; a
-  claim in flight is never evicted: a store full of them answers 503 with ``Retry-After``).
-- ``RedisIdempotencyStore``: shared by every replica, through ``redis.asyncio`` (asyncio only);
+- `MemoryIdempotencyStore`: one process, bounded (least recently used answers go first; a
+  claim in flight is never evicted: a store full of them answers 503 with `Retry-After`).
+- `RedisIdempotencyStore`: shared by every replica, through `redis.asyncio` (asyncio only);
   the claim is one atomic script, so two replicas never both create a session.
 
 An answer the store could not record (Redis unreachable just then) is recorded again in the
@@ -50,13 +50,13 @@ logger = logging.getLogger("assessment_asgi")
 __all__ = ["Claim", "Idempotency", "IdempotencyStore", "MemoryIdempotencyStore",
            "RateLimit", "RedisIdempotencyStore", "Ticket", "read_key"]
 
-#: Where keys live: a claim-once store (``slot`` is a hash naming (recruiter, key),
-#: ``fingerprint`` the body's). ``complete`` and ``release`` act only for the claim's owner.
+#: Where keys live: a claim-once store (`slot` is a hash naming (recruiter, key),
+#: `fingerprint` the body's). `complete` and `release` act only for the claim's owner.
 IdempotencyStore = ClaimStore
 
 
 class RateLimit(Protocol):
-    """What ``begin`` needs of a rate limiter (``RecruiterRateLimiter``)."""
+    """What `begin` needs of a rate limiter (`RecruiterRateLimiter`)."""
 
     async def check_and_claim(
         self, recruiter: Recruiter, store: ClaimStore, key: str, fingerprint: str, lease: float
@@ -68,7 +68,7 @@ RECORD_RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0)
 
 
 def read_key(scope: Scope) -> str | None:
-    """The request's ``Idempotency-Key``, or ``None``; a 400 when it is not a usable key."""
+    """The request's `Idempotency-Key`, or `None`; a 400 when it is not a usable key."""
     values = [v for k, v in scope.get("headers", ()) if k.lower() == HEADER]
     if not values:
         return None
@@ -95,7 +95,7 @@ def fingerprint(data: Any) -> str:
 
 
 def keep_for(ttl: float, expires_at: object, now: float | None = None) -> float:
-    """Seconds to keep an answer: the retention time, never past the token's ``expiresAt``."""
+    """Seconds to keep an answer: the retention time, never past the token's `expiresAt`."""
     try:
         moment = datetime.fromisoformat(str(expires_at))
     except ValueError:
@@ -116,13 +116,15 @@ class Ticket:
 
 
 class Idempotency:
-    """How a request with an ``Idempotency-Key`` is answered (``AssessmentApp.idempotency``).
+    """How a request with an `Idempotency-Key` is answered (`AssessmentApp.idempotency`).
 
-    The key is claimed in ``store`` before the platform call and the answer stored after it,
-    then replayed for ``ttl`` seconds (never past the token's ``expiresAt``)::
+    The key is claimed in `store` before the platform call and the answer stored after it,
+    then replayed for `ttl` seconds (never past the token's `expiresAt`):
 
-        app = AssessmentApp()
-        app.idempotency.store   # MemoryIdempotencyStore(max_keys=10000), or the Redis store
+    ```python
+    app = AssessmentApp()
+    app.idempotency.store   # MemoryIdempotencyStore(max_keys=10000), or the Redis store
+    ```
     """
 
     def __init__(self, store: IdempotencyStore, *, ttl: float, lease: float) -> None:
@@ -136,7 +138,7 @@ class Idempotency:
         self, key: str, recruiter: Recruiter, data: Any, limiter: RateLimit | None = None
     ) -> Ticket | dict[str, Any]:
         """A ticket to go ahead, or the stored answer to replay; 409/422 otherwise. With a
-        ``limiter``, the request is counted first (429 over the limit; a replay counts too),
+        `limiter`, the request is counted first (429 over the limit; a replay counts too),
         in the same round trip as the claim when both live in one Redis."""
         slot, body = slot_for(recruiter, key), fingerprint(data)
         try:
@@ -165,7 +167,7 @@ class Idempotency:
         self, key: str, recruiter: Recruiter, data: Any,
         create: Callable[[], Awaitable[dict[str, Any]]], limiter: RateLimit | None = None,
     ) -> tuple[dict[str, Any], bool]:
-        """``create()`` once per key: (its answer, False), or (the stored answer, True)."""
+        """`create()` once per key: (its answer, False), or (the stored answer, True)."""
         claimed = await self.begin(key, recruiter, data, limiter)
         if not isinstance(claimed, Ticket):
             return claimed, True
@@ -228,12 +230,14 @@ class Idempotency:
 
 
 class MemoryIdempotencyStore(MemoryClaimStore):
-    """In-process keys: at most ``max_keys``; answers evicted least recently used first, a
-    claim in flight never (a full store answers 503 ``idempotency_store_full``).
+    """In-process keys: at most `max_keys`; answers evicted least recently used first, a
+    claim in flight never (a full store answers 503 `idempotency_store_full`).
 
-    The app's default without ``ASSESSMENT_REDIS_URL`` (``ASSESSMENT_IDEMPOTENCY_MAX_KEYS``)::
+    The app's default without `ASSESSMENT_REDIS_URL` (`ASSESSMENT_IDEMPOTENCY_MAX_KEYS`):
 
-        store = MemoryIdempotencyStore(max_keys=50_000)
+    ```python
+    store = MemoryIdempotencyStore(max_keys=50_000)
+    ```
     """
 
     def __init__(self, *, max_keys: int = 10_000) -> None:
@@ -245,13 +249,15 @@ class MemoryIdempotencyStore(MemoryClaimStore):
 
 
 class RedisIdempotencyStore(RedisClaimStore):
-    """Keys shared by every replica through Redis (``pip install 'assessment-asgi[redis]'``).
+    """Keys shared by every replica through Redis (`pip install 'assessment-asgi[redis]'`).
 
     The claim is one atomic script: of two replicas racing on a key, one wins and the other
     answers 409 (or replays, once the first stored its answer). Asyncio only. The app's
-    store when ``ASSESSMENT_REDIS_URL`` is set::
+    store when `ASSESSMENT_REDIS_URL` is set:
 
-        store = RedisIdempotencyStore("redis://127.0.0.1:6379/0")
+    ```python
+    store = RedisIdempotencyStore("redis://127.0.0.1:6379/0")
+    ```
     """
 
     needs_asyncio = "The Redis idempotency store needs asyncio (redis.asyncio)"

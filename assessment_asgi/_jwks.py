@@ -1,14 +1,14 @@
 """Fetching and caching the recruiter tokens' public keys (JWKS, OIDC discovery).
 
 Rules, each one a defence:
-- URLs must be https, except loopback hosts (development and tests): see ``_urls.py``.
-- OIDC discovery (OpenID Connect Discovery 1.0 §4.3): the document's ``issuer`` must equal
-  the configured issuer exactly, and its ``jwks_uri`` must be https — http only when the
+- URLs must be https, except loopback hosts (development and tests): see `_urls.py`.
+- OIDC discovery (OpenID Connect Discovery 1.0 §4.3): the document's `issuer` must equal
+  the configured issuer exactly, and its `jwks_uri` must be https — http only when the
   issuer itself is on loopback, so a public issuer can never aim the app at a local port.
 - Redirects are not followed and answers are size-capped.
-- An unknown ``kid`` triggers at most one refetch per ``min_refresh_interval``, so a flood of
-  forged ``kid`` values cannot turn the app into a request amplifier.
-- When the key server is down, cached keys keep serving for ``max_stale`` seconds; with no
+- An unknown `kid` triggers at most one refetch per `min_refresh_interval`, so a flood of
+  forged `kid` values cannot turn the app into a request amplifier.
+- When the key server is down, cached keys keep serving for `max_stale` seconds; with no
   keys at all (cold start) the app fails closed with 503.
 """
 
@@ -57,7 +57,7 @@ def _without_userinfo(url: str) -> str:
 
 
 class JWKSCache:
-    """The key set behind ``jwks_url`` (or found through ``oidc_issuer``), cached."""
+    """The key set behind `jwks_url` (or found through `oidc_issuer`), cached."""
 
     def __init__(
         self,
@@ -97,7 +97,7 @@ class JWKSCache:
         return f"JWKSCache({source!r})"
 
     async def get(self, *, refresh: bool = False) -> KeySet:
-        """The cached key set; fetched when missing, old, or when ``refresh`` asks for it."""
+        """The cached key set; fetched when missing, old, or when `refresh` asks for it."""
         now = self._clock()
         keys = self._keys
         fresh = keys is not None and now - self._fetched_at < self.max_age

@@ -2,7 +2,7 @@
 
 Both are async (they only read memory or the environment), so the app awaits them on the
 event loop instead of sending them to the thread pool as it does with a sync hook.
-``KeyCaller`` is how the app asks any provider: with the recruiter or without, in bounded time.
+`KeyCaller` is how the app asks any provider: with the recruiter or without, in bounded time.
 """
 
 from __future__ import annotations
@@ -30,13 +30,15 @@ logger = logging.getLogger("assessment_asgi")
 
 
 class EnvironmentKeys:
-    """``ASSESSMENT_API_KEY`` / ``ASSESSMENT_SECRET_KEY`` from the process environment.
+    """`ASSESSMENT_API_KEY` / `ASSESSMENT_SECRET_KEY` from the process environment.
 
     The environment is read on every call, so a process whose environment is updated (or a
-    test that sets it) sees new keys at once; values from ``.env`` given at construction
-    are the fallback. A variable that is not set answers 500 ``not_configured`` naming it::
+    test that sets it) sees new keys at once; values from `.env` given at construction
+    are the fallback. A variable that is not set answers 500 `not_configured` naming it:
 
-        AssessmentApp(keys=EnvironmentKeys())
+    ```python
+    AssessmentApp(keys=EnvironmentKeys())
+    ```
     """
 
     def __init__(
@@ -75,8 +77,10 @@ class EnvironmentKeys:
 
 
 class StaticKeys:
-    """A fixed key pair, e.g. loaded once from a file::
+    """A fixed key pair, e.g. loaded once from a file:
 
+    ```python
+    ```
     AssessmentApp(keys=StaticKeys("wc_ak_test_…", "wc_sk_test_…"))
     """
 
@@ -96,7 +100,7 @@ def _reveal(value: SecretStr | None) -> str | None:
 
 def takes_recruiter(provider: Callable[..., Any]) -> bool:
     """Whether a key provider takes the recruiter: it has a positional parameter. Decided once,
-    when the app is built; ``TypeError`` for one that needs more than one argument."""
+    when the app is built; `TypeError` for one that needs more than one argument."""
     try:
         parameters = inspect.signature(provider).parameters.values()
     except (TypeError, ValueError):  # a builtin without a signature: called as before
@@ -111,12 +115,12 @@ def takes_recruiter(provider: Callable[..., Any]) -> bool:
 
 
 class KeyCaller:
-    """The ``keys`` hook as the app calls it, once per platform call.
+    """The `keys` hook as the app calls it, once per platform call.
 
-    With the recruiter when the provider takes one; within ``timeout`` seconds. A provider that
-    raises or runs out of time answers 503 ``keys_unavailable`` with ``Retry-After`` (logged
-    with its type and stack, never its message); ``None`` for a recruiter with a tenant answers
-    403 ``tenant_unknown``, without one 500 ``not_configured``. An ``HTTPException`` raised by
+    With the recruiter when the provider takes one; within `timeout` seconds. A provider that
+    raises or runs out of time answers 503 `keys_unavailable` with `Retry-After` (logged
+    with its type and stack, never its message); `None` for a recruiter with a tenant answers
+    403 `tenant_unknown`, without one 500 `not_configured`. An `HTTPException` raised by
     the provider answers as it is.
     """
 

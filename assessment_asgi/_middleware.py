@@ -1,11 +1,13 @@
-"""``AssessmentMiddleware``: serve the endpoint under a prefix of any ASGI app.
+"""`AssessmentMiddleware`: serve the endpoint under a prefix of any ASGI app.
 
-For hosts with no mount of their own (Quart, Django's ASGI handler, a bare callable)::
+For hosts with no mount of their own (Quart, Django's ASGI handler, a bare callable):
 
-    app = AssessmentMiddleware(app, prefix="/assessment")   # → POST /assessment/session
+```python
+app = AssessmentMiddleware(app, prefix="/assessment")   # → POST /assessment/session
+```
 
-Requests under the prefix reach the :class:`AssessmentApp` with a copied scope, exactly as
-Starlette's ``Mount`` hands it over (the full ``path``, the prefix added to ``root_path``).
+Requests under the prefix reach the `AssessmentApp` with a copied scope, exactly as
+Starlette's `Mount` hands it over (the full `path`, the prefix added to `root_path`).
 Everything else — other paths, websockets, lifespan — goes to the wrapped app untouched.
 """
 
@@ -17,7 +19,7 @@ from ._types import ASGIApp, Receive, Scope, Send
 
 
 def validate_prefix(prefix: object, setting: str = "prefix") -> str:
-    """Return ``prefix`` without a trailing slash, or raise naming ``setting``."""
+    """Return `prefix` without a trailing slash, or raise naming `setting`."""
     if not isinstance(prefix, str):
         raise TypeError(f"{setting} must be a string such as '/assessment', got {type(prefix).__name__}")
     if not prefix.startswith("/"):
@@ -33,13 +35,13 @@ def validate_prefix(prefix: object, setting: str = "prefix") -> str:
 
 
 class AssessmentMiddleware:
-    """Pure ASGI middleware: ``prefix`` goes to the assessment endpoint, the rest to ``app``.
+    """Pure ASGI middleware: `prefix` goes to the assessment endpoint, the rest to `app`.
 
-    ::
+    ```python
+    quart_app.asgi_app = AssessmentMiddleware(quart_app.asgi_app, prefix="/assessment")
+    ```
 
-        quart_app.asgi_app = AssessmentMiddleware(quart_app.asgi_app, prefix="/assessment")
-
-    ``assessment`` defaults to ``AssessmentApp()`` (configured from ``ASSESSMENT_*``).
+    `assessment` defaults to `AssessmentApp()` (configured from `ASSESSMENT_*`).
     The host's scope is never changed: the endpoint gets a copy.
     """
 

@@ -1,4 +1,4 @@
-"""The request body of ``POST /session`` and the values the hooks exchange."""
+"""The request body of `POST /session` and the values the hooks exchange."""
 
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ class Candidate(BaseModel):
 
 
 class SessionRequest(BaseModel):
-    """The body of ``POST /session``, as the platform docs define it.
+    """The body of `POST /session`, as the platform docs define it.
 
     Unknown fields are refused (400), so nothing unexpected is ever forwarded.
     """
@@ -106,8 +106,8 @@ class SessionRequest(BaseModel):
 
 
 def field_errors(exc: ValidationError) -> list[dict[str, Any]]:
-    """Field errors fit for a 400: where (``["users", 0, "email"]``) and which rule, never what
-    was sent. An unknown field is named by its position only (``"unknown field"``): its key is
+    """Field errors fit for a 400: where (`["users", 0, "email"]`) and which rule, never what
+    was sent. An unknown field is named by its position only (`"unknown field"`): its key is
     input too."""
     details: list[dict[str, Any]] = []
     for error in exc.errors(include_url=False, include_input=False, include_context=False):
@@ -127,12 +127,14 @@ def field_errors(exc: ValidationError) -> list[dict[str, Any]]:
 @dataclass(frozen=True, slots=True)
 class Recruiter:
     """On whose behalf a session is created: an id, an email, or both; and, in a deployment
-    that serves many customer organisations, the ``tenant`` (organisation) it belongs to.
+    that serves many customer organisations, the `tenant` (organisation) it belongs to.
 
-    ``rec_1`` of tenant ``acme`` and ``rec_1`` of tenant ``globex`` are two recruiters:
-    everything scoped per recruiter (rate limits, idempotency keys) is scoped by ``scope``::
+    `rec_1` of tenant `acme` and `rec_1` of tenant `globex` are two recruiters:
+    everything scoped per recruiter (rate limits, idempotency keys) is scoped by `scope`:
 
-        Recruiter(id="rec_1", email="ada@acme.test", tenant="acme")
+    ```python
+    Recruiter(id="rec_1", email="ada@acme.test", tenant="acme")
+    ```
     """
 
     id: str | None = None

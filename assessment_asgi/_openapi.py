@@ -1,8 +1,8 @@
-"""The OpenAPI 3.1 document of ``POST /session``, served at ``<prefix>/openapi.json``.
+"""The OpenAPI 3.1 document of `POST /session`, served at `<prefix>/openapi.json`.
 
-Built from the same sources the endpoint uses — the pydantic :class:`SessionRequest` and
+Built from the same sources the endpoint uses — the pydantic `SessionRequest` and
 the table of error codes — so the document cannot drift from the behaviour. The server URL
-is the mount point the request came through (the sub-app's ``root_path``).
+is the mount point the request came through (the sub-app's `root_path`).
 """
 
 from __future__ import annotations
@@ -190,13 +190,13 @@ def _version() -> str:
 
 
 def openapi_document(*, server_url: str = "/", max_users: int = 100) -> dict[str, Any]:
-    """A fresh OpenAPI 3.1 document whose single server is ``server_url`` (the mount point)."""
+    """A fresh OpenAPI 3.1 document whose single server is `server_url` (the mount point)."""
     document = copy.deepcopy(_document(max_users))
     return {**document, "servers": [{"url": server_url or "/"}]}
 
 
 def merge_into(schema: dict[str, Any], *, prefix: str, max_users: int = 100) -> None:
-    """Add ``POST <prefix>/session`` and its components to a host's OpenAPI ``schema``."""
+    """Add `POST <prefix>/session` and its components to a host's OpenAPI `schema`."""
     document = openapi_document(max_users=max_users)
     paths = schema.setdefault("paths", {})
     for path, item in document["paths"].items():

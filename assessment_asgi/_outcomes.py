@@ -1,4 +1,4 @@
-"""What the caller gets when the platform call fails: one ``SmartAIError`` → one error code.
+"""What the caller gets when the platform call fails: one `SmartAIError` → one error code.
 
 The platform's own message is never passed on (it may quote the request); the log line
 names the status and the platform's request id so an operator can follow it up.

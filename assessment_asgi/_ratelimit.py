@@ -1,22 +1,22 @@
 """Abuse limits: a per-recruiter rate limit and a cap on concurrent platform calls.
 
-- :class:`RecruiterRateLimiter` counts session requests per recruiter with the ``limits``
-  library: in memory for one process, or in Redis (``ASSESSMENT_REDIS_URL``) so that every
-  replica shares one count. Over the limit the app answers 429 ``rate_limited`` with
-  ``Retry-After``. If Redis cannot be reached the limiter fails closed (503): an endpoint
+- `RecruiterRateLimiter` counts session requests per recruiter with the `limits`
+  library: in memory for one process, or in Redis (`ASSESSMENT_REDIS_URL`) so that every
+  replica shares one count. Over the limit the app answers 429 `rate_limited` with
+  `Retry-After`. If Redis cannot be reached the limiter fails closed (503): an endpoint
   that emails candidates on a paid platform must not lose its brakes silently.
-- :class:`PlatformCallLimiter` caps concurrent calls to the platform. A request over the cap
-  waits for a free slot for at most ``queue_timeout`` seconds, then gets 503
-  ``service_unavailable`` with ``Retry-After``: a slow platform then costs the host a bounded
+- `PlatformCallLimiter` caps concurrent calls to the platform. A request over the cap
+  waits for a free slot for at most `queue_timeout` seconds, then gets 503
+  `service_unavailable` with `Retry-After`: a slow platform then costs the host a bounded
   number of sockets and tasks instead of all of them.
 
-Both work on asyncio and trio: the memory storage (:mod:`._ratestore`, bounded: an idle
+Both work on asyncio and trio: the memory storage (`._ratestore`, bounded: an idle
 recruiter's entry is freed once its window has passed) is thread-safe and never blocks. On
-asyncio a Redis hit is one script on the running loop (``_HIT``: every item of the limit
+asyncio a Redis hit is one script on the running loop (`_HIT`: every item of the limit
 counted, or the refusal and its reset, in one round trip), auto-pipelined with the other
-requests' scripts over the bounded per-loop pool of ``_redis.py``. It keeps the data layout of
-``limits``' Redis storage (same keys, same lists and counters), so on trio, where
-``redis.asyncio`` cannot run, ``limits``' blocking Redis storage in a worker thread shares the
+requests' scripts over the bounded per-loop pool of `_redis.py`. It keeps the data layout of
+`limits`' Redis storage (same keys, same lists and counters), so on trio, where
+`redis.asyncio` cannot run, `limits`' blocking Redis storage in a worker thread shares the
 same counts.
 """
 
@@ -83,10 +83,12 @@ KEY_PREFIX = "assessment_asgi"
 
 
 class RecruiterRateLimiter:
-    """At most ``limit`` session requests per recruiter (``"30/minute"`` by default)::
+    """At most `limit` session requests per recruiter (`"30/minute"` by default):
 
-        limiter = RecruiterRateLimiter(limit="10/minute", storage_uri="redis://127.0.0.1:6379/0")
-        await limiter.check(Recruiter(id="rec_42"))   # raises HTTPException 429 when over
+    ```python
+    limiter = RecruiterRateLimiter(limit="10/minute", storage_uri="redis://127.0.0.1:6379/0")
+    await limiter.check(Recruiter(id="rec_42"))   # raises HTTPException 429 when over
+    ```
     """
 
     def __init__(
@@ -144,7 +146,7 @@ class RecruiterRateLimiter:
         return self._limiter
 
     async def check(self, recruiter: Recruiter) -> None:
-        """Count one request for ``recruiter``; raise 429 ``rate_limited`` when over the limit."""
+        """Count one request for `recruiter`; raise 429 `rate_limited` when over the limit."""
         key = recruiter_key(recruiter)
         try:
             if self.backend == "memory":
@@ -161,7 +163,7 @@ class RecruiterRateLimiter:
     async def check_and_claim(
         self, recruiter: Recruiter, store: ClaimStore, key: str, fingerprint: str, lease: float
     ) -> Claim:
-        """Count one request, then claim ``key`` in ``store``: one script (one round trip) when
+        """Count one request, then claim `key` in `store`: one script (one round trip) when
         both live in the same Redis, else one after the other. 429 when over the limit (the
         key is then not claimed); the store's own errors otherwise."""
         pool = self._pool
@@ -230,19 +232,21 @@ def _unavailable(exc: Exception) -> HTTPException:
 
 
 def recruiter_key(recruiter: Recruiter) -> str:
-    """A stable, opaque key per recruiter (``Recruiter.scope``, hashed): no email (personal
+    """A stable, opaque key per recruiter (`Recruiter.scope`, hashed): no email (personal
     data) ever reaches the store."""
     return hashlib.sha256(recruiter.scope.encode()).hexdigest()[:32]
 
 
 class PlatformCallLimiter:
-    """At most ``max_concurrent`` platform calls at once; others wait ``queue_timeout`` seconds.
+    """At most `max_concurrent` platform calls at once; others wait `queue_timeout` seconds.
 
-    One ``anyio.CapacityLimiter`` per event loop, since limiters are bound to their loop::
+    One `anyio.CapacityLimiter` per event loop, since limiters are bound to their loop:
 
-        limiter = PlatformCallLimiter(max_concurrent=8, queue_timeout=2.0)
-        async with limiter.slot():   # raises HTTPException 503 after 2 s in the queue
-            ...
+    ```python
+    limiter = PlatformCallLimiter(max_concurrent=8, queue_timeout=2.0)
+    async with limiter.slot():   # raises HTTPException 503 after 2 s in the queue
+        ...
+    ```
     """
 
     def __init__(self, *, max_concurrent: int = 64, queue_timeout: float = 5.0) -> None:
@@ -280,7 +284,7 @@ class PlatformCallLimiter:
 
 
 class _Slot:
-    """``async with limiter.slot():`` as a plain class: no generator per request."""
+    """`async with limiter.slot():` as a plain class: no generator per request."""
 
     __slots__ = ("_borrower", "_limiter", "_owner")
 

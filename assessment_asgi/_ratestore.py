@@ -1,9 +1,9 @@
-"""A bounded in-memory storage for ``limits``: an idle recruiter costs nothing.
+"""A bounded in-memory storage for `limits`: an idle recruiter costs nothing.
 
-``limits``' own ``MemoryStorage`` keeps an empty list for every key the moving window has
+`limits`' own `MemoryStorage` keeps an empty list for every key the moving window has
 ever seen (50,000 recruiters → 50,001 entries for the life of the process) and re-arms a
 sweeping thread after each hit that walks every key holding the GIL. This one implements
-``limits``' public storage interface (``Storage`` + ``MovingWindowSupport``) with a heap of
+`limits`' public storage interface (`Storage` + `MovingWindowSupport`) with a heap of
 expiry times instead: each live key has one entry in it, every call first drops the keys
 whose window has passed (O(log n) each), and no thread is ever started.
 """
@@ -22,9 +22,11 @@ from limits.storage import MovingWindowSupport, Storage
 class BoundedMemoryStorage(Storage, MovingWindowSupport):
     """Fixed and moving windows in memory, each key freed once its window has passed.
 
-    ``clock`` returns Unix seconds (``time.time``); tests may pass their own::
+    `clock` returns Unix seconds (`time.time`); tests may pass their own:
 
-        limiter = MovingWindowRateLimiter(BoundedMemoryStorage())
+    ```python
+    limiter = MovingWindowRateLimiter(BoundedMemoryStorage())
+    ```
     """
 
     STORAGE_SCHEME = None  # not registered as a URI scheme: built directly

@@ -1,4 +1,4 @@
-"""The default ``resolve_recruiter`` hook: the recruiter is whoever signed in."""
+"""The default `resolve_recruiter` hook: the recruiter is whoever signed in."""
 
 from __future__ import annotations
 
@@ -13,16 +13,18 @@ from ._tenants import valid_tenant
 class ClaimsRecruiterResolver:
     """Takes the recruiter from the principal's claims; the body may repeat, never contradict.
 
-    ``recruiterId`` comes from the ``id_claim`` (``sub`` by default) and ``recruiterEmail``
-    from the ``email_claim``. A body field that differs from the token answers 403
-    ``recruiter_mismatch``; a body field the token does not carry is refused too, since
+    `recruiterId` comes from the `id_claim` (`sub` by default) and `recruiterEmail`
+    from the `email_claim`. A body field that differs from the token answers 403
+    `recruiter_mismatch`; a body field the token does not carry is refused too, since
     nothing in the body is trusted to name a recruiter. With neither: 400, as the docs say.
 
-    With ``tenant_claim`` (``ASSESSMENT_TENANT_CLAIM``) the recruiter's ``tenant`` is that claim;
+    With `tenant_claim` (`ASSESSMENT_TENANT_CLAIM`) the recruiter's `tenant` is that claim;
     a token without it, or with one that is not a string of 1-128 printable characters,
-    answers 403 ``tenant_required``::
+    answers 403 `tenant_required`:
 
-        AssessmentApp(resolve_recruiter=ClaimsRecruiterResolver(id_claim="recruiter_id"))
+    ```python
+    AssessmentApp(resolve_recruiter=ClaimsRecruiterResolver(id_claim="recruiter_id"))
+    ```
     """
 
     def __init__(

@@ -5,7 +5,7 @@ written by hooks and libraries that may quote what they were given — the recru
 token, the platform keys (a secrets manager's error, say), the JWT secret, a Redis password —
 and the app cannot know every such value, so messages are withheld: the log keeps each
 exception's type and every frame (file, line, function, source line). Secret values the app
-does know are also replaced by ``[redacted]`` in what remains.
+does know are also replaced by `[redacted]` in what remains.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ _MIN_SECRET = 6  # shorter values would redact ordinary words; secrets are never
 def known_secrets(
     settings: Iterable[tuple[str, object]], scope: Mapping[str, Any] | None = None
 ) -> list[str]:
-    """Secret values of the settings (its ``(name, value)`` pairs: a leaf imports no settings
+    """Secret values of the settings (its `(name, value)` pairs: a leaf imports no settings
     class), and the request's credentials headers."""
     values: list[str] = []
     for _name, value in settings:
@@ -40,8 +40,8 @@ def known_secrets(
 
 
 def redact(text: str, secrets: Iterable[str], *, shortest: int = _MIN_SECRET) -> str:
-    """``text`` with every known value of at least ``shortest`` characters replaced by
-    ``[redacted]``: the one redaction, for logs and for the platform's error messages."""
+    """`text` with every known value of at least `shortest` characters replaced by
+    `[redacted]`: the one redaction, for logs and for the platform's error messages."""
     # Longest first, so a token is not half-replaced by one of its own parts.
     for secret in sorted({s for s in secrets if len(s) >= shortest}, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
@@ -49,7 +49,7 @@ def redact(text: str, secrets: Iterable[str], *, shortest: int = _MIN_SECRET) ->
 
 
 def redacted_traceback(exc: BaseException, secrets: Iterable[str]) -> str:
-    """The frames and types of ``exc`` and its causes, messages withheld, secrets replaced."""
+    """The frames and types of `exc` and its causes, messages withheld, secrets replaced."""
     chain: list[BaseException] = []
     current: BaseException | None = exc
     while current is not None and all(current is not seen for seen in chain):

@@ -1,13 +1,13 @@
-"""One way to talk to Redis: ``redis.asyncio`` on the running event loop, on a bounded pool.
+"""One way to talk to Redis: `redis.asyncio` on the running event loop, on a bounded pool.
 
 Every Redis user of the package (the rate limiter, idempotency keys, the poller's
-de-duplication) gets its client here. A ``redis.asyncio`` connection belongs to the loop
-that opened it, so each running loop has its own client and pool (``LoopLocal``), built on
+de-duplication) gets its client here. A `redis.asyncio` connection belongs to the loop
+that opened it, so each running loop has its own client and pool (`LoopLocal`), built on
 first use (building an app never connects) and closed on its own loop when that loop ends.
-The pool is bounded: at most ``max_connections`` sockets per loop; a request beyond them
-waits up to ``timeout`` seconds for a free one, then fails (the callers answer 503).
+The pool is bounded: at most `max_connections` sockets per loop; a request beyond them
+waits up to `timeout` seconds for a free one, then fails (the callers answer 503).
 
-Scripts go through ``RedisPool.eval``, which pipelines automatically: the scripts that
+Scripts go through `RedisPool.eval`, which pipelines automatically: the scripts that
 requests submit in one turn of the event loop leave together in one pipeline (one socket
 write, one read), as ioredis' auto-pipelining does. Each request still makes one round trip,
 but redis-py's per-command work (a pool checkout and its checks, a write, a read: most of the
@@ -32,18 +32,20 @@ MAX_CONNECTIONS = 64
 
 
 def redis_url(url: str | SecretStr, setting: str = SETTING) -> SecretStr:
-    """A checked Redis URL for ``redis.asyncio`` (``redis+unix://`` is ``limits``' spelling
-    of ``unix://``); the scheme is checked by the one rule in ``_rules.py``."""
+    """A checked Redis URL for `redis.asyncio` (`redis+unix://` is `limits`' spelling
+    of `unix://`); the scheme is checked by the one rule in `_rules.py`."""
     return SecretStr(_rules.redis_py_url(_rules.redis_url(url, setting)))
 
 
 class RedisPool:
-    """A ``redis.asyncio.Redis`` client per running asyncio loop, each on a bounded pool.
+    """A `redis.asyncio.Redis` client per running asyncio loop, each on a bounded pool.
 
-    Example::
+    For example:
 
-        pool = RedisPool(redis_url("redis://127.0.0.1:6379/0"))
-        await pool.client().ping()
+    ```python
+    pool = RedisPool(redis_url("redis://127.0.0.1:6379/0"))
+    await pool.client().ping()
+    ```
     """
 
     def __init__(
@@ -83,13 +85,13 @@ class RedisPool:
         return self._clients.get()
 
     def client(self) -> Any:
-        """The running loop's client (``RuntimeError`` on trio: ``redis.asyncio`` needs asyncio)."""
+        """The running loop's client (`RuntimeError` on trio: `redis.asyncio` needs asyncio)."""
         return self._here().redis
 
     def eval(self, script: str, keys: list[str], args: list[Any]) -> asyncio.Future[Any]:
-        """``EVAL script`` on the running loop's client, pipelined with the other scripts
+        """`EVAL script` on the running loop's client, pipelined with the other scripts
         submitted in the same turn of the loop: await the result (or what Redis or the
-        connection raised). ``RuntimeError`` at once on trio."""
+        connection raised). `RuntimeError` at once on trio."""
         return self._here().submit(script, keys, args)
 
     async def aclose(self) -> None:

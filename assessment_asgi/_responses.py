@@ -1,8 +1,8 @@
-"""The one error envelope (the table of stable error codes lives in ``_exceptions.py``).
+"""The one error envelope (the table of stable error codes lives in `_exceptions.py`).
 
-Every answer the app gives is ``{"success": true, "data": …}`` or
-``{"success": false, "error": "<readable message>", "code": "<stable_code>"}`` (plus
-``details`` for field errors). ``error`` is a plain string, as in the platform's own
+Every answer the app gives is `{"success": true, "data": …}` or
+`{"success": false, "error": "<readable message>", "code": "<stable_code>"}` (plus
+`details` for field errors). `error` is a plain string, as in the platform's own
 envelope, so a frontend written for the platform docs can show it as it is.
 """
 

@@ -1,6 +1,6 @@
 """The rules a setting is checked by, each written once, for the settings and the components.
 
-A leaf: it imports no component, so ``_settings.py`` checks every ``ASSESSMENT_*`` value
+A leaf: it imports no component, so `_settings.py` checks every `ASSESSMENT_*` value
 with these rules (naming the variable) and a component used on its own applies the same rule
 to its keyword (naming the keyword). No rule here repeats a value it refuses: a mistyped
 secret or a URL with a password must not reach a log.
@@ -30,7 +30,7 @@ RATE_LIMIT_STRATEGIES = ("moving-window", "fixed-window")
 
 
 def parse_rate_limit(value: str, setting: str) -> list[RateLimitItem]:
-    """``"30/minute"`` or ``"30/minute;500/day"`` as ``limits`` items; else ConfigurationError."""
+    """`"30/minute"` or `"30/minute;500/day"` as `limits` items; else ConfigurationError."""
     try:
         items = parse_many(value)
     except ValueError:
@@ -47,7 +47,7 @@ def parse_rate_limit(value: str, setting: str) -> list[RateLimitItem]:
 
 
 def normalise_origin(origin: str, setting: str) -> str:
-    """``https://App.example.com:443/`` → ``https://app.example.com:443``; else ConfigurationError."""
+    """`https://App.example.com:443/` → `https://app.example.com:443`; else ConfigurationError."""
     if origin == "*":
         return origin
     try:
@@ -74,16 +74,16 @@ def normalise_origin(origin: str, setting: str) -> str:
 
 # -- Redis ------------------------------------------------------------------------------------
 
-#: ``unix://`` is redis-py's spelling of ``redis+unix://`` (the ``limits`` library's).
+#: `unix://` is redis-py's spelling of `redis+unix://` (the `limits` library's).
 REDIS_SCHEMES = ("redis", "rediss", "redis+unix", "unix")
 
 
 def redis_url(url: object, setting: str) -> SecretStr:
     """The one check of a Redis URL's scheme, for every Redis user of the package.
 
-    ``redis://``, ``rediss://`` or ``redis+unix://`` (``unix://`` too); the URL comes back
-    as a ``SecretStr`` (it may hold a password). Anything else: ConfigurationError naming
-    ``setting``, never the value.
+    `redis://`, `rediss://` or `redis+unix://` (`unix://` too); the URL comes back
+    as a `SecretStr` (it may hold a password). Anything else: ConfigurationError naming
+    `setting`, never the value.
     """
     raw = url.get_secret_value() if isinstance(url, SecretStr) else url
     if not isinstance(raw, str) or raw.partition("://")[0] not in REDIS_SCHEMES or "://" not in raw:
@@ -94,13 +94,13 @@ def redis_url(url: object, setting: str) -> SecretStr:
 
 
 def redis_py_url(url: SecretStr) -> str:
-    """A checked Redis URL as ``redis.asyncio.Redis.from_url`` spells it."""
+    """A checked Redis URL as `redis.asyncio.Redis.from_url` spells it."""
     raw = url.get_secret_value()
     return "unix://" + raw.removeprefix("redis+unix://") if raw.startswith("redis+unix://") else raw
 
 
 def limits_url(url: SecretStr) -> str:
-    """A checked Redis URL as ``limits.storage.storage_from_string`` spells it."""
+    """A checked Redis URL as `limits.storage.storage_from_string` spells it."""
     raw = url.get_secret_value()
     return "redis+unix://" + raw.removeprefix("unix://") if raw.startswith("unix://") else raw
 
@@ -109,8 +109,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def check_key(value: str, setting: str) -> None:
-    """Refuse a key no request could carry: ``ConfigurationError`` naming ``setting``, never
-    the value. The one check, for ``Credentials`` and for ``ASSESSMENT_API_KEY``/``_SECRET_KEY``."""
+    """Refuse a key no request could carry: `ConfigurationError` naming `setting`, never
+    the value. The one check, for `Credentials` and for `ASSESSMENT_API_KEY`/`_SECRET_KEY`."""
     if _CONTROL.search(value):
         raise ConfigurationError(
             f"{setting} contains a control character (a line break, tab or NUL): copy the key again",

@@ -8,7 +8,7 @@ from ._types import Receive, Scope
 
 
 def route_path(scope: Scope) -> str:
-    """The path below the mount, as Starlette's ``Mount`` computes it."""
+    """The path below the mount, as Starlette's `Mount` computes it."""
     # As Starlette's Mount does it: the sub-app sees the full path, with the mount prefix
     # added to root_path; the route is what follows root_path.
     path: str = scope["path"]
@@ -19,7 +19,7 @@ def route_path(scope: Scope) -> str:
 
 
 def replay(body: bytes) -> Receive:
-    """A ``receive`` that hands the already-read body to a hook's ``Request`` once."""
+    """A `receive` that hands the already-read body to a hook's `Request` once."""
     sent = False
 
     async def receive() -> dict[str, Any]:

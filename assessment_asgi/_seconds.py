@@ -1,11 +1,13 @@
 """Durations: the one rule for a number of seconds, and the one back-off with jitter.
 
-A duration is a finite number: ``nan``, ``inf`` and negatives are refused everywhere, and
-zero too unless the parameter says zero means "none" (``zero_ok``). ``inf`` is not "never":
-a TTL or a timeout of ``inf`` is a mistake to report, not a value to sleep on::
+A duration is a finite number: `nan`, `inf` and negatives are refused everywhere, and
+zero too unless the parameter says zero means "none" (`zero_ok`). `inf` is not "never":
+a TTL or a timeout of `inf` is a mistake to report, not a value to sleep on:
 
-    seconds("claim_ttl", 30)             # 30.0
-    seconds("interval", 2, at_least=5)   # ValueError: interval must be at least 5 seconds
+```python
+seconds("claim_ttl", 30)             # 30.0
+seconds("interval", 2, at_least=5)   # ValueError: interval must be at least 5 seconds
+```
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ _OR_ZERO: TypeAdapter[float] = TypeAdapter(SecondsOrZero)
 
 
 def seconds(name: str, value: object, *, at_least: float | None = None, zero_ok: bool = False) -> float:
-    """``value`` as float seconds: finite, above 0 (or 0 with ``zero_ok``), and at least
-    ``at_least`` when given. ``TypeError`` for a non-number (bools included), ``ValueError``
+    """`value` as float seconds: finite, above 0 (or 0 with `zero_ok`), and at least
+    `at_least` when given. `TypeError` for a non-number (bools included), `ValueError`
     for a bad number; both messages name the parameter."""
     try:
         number = (_OR_ZERO if zero_ok else _POSITIVE).validate_python(value)
@@ -45,8 +47,8 @@ def seconds(name: str, value: object, *, at_least: float | None = None, zero_ok:
 
 
 def backoff(failures: int, *, base: float, cap: float, floor: float = 0.0) -> float:
-    """Seconds to wait after ``failures`` (1 or more) failures in a row: exponential with
-    full jitter, a random wait up to ``min(cap, base * 2 ** (failures - 1))``, never below
-    ``floor``."""
+    """Seconds to wait after `failures` (1 or more) failures in a row: exponential with
+    full jitter, a random wait up to `min(cap, base * 2 ** (failures - 1))`, never below
+    `floor`."""
     ceiling = min(cap, base * 2 ** min(failures - 1, 32))
     return max(floor, random.uniform(0, ceiling))  # noqa: S311 - jitter, not cryptography

@@ -1,11 +1,11 @@
-"""Configuration from the environment and ``.env`` (prefix ``ASSESSMENT_``), checked once.
+"""Configuration from the environment and `.env` (prefix `ASSESSMENT_`), checked once.
 
-Every setting is validated here, whether it comes from the environment, ``.env`` or a
-keyword of :class:`AssessmentApp`; a mistake raises :class:`ConfigurationError` naming the
-variable and what is allowed (never the value). ``python -m assessment_asgi doctor``, ``poll``
-and ``sandbox`` read their configuration here too, so they always agree with the app: this
-module is the package's only reader of the environment and of ``.env`` files. It imports no
-component; the rules it shares with them live in the leaf ``_rules.py``.
+Every setting is validated here, whether it comes from the environment, `.env` or a
+keyword of `AssessmentApp`; a mistake raises `ConfigurationError` naming the
+variable and what is allowed (never the value). `python -m assessment_asgi doctor`, `poll`
+and `sandbox` read their configuration here too, so they always agree with the app: this
+module is the package's only reader of the environment and of `.env` files. It imports no
+component; the rules it shares with them live in the leaf `_rules.py`.
 """
 
 from __future__ import annotations
@@ -44,20 +44,20 @@ KEY_SOURCES = ("jwt_secret", "jwks_url", "oidc_issuer")
 
 
 def variable(field: str) -> str:
-    """The environment variable of a setting: ``max_users`` → ``ASSESSMENT_MAX_USERS``."""
+    """The environment variable of a setting: `max_users` → `ASSESSMENT_MAX_USERS`."""
     return PREFIX + field.upper()
 
 
 def env_sources(
     env_file: str | Path = ".env", *, also: Sequence[str] = ()
 ) -> list[tuple[str, dict[str, str]]]:
-    """The variables as written, by source, read as ``AssessmentSettings`` reads them.
+    """The variables as written, by source, read as `AssessmentSettings` reads them.
 
-    ``(source, variables)`` for ``env_file``, then for each file named in ``also`` beside it
-    (``python -m assessment_asgi doctor`` scans frontend ``.env.*`` files for exposed
-    secrets), then ``"the environment"`` last, since it wins over ``.env``. A missing file
+    `(source, variables)` for `env_file`, then for each file named in `also` beside it
+    (`python -m assessment_asgi doctor` scans frontend `.env.*` files for exposed
+    secrets), then `"the environment"` last, since it wins over `.env`. A missing file
     gives an empty mapping. Values are raw (spaces and quotes kept): a check of a value
-    as parsed uses ``AssessmentSettings`` itself.
+    as parsed uses `AssessmentSettings` itself.
     """
     path = Path(env_file)
     files = [path, *(path.parent / name for name in also if name != path.name)]
@@ -67,8 +67,8 @@ def env_sources(
 
 
 def live_variable(name: str) -> str | None:
-    """One variable as the process environment holds it *now* (``EnvironmentKeys`` reads the
-    platform keys per request, so rotating them needs no restart); ``None`` when unset."""
+    """One variable as the process environment holds it *now* (`EnvironmentKeys` reads the
+    platform keys per request, so rotating them needs no restart); `None` when unset."""
     return os.environ.get(name)
 
 
@@ -87,12 +87,14 @@ def _split(value: object) -> object:
 
 
 class AssessmentSettings(BaseSettings):
-    """Every setting of the package, read from ``ASSESSMENT_*`` variables and ``.env``.
+    """Every setting of the package, read from `ASSESSMENT_*` variables and `.env`.
 
-    Keyword arguments of :class:`AssessmentApp` override these one by one; a bad value
-    raises :class:`ConfigurationError` naming the variable::
+    Keyword arguments of `AssessmentApp` override these one by one; a bad value
+    raises `ConfigurationError` naming the variable:
 
-        settings = AssessmentSettings(jwt_secret="…", base_url="https://platform.example/api/v1")
+    ```python
+    settings = AssessmentSettings(jwt_secret="…", base_url="https://platform.example/api/v1")
+    ```
     """
 
     model_config = SettingsConfigDict(
@@ -158,7 +160,7 @@ class AssessmentSettings(BaseSettings):
     connect_timeout: float = Field(default=5.0, gt=0, le=120)
     read_timeout: float = Field(default=15.0, gt=0, le=600)
     timeout: float = Field(default=20.0, gt=0, le=600)
-    # What carries it (README "Engines"); unset: aiohttp on asyncio, httpx2 on trio.
+    # What carries it (docs/platform-client.md "Engines"); unset: aiohttp on asyncio, httpx2 on trio.
     engine: Literal["aiohttp", "pyreqwest", "httpx2", "httpx"] | None = None
     # Freeze what start-up allocated out of the garbage collector's full walks (see _gc.py):
     # at lifespan startup, or after the first request where no lifespan reaches the app.
@@ -172,7 +174,7 @@ class AssessmentSettings(BaseSettings):
 
     @classmethod
     def model_validate(cls, *args: Any, **kwargs: Any) -> Self:
-        """As pydantic's, with the same ``ConfigurationError`` as the constructor."""
+        """As pydantic's, with the same `ConfigurationError` as the constructor."""
         try:
             return super().model_validate(*args, **kwargs)
         except ValidationError as exc:
@@ -322,7 +324,7 @@ class AssessmentSettings(BaseSettings):
 
 
 def configuration_error(exc: ValidationError) -> ConfigurationError:
-    """pydantic's ``ValidationError`` as one ``ConfigurationError``: each problem names its
+    """pydantic's `ValidationError` as one `ConfigurationError`: each problem names its
     variable and what is allowed, never the value given."""
     problems: list[tuple[str, str]] = []
     for error in exc.errors(include_url=False, include_input=False):

@@ -1,23 +1,23 @@
-"""OpenTelemetry spans and metrics, through ``opentelemetry-api`` only (the ``otel`` extra).
+"""OpenTelemetry spans and metrics, through `opentelemetry-api` only (the `otel` extra).
 
 Without the API installed nothing here imports it and each request costs one small object.
 With the API and no SDK configured, the API's own no-op tracer and meter answer. Configure
-an SDK (``TracerProvider``, ``MeterProvider``) in your process and the spans appear:
+an SDK (`TracerProvider`, `MeterProvider`) in your process and the spans appear:
 
-- ``POST <mount>/session`` (server span; under Starlette the mount's route template, such as
-  ``/t/{tenant}/assessment``, never the concrete path): ``assessment.code``,
-  ``http.response.status_code``, ``assessment.candidates`` (a count),
-  ``assessment.idempotent_replayed``, and ``assessment.tenant`` when the recruiter has one;
-- one child span per platform call (``SmartAI <operation>``), built from the client's
-  ``on_call`` report with its real start and end: engine, attempts, status, the platform's
-  request id, ``error.type``.
+- `POST <mount>/session` (server span; under Starlette the mount's route template, such as
+  `/t/{tenant}/assessment`, never the concrete path): `assessment.code`,
+  `http.response.status_code`, `assessment.candidates` (a count),
+  `assessment.idempotent_replayed`, and `assessment.tenant` when the recruiter has one;
+- one child span per platform call (`SmartAI <operation>`), built from the client's
+  `on_call` report with its real start and end: engine, attempts, status, the platform's
+  request id, `error.type`.
 
-Metrics: ``assessment.session.duration`` (by code and status), ``assessment.platform.duration``
-(by operation, engine, error), ``assessment.platform.retries``, ``assessment.rate_limit.rejections``.
+Metrics: `assessment.session.duration` (by code and status), `assessment.platform.duration`
+(by operation, engine, error), `assessment.platform.retries`, `assessment.rate_limit.rejections`.
 
 No attribute carries a name, an email, a token, a key or the recruiter: counts, codes and ids
 the platform made up only. The tenant is a span attribute, and a metric label only with
-``tenant_metric_label=True`` (``ASSESSMENT_TENANT_METRIC_LABEL``): tenants can be many.
+`tenant_metric_label=True` (`ASSESSMENT_TENANT_METRIC_LABEL`): tenants can be many.
 """
 
 from __future__ import annotations
@@ -54,12 +54,12 @@ RATE_LIMIT_CODES = frozenset({"rate_limited", "platform_rate_limited"})
 
 
 def mount_template(scope: Any) -> str:
-    """Where the app is mounted, as a route template (``/t/{tenant}/assessment``).
+    """Where the app is mounted, as a route template (`/t/{tenant}/assessment`).
 
-    Starlette's router puts the route it matched in ``scope["route"]`` (for a sub-app, the
-    innermost ``Mount``) and the outermost router in ``scope["router"]``; the templates of the
+    Starlette's router puts the route it matched in `scope["route"]` (for a sub-app, the
+    innermost `Mount`) and the outermost router in `scope["router"]`; the templates of the
     mounts from one to the other make the path. A path parameter's value never becomes a span
-    name (that would be one series per tenant). Elsewhere (no Starlette mount): ``root_path``.
+    name (that would be one series per tenant). Elsewhere (no Starlette mount): `root_path`.
     """
     root_path: str = scope.get("root_path", "")
     target = scope.get("route")
@@ -79,8 +79,8 @@ def mount_template(scope: Any) -> str:
 
 
 def _walk(scope: Any, target: Mount) -> tuple[str, str | None]:
-    """The mounts' templates from the outermost router down to ``target``, as Starlette
-    matched them: ``(template, None)``; or, where the walk could not go on, the templates so
+    """The mounts' templates from the outermost router down to `target`, as Starlette
+    matched them: `(template, None)`; or, where the walk could not go on, the templates so
     far and the concrete root path they matched."""
     app_root: str = scope.get("app_root_path", "")
     probe: dict[str, Any] = {
@@ -109,13 +109,15 @@ def _compiled(template: str) -> re.Pattern[str]:
 
 
 class Telemetry:
-    """The app's OpenTelemetry tracer and instruments; a no-op without ``opentelemetry-api``.
+    """The app's OpenTelemetry tracer and instruments; a no-op without `opentelemetry-api`.
 
-    Each app has one (``AssessmentApp.telemetry``); spans and metrics go to whatever SDK
-    the host configures, even one configured after the app was built::
+    Each app has one (`AssessmentApp.telemetry`); spans and metrics go to whatever SDK
+    the host configures, even one configured after the app was built:
 
-        app = AssessmentApp()
-        app.telemetry.enabled   # True when opentelemetry-api is installed
+    ```python
+    app = AssessmentApp()
+    app.telemetry.enabled   # True when opentelemetry-api is installed
+    ```
     """
 
     def __init__(self, *, tenant_metric_label: bool = False) -> None:
@@ -148,13 +150,13 @@ class Telemetry:
         return f"Telemetry(enabled={self.enabled}{label})"
 
     def request(self, route: str, headers: Any = ()) -> RequestRecord:
-        """The record of one request; ``headers`` (ASGI pairs) may carry a ``traceparent``."""
+        """The record of one request; `headers` (ASGI pairs) may carry a `traceparent`."""
         return RequestRecord(self, route, headers)
 
 
 @dataclass(slots=True)
 class RequestRecord:
-    """What one ``POST /session`` came to: read by telemetry and by the audit hooks."""
+    """What one `POST /session` came to: read by telemetry and by the audit hooks."""
 
     telemetry: Telemetry
     route: str
@@ -259,12 +261,14 @@ _CURRENT: ContextVar[RequestRecord | None] = ContextVar("assessment_asgi_request
 
 
 def observe_platform_call(call: PlatformCall) -> None:
-    """A ``SmartAIClient(on_call=...)`` observer: adds the call to the current request's record.
+    """A `SmartAIClient(on_call=...)` observer: adds the call to the current request's record.
 
     The app's own client uses it; pass it to a client you inject to get the platform spans
-    and the request id in audit events::
+    and the request id in audit events:
 
-        AssessmentApp(client=SmartAIClient(base_url=..., on_call=AssessmentApp.observe_platform_call))
+    ```python
+    AssessmentApp(client=SmartAIClient(base_url=..., on_call=AssessmentApp.observe_platform_call))
+    ```
     """
     record = _CURRENT.get()
     if record is not None:

@@ -1,8 +1,8 @@
-"""``TenantKeys``: the platform key pair of each customer organisation (tenant).
+"""`TenantKeys`: the platform key pair of each customer organisation (tenant).
 
 Three sources, one per instance: a mapping fixed in code, a JSON or TOML file (re-read when it
 changes), or an async loader (a database, a secrets manager) behind a TTL cache with negative
-caching and one load at a time per tenant. The key values never appear in a ``repr()``, a log
+caching and one load at a time per tenant. The key values never appear in a `repr()`, a log
 line or an exception message: tenants are named, keys never.
 """
 
@@ -55,15 +55,17 @@ class _Flight:
 class TenantKeys:
     """A key provider that picks the key pair of the recruiter's tenant.
 
-    Give exactly one source: a mapping, ``TenantKeys.from_file(path)``, or ``loader=``, an async
-    function ``(tenant) -> Credentials | None``. A recruiter whose tenant has no keys (or that
-    has no tenant) gets ``None``: the app answers 403 ``tenant_unknown`` (500 ``not_configured``
-    without a tenant). Loaded keys are kept ``ttl`` seconds, "no such tenant" ``negative_ttl``
-    seconds; at most ``max_tenants`` answers are kept (the oldest go first)::
+    Give exactly one source: a mapping, `TenantKeys.from_file(path)`, or `loader=`, an async
+    function `(tenant) -> Credentials | None`. A recruiter whose tenant has no keys (or that
+    has no tenant) gets `None`: the app answers 403 `tenant_unknown` (500 `not_configured`
+    without a tenant). Loaded keys are kept `ttl` seconds, "no such tenant" `negative_ttl`
+    seconds; at most `max_tenants` answers are kept (the oldest go first):
 
-        AssessmentApp(tenant_claim="org_id", keys=TenantKeys({
-            "acme": Credentials("wc_ak_test_…", "wc_sk_test_…"),
-        }))
+    ```python
+    AssessmentApp(tenant_claim="org_id", keys=TenantKeys({
+        "acme": Credentials("wc_ak_test_…", "wc_sk_test_…"),
+    }))
+    ```
     """
 
     def __init__(
@@ -97,10 +99,10 @@ class TenantKeys:
     def from_file(
         cls, path: str | os.PathLike[str], *, check_interval: float = 1.0, setting: str = "path"
     ) -> TenantKeys:
-        """The key pairs of a JSON (or ``.toml``) file: ``{"acme": {"api_key": "wc_ak_…",
-        "secret_key": "wc_sk_…"}, …}``. The file is read now (a bad one raises
-        ``ConfigurationError`` naming ``setting``) and again when its modification time or size
-        changes, looked at no more than once per ``check_interval`` seconds; a changed file
+        """The key pairs of a JSON (or `.toml`) file: `{"acme": {"api_key": "wc_ak_…",
+        "secret_key": "wc_sk_…"}, …}`. The file is read now (a bad one raises
+        `ConfigurationError` naming `setting`) and again when its modification time or size
+        changes, looked at no more than once per `check_interval` seconds; a changed file
         that does not parse keeps the keys of the last good one (and logs a warning)."""
         if not check_interval >= 0:
             raise ValueError("check_interval must be >= 0")
@@ -137,7 +139,7 @@ class TenantKeys:
         return await self.get(tenant)
 
     def peek(self, recruiter: Recruiter) -> Credentials | object | None:
-        """The answer when it is in memory now (no load or file check due), else ``MISS``:
+        """The answer when it is in memory now (no load or file check due), else `MISS`:
         the app's fast path, which needs no time bound around it."""
         tenant = recruiter.tenant
         if tenant is None:
@@ -152,7 +154,7 @@ class TenantKeys:
         return MISS
 
     async def get(self, tenant: str) -> Credentials | None:
-        """The key pair of ``tenant``, or None when it has none."""
+        """The key pair of `tenant`, or None when it has none."""
         if self._loader is None:
             if self._path is not None and self._clock() >= self._next_check:
                 await self._reread()
@@ -163,7 +165,7 @@ class TenantKeys:
         return await self._load(tenant, self._loader)
 
     def invalidate(self, tenant: str | None = None) -> None:
-        """Forget the cached answer for ``tenant`` (all tenants with None): the next request
+        """Forget the cached answer for `tenant` (all tenants with None): the next request
         loads it again. For a rotation that cannot wait for the TTL."""
         if tenant is None:
             self._cache.clear()
@@ -223,7 +225,7 @@ class TenantKeys:
 
 
 def checked(keys: Mapping[str, Any], where: str) -> dict[str, Credentials]:
-    """``keys`` as a dict of valid tenant names to ``Credentials`` (ValueError naming a bad one)."""
+    """`keys` as a dict of valid tenant names to `Credentials` (ValueError naming a bad one)."""
     if not isinstance(keys, Mapping):
         raise ValueError(f"{where} must map tenant names to key pairs")
     result: dict[str, Credentials] = {}

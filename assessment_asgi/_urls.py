@@ -18,7 +18,7 @@ PLAIN_HTTP = "must use https:// (http:// is allowed only for loopback hosts)"
 
 
 def is_loopback_host(host: str) -> bool:
-    """``localhost`` or a loopback address: where plain http is allowed (development, tests)."""
+    """`localhost` or a loopback address: where plain http is allowed (development, tests)."""
     if host.lower() == "localhost":
         return True
     try:
@@ -28,13 +28,13 @@ def is_loopback_host(host: str) -> bool:
 
 
 def secure_url_problem(url: str, *, bare: bool = True, in_process: bool = False) -> str | None:
-    """Why ``url`` may not carry secrets or fetch keys, or None when it may.
+    """Why `url` may not carry secrets or fetch keys, or None when it may.
 
-    Allowed: ``https://host…``, and ``http://`` only to a loopback host; never a fragment,
+    Allowed: `https://host…`, and `http://` only to a loopback host; never a fragment,
     a control character or whitespace (callers strip the ends first), an empty host or port 0.
-    ``bare`` (the platform base URL) also refuses ``user:password@`` and a query: the keys
+    `bare` (the platform base URL) also refuses `user:password@` and a query: the keys
     travel in headers, never in URLs. A key URL may carry both (an operator's choice).
-    ``in_process`` also allows http to a name under ``.invalid``: reserved never to resolve
+    `in_process` also allows http to a name under `.invalid`: reserved never to resolve
     (RFC 6761 §6.4), it is how an in-process ASGI transport is addressed (the sandbox).
     """
     if _FORBIDDEN.search(url):

@@ -348,6 +348,6 @@ def test_doctor_and_the_app_agree_on_every_bad_setting(
     status, out = doctor(tmp_path, "--offline", **env)
     assert status == 1
     expected = [f"FAIL  {message}. Fix: correct {setting} (see the Configuration table in "
-                "the README)" for setting, message in info.value.problems]
+                "docs/configuration.md)" for setting, message in info.value.problems]
     assert [p for p in fails(out) if "Configuration table" in p] == expected
     assert any(name in str(info.value) for name in bad)

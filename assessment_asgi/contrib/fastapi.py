@@ -1,18 +1,18 @@
-"""Mount the assessment endpoint in FastAPI and show it in the host's own ``/docs``.
+"""Mount the assessment endpoint in FastAPI and show it in the host's own `/docs`.
 
-::
+```python
+from fastapi import FastAPI
+from assessment_asgi import AssessmentApp
+from assessment_asgi.contrib.fastapi import mount_assessment
 
-    from fastapi import FastAPI
-    from assessment_asgi import AssessmentApp
-    from assessment_asgi.contrib.fastapi import mount_assessment
+assessment = AssessmentApp()
+app = FastAPI(lifespan=assessment.lifespan)
+mount_assessment(app, assessment, prefix="/assessment")   # → POST /assessment/session
+```
 
-    assessment = AssessmentApp()
-    app = FastAPI(lifespan=assessment.lifespan)
-    mount_assessment(app, assessment, prefix="/assessment")   # → POST /assessment/session
-
-FastAPI leaves mounted apps out of its OpenAPI schema; this adds ``POST <prefix>/session``
+FastAPI leaves mounted apps out of its OpenAPI schema; this adds `POST <prefix>/session`
 (request body, every error code, bearer security) to it. The sub-app also serves its own
-document at ``<prefix>/openapi.json``.
+document at `<prefix>/openapi.json`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ __all__ = ["include_in_openapi", "mount_assessment"]
 
 
 def include_in_openapi(app: FastAPI, *, prefix: str = "/assessment", max_users: int = 100) -> None:
-    """Add ``POST <prefix>/session`` to ``app.openapi()`` (and so to ``/docs``)."""
+    """Add `POST <prefix>/session` to `app.openapi()` (and so to `/docs`)."""
     if not isinstance(app, FastAPI):
         raise TypeError(f"app must be a FastAPI application, got {type(app).__name__}")
     prefix = validate_prefix(prefix)
@@ -57,7 +57,7 @@ def mount_assessment(
     prefix: str = "/assessment",
     include_in_schema: bool = True,
 ) -> AssessmentApp:
-    """Mount ``assessment`` at ``prefix`` and, unless told not to, list it in ``/docs``."""
+    """Mount `assessment` at `prefix` and, unless told not to, list it in `/docs`."""
     if not isinstance(app, FastAPI):
         raise TypeError(f"app must be a FastAPI application, got {type(app).__name__}")
     if assessment is not None and not isinstance(assessment, AssessmentApp):

@@ -1,26 +1,28 @@
 """Mount the assessment endpoint in Litestar.
 
-::
+```python
+from litestar import Litestar
+from assessment_asgi import AssessmentApp
+from assessment_asgi.contrib.litestar import AssessmentPlugin
 
-    from litestar import Litestar
-    from assessment_asgi import AssessmentApp
-    from assessment_asgi.contrib.litestar import AssessmentPlugin
+app = Litestar(plugins=[AssessmentPlugin(AssessmentApp(), path="/assessment")])
+```
 
-    app = Litestar(plugins=[AssessmentPlugin(AssessmentApp(), path="/assessment")])
+or, as plain routes (add `lifespan=[assessment.lifespan]` to close the pool):
 
-or, as plain routes (add ``lifespan=[assessment.lifespan]`` to close the pool)::
+```python
+app = Litestar([assessment_route(path="/assessment", app=assessment)])
+```
 
-    app = Litestar([assessment_route(path="/assessment", app=assessment)])
-
-Why an adapter: a Litestar mount matches its path as a string prefix (``/assessment`` also
-takes ``/assessmentx/session`` and a host's ``/assessment-reports/{id}``; litestar#3535), hands
-the sub-app only the leftover path with a slash added, and leaves ``root_path`` alone. So the
+Why an adapter: a Litestar mount matches its path as a string prefix (`/assessment` also
+takes `/assessmentx/session` and a host's `/assessment-reports/{id}`; litestar#3535), hands
+the sub-app only the leftover path with a slash added, and leaves `root_path` alone. So the
 endpoint is registered as plain (non-mount) ASGI routes, one per path it serves: Litestar
 matches those whole, segment by segment, plus one catch-all route *below* the prefix
-(``<prefix>/{path}``), so an unknown path under it (``/assessment/nope``) reaches the endpoint
+(`<prefix>/{path}`), so an unknown path under it (`/assessment/nope`) reaches the endpoint
 and gets its own 404 envelope, as on every other host, whatever 404 handler the host has.
-The handler then rebuilds the scope as Starlette's ``Mount`` would: ``path = <root_path><mount
-path><rest>``, ``root_path = <root_path><mount path>``.
+The handler then rebuilds the scope as Starlette's `Mount` would:
+`path = <root_path><mount path><rest>`, `root_path = <root_path><mount path>`.
 """
 
 from __future__ import annotations
@@ -54,10 +56,10 @@ _REST = "assessment_rest"
 
 
 def _mount_path(scope: Scope, own_path: str, cache: dict[int, tuple[object, str]]) -> str:
-    """The full mount path of the handler serving ``scope`` (Routers may add prefixes): the
+    """The full mount path of the handler serving `scope` (Routers may add prefixes): the
     shortest of the paths it is registered at, which is the bare prefix.
 
-    ``cache`` maps an app's id to (app, path); the app is kept in the entry so that a recycled
+    `cache` maps an app's id to (app, path); the app is kept in the entry so that a recycled
     id can never match.
     """
     handler = scope.get("route_handler")
@@ -80,7 +82,7 @@ def _mount_path(scope: Scope, own_path: str, cache: dict[int, tuple[object, str]
 
 
 def _rebuilt(scope: Scope, mount: str, rest: str) -> Scope:
-    """The scope as Starlette's ``Mount`` hands it over: ``root_path`` ends at the mount."""
+    """The scope as Starlette's `Mount` hands it over: `root_path` ends at the mount."""
     root = scope.get("root_path", "")
     raw_path = scope.get("raw_path")
     # Litestar drops a trailing "/": keep it when the client really sent one.
@@ -97,13 +99,13 @@ def assessment_route(
     app: AssessmentApp | None = None,
     **handler_options: Any,
 ) -> Router:
-    """Litestar routes serving ``app`` under ``path`` (``POST <path>/session``).
+    """Litestar routes serving `app` under `path` (`POST <path>/session`).
 
-    They answer ``<path>``, ``<path>/session``, ``<path>/openapi.json`` and anything below
-    ``<path>/`` (the endpoint's 404 envelope) — never a path that merely starts with the same
-    characters. Register the result as any route handler (it is a ``Router``), also inside a
-    ``Router``. ``handler_options`` go to Litestar's ``asgi()`` (``guards``, ``name``,
-    ``opt``…); ``guards`` guard the catch-all too.
+    They answer `<path>`, `<path>/session`, `<path>/openapi.json` and anything below
+    `<path>/` (the endpoint's 404 envelope) — never a path that merely starts with the same
+    characters. Register the result as any route handler (it is a `Router`), also inside a
+    `Router`. `handler_options` go to Litestar's `asgi()` (`guards`, `name`,
+    `opt`…); `guards` guard the catch-all too.
     """
     prefix = validate_prefix(path, "path")
     if app is not None and not isinstance(app, AssessmentApp):
@@ -149,12 +151,14 @@ def assessment_route(
 
 
 class AssessmentPlugin(InitPlugin):
-    """Registers the endpoint at ``path`` and closes its pool when Litestar shuts down.
+    """Registers the endpoint at `path` and closes its pool when Litestar shuts down.
 
-    Unknown paths under ``path`` get the endpoint's 404 envelope; every other 404 is left
-    to the app's own handler (or Litestar's default)::
+    Unknown paths under `path` get the endpoint's 404 envelope; every other 404 is left
+    to the app's own handler (or Litestar's default):
 
-        app = Litestar(plugins=[AssessmentPlugin(AssessmentApp(), path="/assessment")])
+    ```python
+    app = Litestar(plugins=[AssessmentPlugin(AssessmentApp(), path="/assessment")])
+    ```
     """
 
     __slots__ = ("assessment", "path")

@@ -1,17 +1,17 @@
 """Serve the assessment endpoint from a Quart app.
 
-::
+```python
+from quart import Quart
+from assessment_asgi import AssessmentApp
+from assessment_asgi.contrib.quart import mount_assessment
 
-    from quart import Quart
-    from assessment_asgi import AssessmentApp
-    from assessment_asgi.contrib.quart import mount_assessment
+app = Quart(__name__)
+mount_assessment(app, AssessmentApp(), prefix="/assessment")   # → POST /assessment/session
+```
 
-    app = Quart(__name__)
-    mount_assessment(app, AssessmentApp(), prefix="/assessment")   # → POST /assessment/session
-
-Quart has no mount, so ``app.asgi_app`` is wrapped with :class:`AssessmentMiddleware` (as
-Quart's docs recommend for ASGI middleware): it covers ``quart run``, any ASGI server and
-Quart's test client. The platform pool is closed in ``after_serving``.
+Quart has no mount, so `app.asgi_app` is wrapped with `AssessmentMiddleware` (as
+Quart's docs recommend for ASGI middleware): it covers `quart run`, any ASGI server and
+Quart's test client. The platform pool is closed in `after_serving`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def mount_assessment(
     *,
     prefix: str = "/assessment",
 ) -> AssessmentApp:
-    """Serve ``assessment`` at ``<prefix>/session`` of the Quart ``app``; returns it."""
+    """Serve `assessment` at `<prefix>/session` of the Quart `app`; returns it."""
     if not isinstance(app, Quart):
         raise TypeError(f"app must be a Quart application, got {type(app).__name__}")
     # Quart types its ASGI callables with its own TypedDicts: the middleware is plain ASGI.

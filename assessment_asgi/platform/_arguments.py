@@ -1,4 +1,4 @@
-"""Checks of the client's arguments: plain values in, clear ``ValueError``/``TypeError`` out."""
+"""Checks of the client's arguments: plain values in, clear `ValueError`/`TypeError` out."""
 
 from __future__ import annotations
 

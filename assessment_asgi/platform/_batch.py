@@ -1,9 +1,9 @@
 """One batch of the results queue: handle each event, then acknowledge what may be.
 
-``ResultsPoller`` inherits this; it holds the handlers, the de-duplication store and the
+`ResultsPoller` inherits this; it holds the handlers, the de-duplication store and the
 hooks. An event is acknowledged only by an id it has, and only when its handler (or
-``on_invalid``) returned, the store says it was handled before, or no handler wants its
-type and ``ack_unhandled`` allows it.
+`on_invalid`) returned, the store says it was handled before, or no handler wants its
+type and `ack_unhandled` allows it.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ InvalidHandler = Callable[[InvalidEvent], Awaitable[Any] | Any]
 
 
 class _BatchHandling:
-    """Handling one polled batch (the state lives in ``ResultsPoller``)."""
+    """Handling one polled batch (the state lives in `ResultsPoller`)."""
 
     _client: SmartAIClient
     _credentials: Credentials | None

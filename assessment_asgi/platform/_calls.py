@@ -1,5 +1,5 @@
 """From an operation to prepared requests: credentials, signing, URL, the engine of this
-loop, the retry loop and the ``on_call`` observer. The one request path of the client."""
+loop, the retry loop and the `on_call` observer. The one request path of the client."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ async def _close(engine: Engine) -> None:
 
 
 def parse(model: type[_M], data: Any, op: Op) -> _M:
-    """The platform's data as ``model``, or a response error that quotes none of it."""
+    """The platform's data as `model`, or a response error that quotes none of it."""
     try:
         return model.model_validate(data)
     except ValidationError:
@@ -46,7 +46,7 @@ def parse(model: type[_M], data: Any, op: Op) -> _M:
 
 
 class Caller:
-    """Sends operations through this loop's engine (or a caller's ``http_client``, httpx2's
+    """Sends operations through this loop's engine (or a caller's `http_client`, httpx2's
     or httpx's)."""
 
     def __init__(
@@ -125,7 +125,7 @@ class Caller:
         credentials: Credentials | None,
         timeout: Timeout | float | None,
     ) -> Any:
-        """The operation's ``data``, after retries; or the public error of its last attempt."""
+        """The operation's `data`, after retries; or the public error of its last attempt."""
         base = self._timeouts[op.name]
         limits = base if timeout is None else Timeout.coerce(timeout, setting="timeout", base=base)
         creds = self._resolve_credentials(credentials)

@@ -59,29 +59,29 @@ def _validate_base_url(value: object, setting: str) -> str:
 class SmartAIClient:
     """Async client for the SmartAI Assessment platform, one pooled connection set per loop.
 
-    ::
+    ```python
+    async with SmartAIClient(base_url="https://platform.example/api/v1",
+                             credentials=Credentials(api_key, secret_key)) as client:
+        tok = await client.create_session(users=[{"name": "Ada", "email": "ada@example.com"}],
+                                          recruiter_id="r-1")
+    ```
 
-        async with SmartAIClient(base_url="https://platform.example/api/v1",
-                                 credentials=Credentials(api_key, secret_key)) as client:
-            tok = await client.create_session(users=[{"name": "Ada", "email": "ada@example.com"}],
-                                              recruiter_id="r-1")
+    `timeout` (a `Timeout` or a deadline in seconds) covers every operation but
+    campaign creation, which has its own long `campaign_timeout`; `operation_timeouts`
+    overrides single operations (`{"poll_events": 30}`). `retry` is a
+    `RetryPolicy` or a number of attempts.
 
-    ``timeout`` (a :class:`Timeout` or a deadline in seconds) covers every operation but
-    campaign creation, which has its own long ``campaign_timeout``; ``operation_timeouts``
-    overrides single operations (``{"poll_events": 30}``). ``retry`` is a
-    :class:`RetryPolicy` or a number of attempts.
-
-    ``engine`` picks what carries the requests: ``"aiohttp"`` (the default on asyncio when
-    installed), ``"httpx2"`` (the default otherwise, and on trio), ``"httpx"`` (the ``httpx``
-    extra) or the opt-in ``"pyreqwest"`` (fastest; its limits are in the README's "Engines"
-    section). ``http_client`` or ``transport`` (httpx2's or httpx's: the engine of that
+    `engine` picks what carries the requests: `"aiohttp"` (the default on asyncio when
+    installed), `"httpx2"` (the default otherwise, and on trio), `"httpx"` (the `httpx`
+    extra) or the opt-in `"pyreqwest"` (fastest; its limits are in the "Engines" section of
+    the docs' platform client page). `http_client` or `transport` (httpx2's or httpx's: the engine of that
     library carries the calls) replace the pool and are never closed by this client.
 
-    ``on_call`` is told about every operation once it ends, with a :class:`PlatformCall`
+    `on_call` is told about every operation once it ends, with a `PlatformCall`
     (operation, engine, attempts, status, request id, duration: never personal data).
 
-    Every operation accepts ``credentials=`` (per-call keys, for rotation) and ``timeout=``.
-    Errors are the ``SmartAI*Error`` classes; ``ValueError``/``TypeError`` for bad arguments.
+    Every operation accepts `credentials=` (per-call keys, for rotation) and `timeout=`.
+    Errors are the `SmartAI*Error` classes; `ValueError`/`TypeError` for bad arguments.
     """
 
     def __init__(
@@ -177,7 +177,7 @@ class SmartAIClient:
 
     @property
     def credentials(self) -> Credentials | None:
-        """The default credentials (values hidden by ``Credentials`` itself)."""
+        """The default credentials (values hidden by `Credentials` itself)."""
         return self._credentials
 
     # ─── lifecycle ───────────────────────────────────────────────────────────────
@@ -195,12 +195,12 @@ class SmartAIClient:
 
     @property
     def engine(self) -> str | None:
-        """The engine asked for (``None``: the default for the running event loop)."""
+        """The engine asked for (`None`: the default for the running event loop)."""
         return self._engine
 
     async def aclose(self) -> None:
         """Close this client's pool; the next call builds a new one. Never closes an
-        injected ``http_client`` or ``transport``."""
+        injected `http_client` or `transport`."""
         await self._pool.aclose()
 
     # ─── operations ──────────────────────────────────────────────────────────────
@@ -218,10 +218,10 @@ class SmartAIClient:
         credentials: Credentials | None = None,
         timeout: Timeout | float | None = None,
     ) -> SessionToken:
-        """Create a portal session: bulk (``users``) or single (``name`` + ``email``).
+        """Create a portal session: bulk (`users`) or single (`name` + `email`).
 
         Never retried once the request may have reached the platform (a duplicate session
-        is worse than an error); fields left as ``None`` are not sent at all.
+        is worse than an error); fields left as `None` are not sent at all.
         """
         body: dict[str, Any] = _candidates(users, name, email)
         if candidate_id is not None:
@@ -286,7 +286,7 @@ class SmartAIClient:
         credentials: Credentials | None = None,
         timeout: Timeout | float | None = None,
     ) -> list[Assessment]:
-        """The organisation's assessments (a signed ``GET``; retried when safe)."""
+        """The organisation's assessments (a signed `GET`; retried when safe)."""
         data = await self._call(_LIST_ASSESSMENTS, credentials=credentials, timeout=timeout)
         if isinstance(data, Mapping):
             for key in ("assessments", "items", "results"):
@@ -308,10 +308,10 @@ class SmartAIClient:
         credentials: Credentials | None = None,
         timeout: Timeout | float | None = None,
     ) -> EventBatch:
-        """Pull up to ``limit`` (1-100) pending events; ``since`` is Unix ms or a datetime.
+        """Pull up to `limit` (1-100) pending events; `since` is Unix ms or a datetime.
 
-        Every event type is returned, and ``pending_count`` is the platform's own count.
-        An event that does not fit :class:`Event` is listed in ``invalid`` (its id, type and
+        Every event type is returned, and `pending_count` is the platform's own count.
+        An event that does not fit `Event` is listed in `invalid` (its id, type and
         failing fields) instead of failing the whole batch.
         """
         if isinstance(limit, bool) or not isinstance(limit, int):

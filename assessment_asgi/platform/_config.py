@@ -14,10 +14,12 @@ from .._seconds import backoff, seconds
 class Timeout:
     """Time limits of one call, in seconds.
 
-    ``connect`` bounds opening a connection, ``read`` the wait for each chunk of the answer
-    (and for sending the request), ``deadline`` the whole call *including retries*::
+    `connect` bounds opening a connection, `read` the wait for each chunk of the answer
+    (and for sending the request), `deadline` the whole call *including retries*:
 
-        Timeout(connect=3, read=10, deadline=15)
+    ```python
+    Timeout(connect=3, read=10, deadline=15)
+    ```
     """
 
     connect: float = 3.0
@@ -30,7 +32,7 @@ class Timeout:
 
     @classmethod
     def coerce(cls, value: Timeout | float | int, *, setting: str, base: Timeout) -> Timeout:
-        """A ``Timeout`` from a ``Timeout`` or a plain deadline in seconds."""
+        """A `Timeout` from a `Timeout` or a plain deadline in seconds."""
         if isinstance(value, Timeout):
             return value
         deadline = seconds(setting, value)
@@ -51,13 +53,15 @@ DEFAULT_CAMPAIGN_TIMEOUT = Timeout(connect=3.0, read=120.0, deadline=150.0)
 class RetryPolicy:
     """When and how long to wait before trying again.
 
-    ``attempts`` counts the first try (1 = never retry). Waits grow as ``backoff * 2**n``
-    up to ``max_backoff`` with full jitter; a sane ``Retry-After`` (at most
-    ``max_retry_after`` seconds) replaces the computed wait. No wait ever runs past the
-    call's deadline, and a longer ``Retry-After`` is not waited for: the last error (with
-    its ``retry_after``) is raised instead::
+    `attempts` counts the first try (1 = never retry). Waits grow as `backoff * 2**n`
+    up to `max_backoff` with full jitter; a sane `Retry-After` (at most
+    `max_retry_after` seconds) replaces the computed wait. No wait ever runs past the
+    call's deadline, and a longer `Retry-After` is not waited for: the last error (with
+    its `retry_after`) is raised instead:
 
-        RetryPolicy(attempts=4, backoff=0.5)
+    ```python
+    RetryPolicy(attempts=4, backoff=0.5)
+    ```
     """
 
     attempts: int = 3
@@ -83,9 +87,9 @@ class RetryPolicy:
         return cls(attempts=value)
 
     def delay(self, retry_number: int, retry_after: float | None = None) -> float | None:
-        """Seconds to wait before retry ``retry_number`` (1-based); None: do not retry.
+        """Seconds to wait before retry `retry_number` (1-based); None: do not retry.
 
-        A valid ``Retry-After`` above ``max_retry_after`` means giving up now: retrying
+        A valid `Retry-After` above `max_retry_after` means giving up now: retrying
         sooner than the platform asked would only be refused again.
         """
         if retry_after is not None:
@@ -94,7 +98,7 @@ class RetryPolicy:
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date); None if garbage."""
+    """Seconds from a `Retry-After` header (delta-seconds or HTTP date); None if garbage."""
     if value is None:
         return None
     text = value.strip()

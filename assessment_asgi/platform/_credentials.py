@@ -24,10 +24,12 @@ def _secret(value: str | SecretStr) -> SecretStr:
 class Credentials:
     """The server-side key pair from the SmartAI dashboard.
 
-    ``repr()`` and ``str()`` never show either value. A key with a control character or
-    surrounding whitespace raises ``ConfigurationError`` naming it::
+    `repr()` and `str()` never show either value. A key with a control character or
+    surrounding whitespace raises `ConfigurationError` naming it:
 
-        creds = Credentials("wc_ak_test_…", "wc_sk_test_…")
+    ```python
+    creds = Credentials("wc_ak_test_…", "wc_sk_test_…")
+    ```
     """
 
     api_key: SecretStr = field()
@@ -47,7 +49,7 @@ class Credentials:
 
     @property
     def is_test(self) -> bool:
-        """True for the docs' test-mode keys (``wc_ak_test_…``)."""
+        """True for the docs' test-mode keys (`wc_ak_test_…`)."""
         return self.api_key.get_secret_value().startswith(TEST_KEY_PREFIX)
 
     def __repr__(self) -> str:

@@ -1,14 +1,14 @@
-"""De-duplication stores for the results poller: who has handled which ``eventId``.
+"""De-duplication stores for the results poller: who has handled which `eventId`.
 
 The queue delivers at least once, and several replicas may poll the same key. A store
 lets one of them *claim* an event before handling it, and remembers it as *done* after.
 
-Both are the claim-once stores that idempotency keys use too (``_claims.py``):
+Both are the claim-once stores that idempotency keys use too (`_claims.py`):
 
-- ``MemoryDedupStore`` (the default): one process, bounded, no dependency; handled ids are
+- `MemoryDedupStore` (the default): one process, bounded, no dependency; handled ids are
   evicted least recently used first, a claim in flight never.
-- ``RedisDedupStore``: shared by every replica through ``redis.asyncio`` (``pip install
-  assessment-asgi[redis]``); asyncio only, like ``redis.asyncio`` itself. One script (one
+- `RedisDedupStore`: shared by every replica through `redis.asyncio` (`pip install
+  assessment-asgi[redis]`); asyncio only, like `redis.asyncio` itself. One script (one
   round trip) per call; with a URL, a client per running loop on a bounded pool.
 """
 
@@ -29,8 +29,8 @@ _AS_DEDUP: dict[str, Claim] = {"claimed": "claimed", "replay": "done"}
 class DedupStore(Protocol):
     """Where handled event ids are remembered.
 
-    ``claim`` answers ``"claimed"`` (handle it now), ``"done"`` (handled before: just
-    acknowledge it) or ``"busy"`` (another worker holds it: leave it alone).
+    `claim` answers `"claimed"` (handle it now), `"done"` (handled before: just
+    acknowledge it) or `"busy"` (another worker holds it: leave it alone).
     """
 
     async def claim(self, event_id: str) -> Claim: ...
@@ -41,7 +41,7 @@ class DedupStore(Protocol):
 
 
 class _ClaimOnce:
-    """A ``DedupStore`` over a claim-once store: the event id is the key, "done" the answer."""
+    """A `DedupStore` over a claim-once store: the event id is the key, "done" the answer."""
 
     claim_ttl: float
     done_ttl: float
@@ -63,12 +63,14 @@ class _ClaimOnce:
 
 
 class MemoryDedupStore(_ClaimOnce):
-    """In-process store: the last ``max_entries`` ids, each kept ``done_ttl`` seconds.
+    """In-process store: the last `max_entries` ids, each kept `done_ttl` seconds.
 
-    A claim not completed or released within ``claim_ttl`` seconds (a crashed handler)
-    expires, so the event is handled again on a later poll::
+    A claim not completed or released within `claim_ttl` seconds (a crashed handler)
+    expires, so the event is handled again on a later poll:
 
-        poller = ResultsPoller(client, handler, dedup=MemoryDedupStore(max_entries=50_000))
+    ```python
+    poller = ResultsPoller(client, handler, dedup=MemoryDedupStore(max_entries=50_000))
+    ```
     """
 
     def __init__(
@@ -87,10 +89,12 @@ class MemoryDedupStore(_ClaimOnce):
 class RedisDedupStore(_ClaimOnce):
     """A store shared by every replica, in Redis (atomic claims with expiry).
 
-    ``redis`` is a ``redis.asyncio.Redis`` client or a URL (``redis://127.0.0.1:6379/0``)::
+    `redis` is a `redis.asyncio.Redis` client or a URL (`redis://127.0.0.1:6379/0`):
 
-        store = RedisDedupStore("redis://127.0.0.1:6379/0", prefix="myapp:smartai:")
-        poller = ResultsPoller(client, handler, dedup=store)
+    ```python
+    store = RedisDedupStore("redis://127.0.0.1:6379/0", prefix="myapp:smartai:")
+    poller = ResultsPoller(client, handler, dedup=store)
+    ```
     """
 
     def __init__(

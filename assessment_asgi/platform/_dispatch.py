@@ -1,8 +1,8 @@
 """What the poller does with one batch: the report, and running one hook safely.
 
-A hook (a handler or ``on_invalid``) never stalls the event loop nor leaks personal data:
+A hook (a handler or `on_invalid`) never stalls the event loop nor leaks personal data:
 sync hooks run in a worker thread, every hook is bounded by the poller's
-``handler_timeout``, and a failure is logged by exception type and event id only.
+`handler_timeout`, and a failure is logged by exception type and event id only.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def is_async(fn: Callable[..., Any]) -> bool:
 
 
 def log_invalid(bad: InvalidEvent) -> None:
-    """The default ``on_invalid``: the id, type and field names; never a value."""
+    """The default `on_invalid`: the id, type and field names; never a value."""
     if bad.event_id is None:
         logger.warning(
             "an event (%s) has no usable eventId: it cannot be acknowledged; later polls page past it",
@@ -88,7 +88,7 @@ def log_invalid(bad: InvalidEvent) -> None:
 async def call_hook(
     fn: Callable[[Any], Any], item: Any, timeout: float | None, role: str, kind: str, event_id: str
 ) -> bool | None:
-    """Run a hook under ``handler_timeout``: True when it returned, False when it raised
+    """Run a hook under `handler_timeout`: True when it returned, False when it raised
     or an async hook timed out, None when a sync hook timed out (its thread runs on)."""
     threaded = not is_async(fn)
     try:

@@ -1,18 +1,18 @@
 """Errors raised by the SmartAI client.
 
-::
-
-    AssessmentError
-    └── SmartAIError                    base: operation, status, platform message, request id
-        ├── SmartAIConnectionError      could not connect / connection dropped before an answer
-        ├── SmartAITimeoutError         the call's deadline or a phase timeout ran out
-        ├── SmartAIResponseError        the answer is not what the contract says (not JSON,
-        │                               wrong envelope, too large, a redirect)
-        └── SmartAIStatusError          the platform answered with a non-2xx status
-            ├── SmartAIAuthError        401/403: the platform refused *our* keys
-            ├── SmartAIValidationError  400/404/409/422: the platform refused the request
-            ├── SmartAIRateLimitError   429; ``retry_after`` in seconds when the platform said
-            └── SmartAIServerError      5xx
+```text
+AssessmentError
+└── SmartAIError                    base: operation, status, platform message, request id
+    ├── SmartAIConnectionError      could not connect / connection dropped before an answer
+    ├── SmartAITimeoutError         the call's deadline or a phase timeout ran out
+    ├── SmartAIResponseError        the answer is not what the contract says (not JSON,
+    │                               wrong envelope, too large, a redirect)
+    └── SmartAIStatusError          the platform answered with a non-2xx status
+        ├── SmartAIAuthError        401/403: the platform refused *our* keys
+        ├── SmartAIValidationError  400/404/409/422: the platform refused the request
+        ├── SmartAIRateLimitError   429; retry_after in seconds when the platform said
+        └── SmartAIServerError      5xx
+```
 
 Messages never contain keys, signatures, tokens, request bodies, names or emails.
 """
@@ -73,7 +73,7 @@ class SmartAIValidationError(SmartAIStatusError):
 
 
 class SmartAIRateLimitError(SmartAIStatusError):
-    """429 from the platform. ``retry_after`` is seconds to wait, when known."""
+    """429 from the platform. `retry_after` is seconds to wait, when known."""
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]

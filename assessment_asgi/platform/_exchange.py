@@ -1,8 +1,8 @@
-"""What one attempt means: an engine's answer or failure, as data or a classified :class:`Failure`.
+"""What one attempt means: an engine's answer or failure, as data or a classified `Failure`.
 
 Everything here is per attempt and the same for every engine; the retry loop and deadline
-live in ``_retry.py``, the engines behind the seam in ``_engines/``. A failed attempt raises
-:class:`Failure`, which carries the public error and whether repeating the request is safe.
+live in `_retry.py`, the engines behind the seam in `_engines/`. A failed attempt raises
+`Failure`, which carries the public error and whether repeating the request is safe.
 """
 
 from __future__ import annotations
@@ -94,8 +94,8 @@ def _request_id(headers: Headers | None) -> str | None:
 async def exchange(
     engine: Engine, op: Op, request: Prepared, *, path: str, attempt: int, redact: Redact
 ) -> tuple[Any, int, str | None]:
-    """One request through the engine and its meaning: ``(data, status, request id)``, or
-    a :class:`Failure` saying whether trying again is safe."""
+    """One request through the engine and its meaning: `(data, status, request id)`, or
+    a `Failure` saying whether trying again is safe."""
     started = time.monotonic()
     try:
         answer = await engine.send(request)

@@ -2,7 +2,7 @@
 
 A lease is a key holding the holder's random token, with an expiry. The holder renews it
 (same token) each time it polls; another replica gets it only once it has expired, so a
-killed replica's tenants are taken over within ``ttl`` seconds.
+killed replica's tenants are taken over within `ttl` seconds.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ return 0
 
 
 def redis_client(redis: Any) -> tuple[Any, bool]:
-    """A ``redis.asyncio.Redis`` from a client or a URL; and whether it was built here."""
+    """A `redis.asyncio.Redis` from a client or a URL; and whether it was built here."""
     try:
         import redis.asyncio as redis_asyncio
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -49,7 +49,7 @@ def redis_client(redis: Any) -> tuple[Any, bool]:
 
 
 class _RedisLease:
-    """Leases named ``<prefix><name>``, held by this replica's token for ``ttl`` seconds."""
+    """Leases named `<prefix><name>`, held by this replica's token for `ttl` seconds."""
 
     def __init__(self, redis: Any, *, prefix: str, ttl: float) -> None:
         self._redis = redis
@@ -72,7 +72,7 @@ class _RedisLease:
 
 
 async def renewing(lease: _RedisLease, name: str, work: Awaitable[_T]) -> _T:
-    """Await ``work`` while renewing ``name``'s lease every third of its time to live."""
+    """Await `work` while renewing `name`'s lease every third of its time to live."""
     results: list[_T] = []
     async with anyio.create_task_group() as task_group:
 

@@ -1,8 +1,8 @@
 """Typed results of the SmartAI operations.
 
-Every model keeps fields it does not know (``extra="allow"``), so a platform that adds a
-field never breaks a caller; ``model_extra`` holds them under their wire names.
-``repr()`` shows identifiers only: never tokens, names, emails or answers.
+Every model keeps fields it does not know (`extra="allow"`), so a platform that adds a
+field never breaks a caller; `model_extra` holds them under their wire names.
+`repr()` shows identifiers only: never tokens, names, emails or answers.
 """
 
 from __future__ import annotations
@@ -34,10 +34,12 @@ class _Result(BaseModel):
 class SessionToken(_Result):
     """The platform's answer to create-session: a single-use portal token.
 
-    ``repr()`` hides the token::
+    `repr()` hides the token:
 
-        tok = await client.create_session(users=[...], recruiter_id="r1")
-        portal_payload = {"token": tok.token, "expiresAt": tok.expires_at}
+    ```python
+    tok = await client.create_session(users=[...], recruiter_id="r1")
+    portal_payload = {"token": tok.token, "expiresAt": tok.expires_at}
+    ```
     """
 
     token: str = Field(repr=False)
@@ -45,7 +47,7 @@ class SessionToken(_Result):
 
 
 class Campaign(_Result):
-    """A generated campaign (SDK 1.0.0 platforms send ``campaign_id`` instead of totals)."""
+    """A generated campaign (SDK 1.0.0 platforms send `campaign_id` instead of totals)."""
 
     workflow_id: str | None = None
     assessment_id: str | None = None
@@ -58,17 +60,17 @@ class Campaign(_Result):
 
 
 class Assessment(_Result):
-    """One assessment of ``list_assessments`` (shape undocumented: identifiers typed only)."""
+    """One assessment of `list_assessments` (shape undocumented: identifiers typed only)."""
 
     id: str | None = Field(default=None, validation_alias=AliasChoices("id", "_id"))
     assessment_id: str | None = None
 
 
 class Event(_Result):
-    """One queued event (``assessment.completed``, ``assessment.sent``, ...).
+    """One queued event (`assessment.completed`, `assessment.sent`, ...).
 
-    Typed fields cover the documented ones; everything else is in ``model_extra``.
-    Candidate data is left out of ``repr()``.
+    Typed fields cover the documented ones; everything else is in `model_extra`.
+    Candidate data is left out of `repr()`.
     """
 
     event_id: str
@@ -90,7 +92,7 @@ class Event(_Result):
 
     @property
     def type(self) -> str:
-        """The event's type, e.g. ``"assessment.completed"``."""
+        """The event's type, e.g. `"assessment.completed"`."""
         return self.event
 
     def payload(self) -> dict[str, Any]:
@@ -99,15 +101,17 @@ class Event(_Result):
 
 
 class InvalidEvent(_Result):
-    """A queued event that does not fit :class:`Event`: its id, type and the failing fields.
+    """A queued event that does not fit `Event`: its id, type and the failing fields.
 
-    Field names are wire names (``"score"``); no value is kept outside ``payload``, which
-    holds the event as sent and is left out of ``repr()``. ``event_id`` is None when the
-    event has no usable ``eventId`` (blank, missing, null or not a string): such an event
-    can never be acknowledged::
+    Field names are wire names (`"score"`); no value is kept outside `payload`, which
+    holds the event as sent and is left out of `repr()`. `event_id` is None when the
+    event has no usable `eventId` (blank, missing, null or not a string): such an event
+    can never be acknowledged:
 
-        def on_invalid(bad: InvalidEvent) -> None:
-            dead_letters.append(bad.payload)     # e.g. {"eventId": ..., "score": "n/a"}
+    ```python
+    def on_invalid(bad: InvalidEvent) -> None:
+        dead_letters.append(bad.payload)     # e.g. {"eventId": ..., "score": "n/a"}
+    ```
     """
 
     event_id: str | None = None
@@ -122,7 +126,7 @@ class InvalidEvent(_Result):
 
     @classmethod
     def without_id(cls, raw: object) -> InvalidEvent:
-        """An event with no usable ``eventId`` (blank, missing, null, not a string, not an object)."""
+        """An event with no usable `eventId` (blank, missing, null, not a string, not an object)."""
         payload = {str(k): v for k, v in raw.items()} if isinstance(raw, Mapping) else {}
         kind = payload.get("event")
         kind = kind if isinstance(kind, str) else ""
@@ -130,9 +134,9 @@ class InvalidEvent(_Result):
 
 
 class EventBatch(_Result):
-    """One poll of the queue: up to ``limit`` events and how many are still pending.
+    """One poll of the queue: up to `limit` events and how many are still pending.
 
-    ``invalid`` lists events that did not fit :class:`Event`, or had no usable ``eventId``:
+    `invalid` lists events that did not fit `Event`, or had no usable `eventId`:
     one bad event never hides the rest of the batch.
     """
 

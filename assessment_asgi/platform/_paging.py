@@ -1,12 +1,12 @@
 """Paging past events the poller leaves queued, so they never hide the events behind them.
 
-The queue answers its oldest pending events first, and its only cursor is ``since`` (Unix
+The queue answers its oldest pending events first, and its only cursor is `since` (Unix
 ms: events stored after it). An event the poller cannot acknowledge (no usable id) or
 leaves queued (a failed handler, a type it does not take) would come back at the front of
 every poll. So within one pass over the queue the next poll starts just before the newest
-``storedAt`` of a batch that left events behind (minus 1 ms: an event not yet seen may
+`storedAt` of a batch that left events behind (minus 1 ms: an event not yet seen may
 share that millisecond; the ones seen there are not handled twice in the pass); when
-``storedAt`` cannot move the cursor, the page grows to 100. A pass ends when the queue
+`storedAt` cannot move the cursor, the page grows to 100. A pass ends when the queue
 reports nothing pending: the next one starts at the front again, which is when failed
 events are retried.
 """
@@ -30,7 +30,7 @@ _MS = timedelta(milliseconds=1)
 
 
 def stored_ms(value: object) -> int | None:
-    """``storedAt`` as Unix ms: an ISO 8601 time (UTC when it names no zone) or a number of ms."""
+    """`storedAt` as Unix ms: an ISO 8601 time (UTC when it names no zone) or a number of ms."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -63,7 +63,7 @@ def _stamped(batch: EventBatch) -> Iterator[tuple[int | None, Event | InvalidEve
 
 
 class _Pager:
-    """Where the next poll of one queue starts (``since``) and how much it asks for (``limit``)."""
+    """Where the next poll of one queue starts (`since`) and how much it asks for (`limit`)."""
 
     __slots__ = ("_edge", "_warned", "base_limit", "limit", "since")
 
@@ -84,7 +84,7 @@ class _Pager:
         self._warned = False
 
     def unseen(self, batch: EventBatch) -> EventBatch:
-        """``batch`` without the events this pass already saw at the cursor's edge."""
+        """`batch` without the events this pass already saw at the cursor's edge."""
         if not self._edge:
             return batch
         return batch.model_copy(
@@ -95,7 +95,7 @@ class _Pager:
         )
 
     def advance(self, batch: EventBatch, acknowledged: int) -> bool:
-        """Move past what ``batch`` left queued; True when polling again at once makes progress."""
+        """Move past what `batch` left queued; True when polling again at once makes progress."""
         if batch.pending_count == 0:
             self.reset()  # the end of the queue: the next pass starts at the front
             return False

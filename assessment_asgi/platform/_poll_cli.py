@@ -1,12 +1,12 @@
-"""``python -m assessment_asgi poll``: print queued events as JSON lines.
+"""`python -m assessment_asgi poll`: print queued events as JSON lines.
 
-The configuration is the app's: ``AssessmentSettings`` reads ``ASSESSMENT_API_KEY``,
-``ASSESSMENT_SECRET_KEY``, ``ASSESSMENT_BASE_URL`` (``--base-url`` overrides it), the timeouts
-and the engine from the environment and ``.env``, and checks them as ``AssessmentApp()`` does.
+The configuration is the app's: `AssessmentSettings` reads `ASSESSMENT_API_KEY`,
+`ASSESSMENT_SECRET_KEY`, `ASSESSMENT_BASE_URL` (`--base-url` overrides it), the timeouts
+and the engine from the environment and `.env`, and checks them as `AssessmentApp()` does.
 Events are acknowledged once printed (at least once: an interrupted run may print an event
-again next time) unless ``--no-ack``.
-``--tenants FILE`` polls every tenant of a key file instead (see ``_poll_tenants``), each
-with its own keys; ``--redis-url`` (or ``ASSESSMENT_REDIS_URL``) shares the work between replicas.
+again next time) unless `--no-ack`.
+`--tenants FILE` polls every tenant of a key file instead (see `_poll_tenants`), each
+with its own keys; `--redis-url` (or `ASSESSMENT_REDIS_URL`) shares the work between replicas.
 """
 
 from __future__ import annotations

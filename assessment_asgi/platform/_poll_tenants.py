@@ -1,10 +1,12 @@
-"""``python -m assessment_asgi poll --tenants FILE``: every tenant's queue, one JSON line per event.
+"""`python -m assessment_asgi poll --tenants FILE`: every tenant's queue, one JSON line per event.
 
-The file maps each tenant to its key pair, as JSON or TOML (by its ``.toml`` suffix)::
+The file maps each tenant to its key pair, as JSON or TOML (by its `.toml` suffix):
 
-    {"acme": {"api_key": "wc_ak_…", "secret_key": "wc_sk_…"}, "globex": {…}}
+```text
+{"acme": {"api_key": "wc_ak_…", "secret_key": "wc_sk_…"}, "globex": {…}}
+```
 
-Each printed line is ``{"tenant": …, "payload": <the event as sent>}``. Keys are never printed.
+Each printed line is `{"tenant": …, "payload": <the event as sent>}`. Keys are never printed.
 """
 
 from __future__ import annotations

@@ -37,30 +37,32 @@ MIN_INTERVAL = 5.0
 class ResultsPoller(_BatchHandling):
     """Polls the queue, hands each event to its handler by type, acknowledges what succeeded.
 
-    ``handlers`` is one async (or sync) callable for every event, or a mapping from event
-    type to callable (``"*"`` catches the rest)::
+    `handlers` is one async (or sync) callable for every event, or a mapping from event
+    type to callable (`"*"` catches the rest):
 
-        async def on_result(event: Event) -> None:
-            await save(event.payload())
+    ```python
+    async def on_result(event: Event) -> None:
+        await save(event.payload())
 
-        poller = ResultsPoller(client, {"assessment.completed": on_result}, interval=30)
+    poller = ResultsPoller(client, {"assessment.completed": on_result}, interval=30)
 
-        @contextlib.asynccontextmanager
-        async def lifespan(app):
-            async with poller:          # polls in the background until the app stops
-                yield
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        async with poller:          # polls in the background until the app stops
+            yield
+    ```
 
-    Polls every ``interval`` seconds (never below 5: the platform rate-limits faster
-    polling). While ``pendingCount`` > 0 *and* the last batch made progress, it polls again
+    Polls every `interval` seconds (never below 5: the platform rate-limits faster
+    polling). While `pendingCount` > 0 *and* the last batch made progress, it polls again
     at once to drain the backlog, as the platform's docs ask; a 429 then sets the pace.
-    Errors back off exponentially (with jitter) up to ``max_backoff``.
+    Errors back off exponentially (with jitter) up to `max_backoff`.
 
-    Nothing jams it: an event that does not fit `Event`, or has no usable ``eventId``, goes
-    to ``on_invalid`` (default: a WARNING naming its id and fields) and is acknowledged when
-    it has an id and its type is one the poller takes (or ``ack_unhandled``); events left
-    queued never hide the ones behind them (the next poll starts past them, see ``drain``);
-    sync handlers run in a worker thread; ``handler_timeout`` bounds sync and async handlers
-    alike (a timed-out event is not acknowledged); ``concurrency`` handlers run at once.
+    Nothing jams it: an event that does not fit `Event`, or has no usable `eventId`, goes
+    to `on_invalid` (default: a WARNING naming its id and fields) and is acknowledged when
+    it has an id and its type is one the poller takes (or `ack_unhandled`); events left
+    queued never hide the ones behind them (the next poll starts past them, see `drain`);
+    sync handlers run in a worker thread; `handler_timeout` bounds sync and async handlers
+    alike (a timed-out event is not acknowledged); `concurrency` handlers run at once.
     """
 
     def __init__(
@@ -147,7 +149,7 @@ class ResultsPoller(_BatchHandling):
     async def poll_once(self) -> PollReport:
         """Poll one batch, handle it, acknowledge what succeeded. Platform errors raise.
 
-        Successive calls page past events left queued (see ``drain``)."""
+        Successive calls page past events left queued (see `drain`)."""
         report, _, _ = await self._step(await self._fetch())
         return report
 
@@ -155,7 +157,7 @@ class ResultsPoller(_BatchHandling):
         """Poll until the queue is empty or polling again would make no progress.
 
         Events left queued (no usable id, a failed handler, a type not taken) never hide
-        the ones behind them: the next poll starts past them (``since``), and a failed
+        the ones behind them: the next poll starts past them (`since`), and a failed
         event is retried on the next pass over the queue."""
         total = PollReport()
         while True:
@@ -179,7 +181,7 @@ class ResultsPoller(_BatchHandling):
 
     @contextlib.contextmanager
     def _interruptible(self) -> Iterator[None]:
-        """Polls and waits end early on ``stop()``; handlers and acks never do."""
+        """Polls and waits end early on `stop()`; handlers and acks never do."""
         with anyio.CancelScope() as scope:
             self._scope = scope
             if self._stopping:
@@ -195,7 +197,7 @@ class ResultsPoller(_BatchHandling):
         return backoff(failures, base=self.interval, cap=self.max_backoff, floor=MIN_INTERVAL)
 
     async def run(self) -> None:
-        """Poll until ``stop()``. Platform errors are logged and backed off, never raised."""
+        """Poll until `stop()`. Platform errors are logged and backed off, never raised."""
         self._stopping = False
         await self._run()
 
@@ -248,7 +250,7 @@ class ResultsPoller(_BatchHandling):
             logger.info("results poller stopped")
 
     def stop(self) -> None:
-        """Ask ``run()`` to return: a poll or wait in progress is cut short, a handler is not."""
+        """Ask `run()` to return: a poll or wait in progress is cut short, a handler is not."""
         self._stopping = True
         if self._scope is not None:
             self._scope.cancel()

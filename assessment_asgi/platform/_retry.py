@@ -1,6 +1,6 @@
-"""The one place that decides on trying again: the deadline, back-off, ``Retry-After``, and
+"""The one place that decides on trying again: the deadline, back-off, `Retry-After`, and
 the rule that a request which may have reached the platform is repeated only when the
-operation is safe to repeat (``Op.repeatable``). The same for every engine."""
+operation is safe to repeat (`Op.repeatable`). The same for every engine."""
 
 from __future__ import annotations
 
@@ -18,12 +18,12 @@ from ._exchange import Failure, Op
 
 logger = logging.getLogger("assessment_asgi.platform")
 
-#: One attempt: given its number and the seconds left, ``(data, status, request id)``.
+#: One attempt: given its number and the seconds left, `(data, status, request id)`.
 Attempt = Callable[[int, float], Awaitable[tuple[Any, int, "str | None"]]]
 
 
 class Trace:
-    """What one operation's attempts saw, for the ``on_call`` observer."""
+    """What one operation's attempts saw, for the `on_call` observer."""
 
     __slots__ = ("attempts", "engine", "request_id", "status")
 

@@ -16,7 +16,7 @@ def canonical_json(body: Any) -> bytes:
 
 
 def signature(secret: str, method: str, path: str, timestamp: str, body: bytes) -> str:
-    """Lower-case hex HMAC-SHA256 of ``METHOD:PATH:TIMESTAMP:BODY`` keyed with the secret."""
+    """Lower-case hex HMAC-SHA256 of `METHOD:PATH:TIMESTAMP:BODY` keyed with the secret."""
     message = b":".join(
         (method.upper().encode("ascii"), path.encode("utf-8"), timestamp.encode("ascii"), body)
     )

@@ -1,4 +1,4 @@
-"""``TenantPoller``: one supervisor for the results queues of many tenants (platform accounts),
+"""`TenantPoller`: one supervisor for the results queues of many tenants (platform accounts),
 each polled with its own keys, by one replica at a time when they share Redis."""
 
 from __future__ import annotations
@@ -51,28 +51,30 @@ class _Tenant:
 class TenantPoller:
     """Polls every tenant's results queue with that tenant's keys; handlers get the tenant.
 
-    ``keys`` maps a tenant to its `Credentials`, or is a callable (sync or async) answering
-    them for a tenant (None: no platform account here), or has an async ``get(tenant)`` (as
-    `TenantKeys` does); ``tenants`` lists whom to poll (default: the mapping's keys, or the
-    provider's ``tenants``). ``handlers`` take ``(tenant, event)``::
+    `keys` maps a tenant to its `Credentials`, or is a callable (sync or async) answering
+    them for a tenant (None: no platform account here), or has an async `get(tenant)` (as
+    `TenantKeys` does); `tenants` lists whom to poll (default: the mapping's keys, or the
+    provider's `tenants`). `handlers` take `(tenant, event)`:
 
-        async def on_result(tenant: str, event: Event) -> None:
-            await save(tenant, event.payload())
+    ```python
+    async def on_result(tenant: str, event: Event) -> None:
+        await save(tenant, event.payload())
 
-        poller = TenantPoller(client, {"assessment.completed": on_result},
-                              keys={"acme": acme_keys, "globex": globex_keys},
-                              redis="redis://127.0.0.1:6379/0")
-        async with poller:          # in the app's lifespan
-            poller.add("initech")   # tenants come and go while it runs
-            yield
+    poller = TenantPoller(client, {"assessment.completed": on_result},
+                          keys={"acme": acme_keys, "globex": globex_keys},
+                          redis="redis://127.0.0.1:6379/0")
+    async with poller:          # in the app's lifespan
+        poller.add("initech")   # tenants come and go while it runs
+        yield
+    ```
 
-    Each tenant is polled every ``interval`` seconds (>= 5) and drained while its queue
+    Each tenant is polled every `interval` seconds (>= 5) and drained while its queue
     reports more, one batch per turn so that no tenant holds a slot for long; errors back
-    off that tenant only. At most ``max_concurrent`` tenants poll (and handle) at once.
-    With ``redis`` (a URL or a ``redis.asyncio.Redis``), a lease of ``lease_ttl`` seconds
+    off that tenant only. At most `max_concurrent` tenants poll (and handle) at once.
+    With `redis` (a URL or a `redis.asyncio.Redis`), a lease of `lease_ttl` seconds
     (default: twice the interval plus 10) lets one replica at a time poll a tenant, and
     de-duplication is shared by the replicas, per tenant (a dead replica's claims on the
-    events it was handling lapse after ``claim_ttl``).
+    events it was handling lapse after `claim_ttl`).
     """
 
     def __init__(
@@ -154,7 +156,7 @@ class TenantPoller:
         return [t.name for t in self._tenants.values() if not t.removed]
 
     def report(self, tenant: str) -> PollReport:
-        """What this process did for ``tenant`` so far (all polls added up)."""
+        """What this process did for `tenant` so far (all polls added up)."""
         return self._tenants[tenant].total
 
     async def drain(self) -> dict[str, PollReport]:
@@ -195,7 +197,7 @@ class TenantPoller:
         )
 
     def add(self, tenant: str) -> None:
-        """Start polling ``tenant``'s queue (its first poll is due now); a no-op if polled."""
+        """Start polling `tenant`'s queue (its first poll is due now); a no-op if polled."""
         check_tenant(tenant)
         current = self._tenants.get(tenant)
         if current is not None:
@@ -212,7 +214,7 @@ class TenantPoller:
         self._poke()
 
     def remove(self, tenant: str) -> None:
-        """Stop polling ``tenant`` (a poll in progress finishes; its lease is given up)."""
+        """Stop polling `tenant` (a poll in progress finishes; its lease is given up)."""
         current = self._tenants.get(tenant)
         if current is None:
             return
@@ -230,7 +232,7 @@ class TenantPoller:
         return tenant.poller._backoff(tenant.failures, retry_after)
 
     async def _turn(self, tenant: _Tenant) -> float:
-        """Poll one batch of ``tenant``'s queue and handle it; the seconds until its next turn."""
+        """Poll one batch of `tenant`'s queue and handle it; the seconds until its next turn."""
         name = tenant.name
         if self._lease is not None:
             try:
@@ -309,7 +311,7 @@ class TenantPoller:
                     logger.debug("tenant %s: giving up the lease failed (%s)", name, type(exc).__name__)
 
     async def run(self) -> None:
-        """Poll every tenant until ``stop()``; errors back off one tenant, never raise."""
+        """Poll every tenant until `stop()`; errors back off one tenant, never raise."""
         self._stopping = False
         await self._run()
 
@@ -356,7 +358,7 @@ class TenantPoller:
             logger.info("tenant poller stopped")
 
     def stop(self) -> None:
-        """Ask ``run()`` to return: polls and waits end now; running handlers finish first."""
+        """Ask `run()` to return: polls and waits end now; running handlers finish first."""
         self._stopping = True
         for scope in list(self._polls):
             scope.cancel()

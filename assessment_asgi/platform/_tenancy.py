@@ -19,7 +19,7 @@ KeySource = Mapping[str, Credentials] | Callable[[str], Awaitable[Credentials | 
 
 @runtime_checkable
 class _KeyGetter(Protocol):
-    """A key provider with ``get(tenant)`` (e.g. `TenantKeys`, whose call takes a recruiter)."""
+    """A key provider with `get(tenant)` (e.g. `TenantKeys`, whose call takes a recruiter)."""
 
     def get(self, tenant: str, /) -> Awaitable[Credentials | None]: ...
 
@@ -28,7 +28,7 @@ AnyKeys = KeySource | _KeyGetter
 
 
 def as_keys(keys: object) -> tuple[KeySource, Iterable[str]]:
-    """``keys`` as a mapping or a callable taking the tenant; and the tenants it lists."""
+    """`keys` as a mapping or a callable taking the tenant; and the tenants it lists."""
     if isinstance(keys, Mapping):
         return dict(keys), list(keys)
     listed = getattr(keys, "tenants", ())
@@ -41,7 +41,7 @@ def as_keys(keys: object) -> tuple[KeySource, Iterable[str]]:
 
 
 def bind(fn: Callable[[str, Any], Any], tenant: str) -> Callable[[Any], Any]:
-    """``fn`` with the tenant as its first argument, still async when ``fn`` is."""
+    """`fn` with the tenant as its first argument, still async when `fn` is."""
     if is_async(fn):
 
         async def bound_async(item: Any) -> Any:
@@ -58,7 +58,7 @@ def check_tenant(tenant: object) -> str:
 
 
 async def keys_for(keys: KeySource, tenant: str, timeout: float) -> Credentials | None:
-    """``tenant``'s keys from a mapping or a (sync or async) callable, within ``timeout``."""
+    """`tenant`'s keys from a mapping or a (sync or async) callable, within `timeout`."""
     with anyio.fail_after(timeout):
         if isinstance(keys, Mapping):
             return keys.get(tenant)

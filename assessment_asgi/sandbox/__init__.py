@@ -1,10 +1,10 @@
 """The embedded SmartAI sandbox: the platform's wire contract, in memory, for development.
 
-::
+```python
+from assessment_asgi.sandbox import SandboxApp
 
-    from assessment_asgi.sandbox import SandboxApp
-
-    sandbox = SandboxApp()     # test keys generated: sandbox.credentials
+sandbox = SandboxApp()     # test keys generated: sandbox.credentials
+```
 """
 
 from __future__ import annotations

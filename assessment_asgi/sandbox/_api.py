@@ -35,7 +35,7 @@ logger = logging.getLogger("assessment_asgi.sandbox")
 
 
 class PlatformAPI:
-    """``/api/v1/sessions``, ``/campaigns``, ``/assessments`` and the event queue."""
+    """`/api/v1/sessions`, `/campaigns`, `/assessments` and the event queue."""
 
     def __init__(self, ctx: SandboxContext) -> None:
         self._ctx = ctx
@@ -69,7 +69,7 @@ class PlatformAPI:
         return self._ctx.by_api_key(request.headers.get("x-api-key"))
 
     def _refuse(self, request: Request, raw: bytes) -> Organisation | JSONResponse:
-        """``x-api-key`` + ``x-secret-key`` (what the SDKs send), or a valid signature; the
+        """`x-api-key` + `x-secret-key` (what the SDKs send), or a valid signature; the
         organisation they belong to, or the refusal."""
         org = self._organisation(request)
         if org is None:
@@ -81,7 +81,7 @@ class PlatformAPI:
         return fail(401, "Invalid secret key or signature")
 
     def keys_ok(self, scope: Scope, raw: bytes) -> bool:
-        """What a scripted ``check_keys`` answer asks: the API key, plus the secret key or a
+        """What a scripted `check_keys` answer asks: the API key, plus the secret key or a
         valid signature when the request carries either (the queue needs the key alone)."""
         request = Request(scope)
         org = self._organisation(request)
@@ -233,7 +233,7 @@ class PlatformAPI:
     # ── the event queue ─────────────────────────────────────────────────────────
 
     def _retry_after(self, org: Organisation) -> float:
-        """Seconds to wait when an organisation polls faster than ``min_poll_interval``."""
+        """Seconds to wait when an organisation polls faster than `min_poll_interval`."""
         interval = self._ctx.min_poll_interval
         if not interval:
             return 0.0

@@ -1,4 +1,4 @@
-"""``SandboxApp``: the platform's API, the portal and the event queue in one ASGI app."""
+"""`SandboxApp`: the platform's API, the portal and the event queue in one ASGI app."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def _check_public_url(url: object) -> str | None:
 
 
 def generate_test_credentials() -> Credentials:
-    """A fresh test key pair: ``wc_ak_test_<hex>`` / ``wc_sk_test_<hex>``."""
+    """A fresh test key pair: `wc_ak_test_<hex>` / `wc_sk_test_<hex>`."""
     return Credentials(
         TEST_KEY_PREFIX + secrets.token_hex(16), TEST_SECRET_PREFIX + secrets.token_hex(24)
     )
@@ -79,23 +79,23 @@ async def _json_http_error(request: Request, exc: Exception) -> Response:
 class SandboxApp:
     """An in-memory SmartAI platform speaking the wire contract, for development and tests.
 
-    ::
-
-        sandbox = SandboxApp()                  # generates a wc_ak_test_/wc_sk_test_ pair
-        app.mount("/sandbox", sandbox)          # or run it alone under any ASGI server
-        SandboxApp.platform_url("http://127.0.0.1:8000/sandbox")  # → …/sandbox/api/v1
+    ```python
+    sandbox = SandboxApp()                  # generates a wc_ak_test_/wc_sk_test_ pair
+    app.mount("/sandbox", sandbox)          # or run it alone under any ASGI server
+    SandboxApp.platform_url("http://127.0.0.1:8000/sandbox")  # → …/sandbox/api/v1
+    ```
 
     Test keys only: live-looking keys are refused, so a real pair is never pasted here.
-    State lives in memory, bounded by ``max_sessions``/``max_events``, ``max_stored_bytes``
-    and the TTLs. Links in events and pages start with ``public_url`` when given (set it
+    State lives in memory, bounded by `max_sessions`/`max_events`, `max_stored_bytes`
+    and the TTLs. Links in events and pages start with `public_url` when given (set it
     behind a proxy), else with the address the connection reached — never the Host header.
 
-    As a test fake: ``record_requests=N`` keeps what it received (``recorder``), ``script()``
-    answers with a fault or a canned body, ``enqueue()`` seeds events (docs/sandbox-testing.md).
+    As a test fake: `record_requests=N` keeps what it received (`recorder`), `script()`
+    answers with a fault or a canned body, `enqueue()` seeds events (docs/sandbox-testing.md).
 
-    Many organisations: ``add_organisation()`` returns another key pair; what one pair creates
+    Many organisations: `add_organisation()` returns another key pair; what one pair creates
     (sessions, campaigns, events, acknowledgements) only that pair sees. Each organisation has
-    its own ``max_sessions``/``max_events``/``max_stored_bytes``.
+    its own `max_sessions`/`max_events`/`max_stored_bytes`.
     """
 
     def __init__(
@@ -211,12 +211,12 @@ class SandboxApp:
         """Add an organisation (a platform account) and return its key pair.
 
         Its keys see only the sessions, campaigns and events created with them; the official
-        SDKs work with them unchanged. ``credentials`` (a test pair) is generated when omitted.
+        SDKs work with them unchanged. `credentials` (a test pair) is generated when omitted.
 
-        ::
-
-            acme = sandbox.add_organisation()
-            sandbox.enqueue({"event": "assessment.completed"}, organisation=acme)
+        ```python
+        acme = sandbox.add_organisation()
+        sandbox.enqueue({"event": "assessment.completed"}, organisation=acme)
+        ```
         """
         if credentials is None:
             credentials = generate_test_credentials()
@@ -263,19 +263,19 @@ class SandboxApp:
         times: int | None = 1,
         check_keys: bool = False,
     ) -> ScriptedAnswer:
-        """Answer the next ``times`` matching requests this way instead of as the platform.
+        """Answer the next `times` matching requests this way instead of as the platform.
 
-        ``path`` matches the end of the request path (``"/sessions"``); ``method`` may be
-        ``"*"``. ``status`` with ``body`` (dict/list → JSON, str → text, bytes as is) and
-        ``headers`` is the answer; ``delay`` seconds pass first; ``status=None`` answers as
-        usual after the delay; ``drop=True`` starts the answer and then drops the connection.
-        ``times=None`` scripts every matching request; ``check_keys=True`` scripts only
+        `path` matches the end of the request path (`"/sessions"`); `method` may be
+        `"*"`. `status` with `body` (dict/list → JSON, str → text, bytes as is) and
+        `headers` is the answer; `delay` seconds pass first; `status=None` answers as
+        usual after the delay; `drop=True` starts the answer and then drops the connection.
+        `times=None` scripts every matching request; `check_keys=True` scripts only
         requests carrying the sandbox's keys (others are refused as usual). Rules are tried
         in the order they were added.
 
-        ::
-
-            sandbox.script("POST", "/sessions", status=503, body={"error": "busy"}, times=2)
+        ```python
+        sandbox.script("POST", "/sessions", status=503, body={"error": "busy"}, times=2)
+        ```
         """
         answer = make_answer(
             method, path, status=status, body=body, headers=headers, delay=delay, drop=drop,
@@ -291,14 +291,14 @@ class SandboxApp:
     def enqueue(
         self, event: Mapping[str, Any], *, organisation: Credentials | None = None
     ) -> dict[str, Any]:
-        """Queue an event as given, for a poller of ``organisation`` (default: the sandbox's
-        own) to read; ``eventId``/``storedAt`` are added when absent. Returns the stored event."""
+        """Queue an event as given, for a poller of `organisation` (default: the sandbox's
+        own) to read; `eventId`/`storedAt` are added when absent. Returns the stored event."""
         if not isinstance(event, Mapping):
             raise TypeError(f"event must be a mapping, got {type(event).__name__}")
         return self._organisation(organisation).state.enqueue_as_given(dict(event))
 
     def acknowledged_events(self, *, organisation: Credentials | None = None) -> list[str]:
-        """Event ids ``organisation`` (default: the sandbox's own) acknowledged so far (each
+        """Event ids `organisation` (default: the sandbox's own) acknowledged so far (each
         once), oldest first; bounded by max_events."""
         return self._organisation(organisation).state.acknowledged()
 
@@ -313,16 +313,16 @@ class SandboxApp:
 
     @staticmethod
     def platform_url(sandbox_url: str) -> str:
-        """The platform base URL an SDK needs: ``<sandbox url>/api/v1``."""
+        """The platform base URL an SDK needs: `<sandbox url>/api/v1`."""
         return sandbox_url.rstrip("/") + "/api/v1"
 
     @staticmethod
     def portal_script_url(sandbox_url: str) -> str:
-        """Where ``AssessmentPortal`` is served: ``<sandbox url>/portal/sdk.js``."""
+        """Where `AssessmentPortal` is served: `<sandbox url>/portal/sdk.js`."""
         return sandbox_url.rstrip("/") + "/portal/sdk.js"
 
     def pending_events(self, *, organisation: Credentials | None = None) -> list[dict[str, Any]]:
-        """A copy of ``organisation``'s queue (default: the sandbox's own): unacknowledged
+        """A copy of `organisation`'s queue (default: the sandbox's own): unacknowledged
         events, oldest first."""
         return self._organisation(organisation).state.pending()
 

@@ -40,7 +40,7 @@ def _node_canonical(value: Any, allowed: list[str]) -> Any:
 
 
 def body_variants(raw: bytes) -> Iterable[str]:
-    """Every serialisation of ``raw`` that some official SDK signs."""
+    """Every serialisation of `raw` that some official SDK signs."""
     if not raw:
         yield ""
         return
@@ -70,7 +70,7 @@ def signature_ok(
     now_ms: int,
     window_ms: int,
 ) -> bool:
-    """Verify ``x-signature`` = HMAC-SHA256(secret, ``METHOD:PATH:TIMESTAMP:BODY``)."""
+    """Verify `x-signature` = HMAC-SHA256(secret, `METHOD:PATH:TIMESTAMP:BODY`)."""
     signature = request.headers.get("x-signature")
     timestamp = request.headers.get("x-timestamp")
     sent_ms = ascii_int(timestamp, max_digits=16)

@@ -1,6 +1,6 @@
 """Where a development server really listens, said plainly — and loudly when it is exposed.
 
-Shared by ``python -m assessment_asgi sandbox`` and the example app.
+Shared by `python -m assessment_asgi sandbox` and the example app.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ _ANY = {"0.0.0.0", "::", ""}  # noqa: S104 - the names of "every interface", com
 
 
 def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1); False for every
-    other name or address, ``0.0.0.0`` included."""
+    """True for `localhost` and loopback addresses (127.0.0.0/8, ::1); False for every
+    other name or address, `0.0.0.0` included."""
     if host.strip().lower() == "localhost":
         return True
     try:
@@ -27,7 +27,7 @@ def _netloc(host: str, port: int) -> str:
 
 
 def bind_address(host: str, port: int) -> str:
-    """What the server binds, as a person reads it: ``0.0.0.0:8001 (every interface)``."""
+    """What the server binds, as a person reads it: `0.0.0.0:8001 (every interface)`."""
     where = _netloc(host or "0.0.0.0", port)  # noqa: S104
     return f"{where} (every interface)" if host in _ANY else where
 

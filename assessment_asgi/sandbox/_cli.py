@@ -1,4 +1,4 @@
-"""``python -m assessment_asgi sandbox [--host H] [--port N] [--organisations N]``: run the
+"""`python -m assessment_asgi sandbox [--host H] [--port N] [--organisations N]`: run the
 sandbox alone."""
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _credentials_from_env() -> tuple[Credentials | None, str | None]:
-    """The pair from the environment or ``.env`` (read by ``AssessmentSettings``, as the app
+    """The pair from the environment or `.env` (read by `AssessmentSettings`, as the app
     reads it), or an error message naming the variable."""
     try:
         settings = AssessmentSettings()

@@ -77,7 +77,7 @@ class SandboxContext:
 
     def base_url(self, request: Request) -> str:
         """Where links in events and pages point: the configured public URL, else the address
-        the connection reached — never the client's ``Host`` header."""
+        the connection reached — never the client's `Host` header."""
         return self.public_url or server_url(request)
 
     def now_ms(self) -> int:
@@ -89,7 +89,7 @@ class SandboxContext:
         return jwt.encode({"alg": "HS256", "typ": "JWT"}, claims, self._token_key, ["HS256"])
 
     def read_token(self, token: object) -> tuple[str, str] | None:
-        """``(session id, token id)`` of a genuine, unexpired token, else None."""
+        """`(session id, token id)` of a genuine, unexpired token, else None."""
         if not isinstance(token, str) or not token or len(token) > 4096:
             return None
         try:

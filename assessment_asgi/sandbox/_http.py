@@ -25,15 +25,15 @@ _CORS_PREFLIGHT = {
 
 
 class TooLarge(Exception):
-    """The request body is over the sandbox's ``max_body_bytes``."""
+    """The request body is over the sandbox's `max_body_bytes`."""
 
 
 def server_url(request: Request) -> str:
     """The sandbox's own absolute URL, wherever it is mounted: the address the connection
-    really reached (``scope["server"]``) plus the mount (``root_path``).
+    really reached (`scope["server"]`) plus the mount (`root_path`).
 
-    Never the ``Host`` header: any client sets that, and these URLs end up in queued events
-    and pages other people open. Behind a proxy, configure ``SandboxApp(public_url=...)``.
+    Never the `Host` header: any client sets that, and these URLs end up in queued events
+    and pages other people open. Behind a proxy, configure `SandboxApp(public_url=...)`.
     """
     scheme = request.scope.get("scheme", "http")
     server = request.scope.get("server")
@@ -50,7 +50,7 @@ def server_url(request: Request) -> str:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The body, at most ``limit`` bytes (``TooLarge``); a non-number length is a ``BodyError``."""
+    """The body, at most `limit` bytes (`TooLarge`); a non-number length is a `BodyError`."""
     try:
         return await read_capped(request.stream(), limit, request.headers.get("content-length"))
     except OverCap:
@@ -67,7 +67,7 @@ def parse_json(raw: bytes) -> Any:
 
 
 def ok(data: Any, *, headers: dict[str, str] | None = None) -> JSONResponse:
-    """``{success: true, data}``: sessions, campaigns, assessments and the portal."""
+    """`{success: true, data}`: sessions, campaigns, assessments and the portal."""
     return JSONResponse({"success": True, "data": data}, headers=headers)
 
 

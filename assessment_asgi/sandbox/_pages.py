@@ -65,7 +65,7 @@ def portal_page(
 ) -> str:
     """Candidates, recruiter, a Finish button per candidate (and Send for sessions).
 
-    The whole list is the recruiter's view, behind the session's single-use token; ``only``
+    The whole list is the recruiter's view, behind the session's single-use token; `only`
     is one candidate's own page, behind that candidate's link: it shows nobody else.
     """
     rows = []

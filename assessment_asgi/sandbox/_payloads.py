@@ -118,7 +118,7 @@ def assessment_completed(
     outcome: str = "completed",
     score: int | None = None,
 ) -> dict[str, Any]:
-    """An ``assessment.completed`` (or ``.disqualified``) event; ``eventId``/``storedAt``
+    """An `assessment.completed` (or `.disqualified`) event; `eventId`/`storedAt`
     are added by the queue."""
     disqualified = outcome == "disqualified"
     if score is None:

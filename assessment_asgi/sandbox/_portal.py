@@ -1,4 +1,4 @@
-"""The portal: ``AssessmentPortal.open({ token })``, single-use tokens, finishing candidates."""
+"""The portal: `AssessmentPortal.open({ token })`, single-use tokens, finishing candidates."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ class Portal:
         return body.get("token") if isinstance(body, dict) else None
 
     async def open(self, request: Request) -> Response:
-        """``POST /portal/open {"token"}``: the session's candidates and recruiter, once."""
+        """`POST /portal/open {"token"}`: the session's candidates and recruiter, once."""
         try:
             token = await self._token_from(request)
         except TooLarge:
@@ -98,7 +98,7 @@ class Portal:
         )
 
     async def view(self, request: Request) -> Response:
-        """The portal page (a form POST from ``sdk.js`` into its iframe), or "Token expired"."""
+        """The portal page (a form POST from `sdk.js` into its iframe), or "Token expired"."""
         base = self._ctx.base_url(request)
         if request.method == "GET":
             return HTMLResponse(_pages.index_page(base), headers=_PAGE_HEADERS)
@@ -133,8 +133,8 @@ class Portal:
         return body, *found
 
     async def complete(self, request: Request) -> Response:
-        """``POST /portal/complete {"assessmentId", "candidateId", "candidateKey", "outcome"?,
-        "score"?}``: ``candidateKey`` is the secret in that candidate's own link."""
+        """`POST /portal/complete {"assessmentId", "candidateId", "candidateKey", "outcome"?,
+        "score"?}`: `candidateKey` is the secret in that candidate's own link."""
         try:
             body, org, assessment = await self._opened(request)
         except BodyError as exc:
@@ -184,8 +184,8 @@ class Portal:
         )
 
     async def send(self, request: Request) -> Response:
-        """``POST /portal/send {"assessmentId", "portalKey"}``: queue ``assessment.sent`` once;
-        ``portalKey`` comes with the opened portal, so only the token's holder sends."""
+        """`POST /portal/send {"assessmentId", "portalKey"}`: queue `assessment.sent` once;
+        `portalKey` comes with the opened portal, so only the token's holder sends."""
         try:
             body, org, assessment = await self._opened(request)
         except BodyError as exc:

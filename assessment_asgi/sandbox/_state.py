@@ -172,7 +172,7 @@ class SandboxState:
         return self._assessments.bytes + self._events.bytes + self._reports.bytes
 
     def _fit_in_memory(self) -> None:
-        """Forget the oldest entries, of whatever kind, until ``max_stored_bytes`` holds."""
+        """Forget the oldest entries, of whatever kind, until `max_stored_bytes` holds."""
         forgotten = 0
         while self.stored_bytes > self._max_bytes:
             fronts: list[tuple[float, _Store[Any]]] = []
@@ -283,7 +283,7 @@ class SandboxState:
     def enqueue(
         self, payload: dict[str, Any], *, event_id: str | None = None, keep_report: bool = False
     ) -> dict[str, Any]:
-        """Add ``eventId`` and ``storedAt`` and queue the event; returns the stored payload."""
+        """Add `eventId` and `storedAt` and queue the event; returns the stored payload."""
         with self._lock:
             now = self.now()
             self._prune_events(now)
@@ -294,7 +294,7 @@ class SandboxState:
             return full
 
     def enqueue_as_given(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """Queue a test's event verbatim: ``eventId``/``storedAt`` only filled when absent,
+        """Queue a test's event verbatim: `eventId`/`storedAt` only filled when absent,
         so a test may queue odd events (a null id) as the platform might send them."""
         with self._lock:
             now = self.now()
@@ -310,7 +310,7 @@ class SandboxState:
             return list(self._acknowledged)
 
     def poll(self, *, limit: int, since_ms: int) -> tuple[list[dict[str, Any]], int]:
-        """Oldest pending events stored after ``since_ms``; and how many remain after them."""
+        """Oldest pending events stored after `since_ms`; and how many remain after them."""
         with self._lock:
             self._prune_events(self.now())
             matching = [e.payload for e in self._events.items.values() if e.stored_ms > since_ms]
@@ -347,6 +347,6 @@ def new_id(prefix: str, nbytes: int = 10) -> str:
 
 
 def iso_ms(unix_ms: int) -> str:
-    """``2026-11-28T10:15:00.000Z`` — the platform's timestamp style."""
+    """`2026-11-28T10:15:00.000Z` — the platform's timestamp style."""
     moment = datetime.fromtimestamp(unix_ms / 1000, UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{unix_ms % 1000:03d}Z"

@@ -22,14 +22,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 class RecordedRequest:
     """One request the sandbox received, as it arrived.
 
-    ``path`` is the full request path; ``headers`` have lower-case names; ``body`` holds at most
-    the sandbox's ``max_body_bytes`` (``truncated`` says when there was more). ``status`` is
+    `path` is the full request path; `headers` have lower-case names; `body` holds at most
+    the sandbox's `max_body_bytes` (`truncated` says when there was more). `status` is
     the status it was answered with, or None when no answer was sent (a dropped connection).
 
-    ::
-
-        (call,) = sandbox.recorder.to("/sessions")
-        assert call.json()["recruiterId"] == "rec_42"
+    ```python
+    (call,) = sandbox.recorder.to("/sessions")
+    assert call.json()["recruiterId"] == "rec_42"
+    ```
     """
 
     method: str
@@ -45,13 +45,13 @@ class RecordedRequest:
 
 
 class RequestRecorder:
-    """The newest ``limit`` requests a sandbox received, oldest first (``SandboxApp(record_requests=N)``).
+    """The newest `limit` requests a sandbox received, oldest first (`SandboxApp(record_requests=N)`).
 
-    ::
-
-        sandbox = SandboxApp(record_requests=100)
-        ...
-        assert [r.path for r in sandbox.recorder.requests] == ["/api/v1/sessions"]
+    ```python
+    sandbox = SandboxApp(record_requests=100)
+    ...
+    assert [r.path for r in sandbox.recorder.requests] == ["/api/v1/sessions"]
+    ```
     """
 
     def __init__(self, limit: int) -> None:
@@ -77,7 +77,7 @@ class RequestRecorder:
             return list(self._requests)
 
     def to(self, path_suffix: str, method: str | None = None) -> list[RecordedRequest]:
-        """Requests whose path ends with ``path_suffix`` (and of ``method``, when given)."""
+        """Requests whose path ends with `path_suffix` (and of `method`, when given)."""
         return [
             r
             for r in self.requests
@@ -96,7 +96,7 @@ class RequestRecorder:
 
 @dataclass(slots=True)
 class ScriptedAnswer:
-    """What ``sandbox.script(...)`` returns: the rule, and how many uses it has left."""
+    """What `sandbox.script(...)` returns: the rule, and how many uses it has left."""
 
     method: str
     path: str
@@ -240,7 +240,7 @@ class TestingLayer:
         await self._answer(answer, recorded, recording_send)
 
     async def _buffer(self, receive: Receive) -> tuple[bytes, bool, Receive]:
-        """Read the body up to the cap; hand the sandbox a ``receive`` replaying it whole."""
+        """Read the body up to the cap; hand the sandbox a `receive` replaying it whole."""
         chunks: list[bytes] = []
         size = 0
         more = True

@@ -21,7 +21,7 @@ METHODS = ("programming", "knowledge")
 
 
 class BodyError(Exception):
-    """The body is not what the platform accepts; ``errors`` are readable messages."""
+    """The body is not what the platform accepts; `errors` are readable messages."""
 
     def __init__(self, errors: list[str]) -> None:
         super().__init__(errors[0])
@@ -75,7 +75,7 @@ def _person(item: Any, where: str, errors: list[str]) -> tuple[str, str, str | N
 
 
 def _people(body: dict[str, Any], errors: list[str]) -> list[tuple[str, str, str | None]]:
-    """Bulk ``users`` wins over single ``name``/``email``/``candidateId``, as in the SDKs."""
+    """Bulk `users` wins over single `name`/`email`/`candidateId`, as in the SDKs."""
     if "users" in body and body["users"] is not None:
         users = body["users"]
         if not isinstance(users, list) or not users:

@@ -1,11 +1,11 @@
 """The transport seam: a prepared request goes to an engine, an answer or one failure comes back.
 
 An engine only moves bytes. It never follows redirects, never retries, never parses the
-body, and reads at most ``max_bytes`` of it. Everything else (retries, the deadline,
-``Retry-After``, what is safe to repeat, what an answer means) lives above the seam, in
-``_retry.py`` and ``_exchange.py``, the same for every engine.
+body, and reads at most `max_bytes` of it. Everything else (retries, the deadline,
+`Retry-After`, what is safe to repeat, what an answer means) lives above the seam, in
+`_retry.py` and `_exchange.py`, the same for every engine.
 
-A failure is an :class:`EngineError` with a ``kind``; whether the request may have reached
+A failure is an `EngineError` with a `kind`; whether the request may have reached
 the server follows from the kind, and an engine that cannot tell says "sent".
 """
 
@@ -23,7 +23,7 @@ __all__ = [
     "check", "default_name", "factory", "refused",
 ]
 
-#: The engines, by the name ``SmartAIClient(engine=...)`` and ``ASSESSMENT_ENGINE`` take.
+#: The engines, by the name `SmartAIClient(engine=...)` and `ASSESSMENT_ENGINE` take.
 ENGINES = ("aiohttp", "pyreqwest", "httpx2", "httpx")
 #: The distribution each optional engine comes from, and the extra that installs it.
 _EXTRAS = {"aiohttp": "aiohttp", "pyreqwest": "pyreqwest", "httpx": "httpx"}
@@ -53,8 +53,8 @@ def check(name: object) -> str | None:
 
 
 def injected_library(value: object, kind: str) -> str | None:
-    """``"httpx2"`` or ``"httpx"`` when ``value`` is that library's ``kind`` (``"AsyncClient"``,
-    ``"AsyncBaseTransport"``), else None. A library not imported yet cannot have made it."""
+    """`"httpx2"` or `"httpx"` when `value` is that library's `kind` (`"AsyncClient"`,
+    `"AsyncBaseTransport"`), else None. A library not imported yet cannot have made it."""
     for name in INJECTABLE:
         library = sys.modules.get(name)
         if library is not None and isinstance(value, getattr(library, kind)):
@@ -70,7 +70,7 @@ def default_name(library: str) -> str:
 
 
 def factory(name: str | None, options: Options) -> Callable[[str], Engine]:
-    """Builds the engine for one event loop; ``library`` is ``"asyncio"`` or ``"trio"``."""
+    """Builds the engine for one event loop; `library` is `"asyncio"` or `"trio"`."""
 
     def build(library: str) -> Engine:
         chosen = name or default_name(library)

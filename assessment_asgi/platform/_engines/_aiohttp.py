@@ -1,4 +1,4 @@
-"""The aiohttp engine: one pooled ``aiohttp.ClientSession`` per event loop (asyncio only).
+"""The aiohttp engine: one pooled `aiohttp.ClientSession` per event loop (asyncio only).
 
 Public API only. Cancelling a call closes its connection (aiohttp closes a connection whose
 request or body read is interrupted), so a cancelled call never lingers on the server.

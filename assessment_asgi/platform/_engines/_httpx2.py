@@ -1,7 +1,7 @@
-"""The httpx2 engine: for trio, and for a caller's own ``http_client`` or ``transport``.
+"""The httpx2 engine: for trio, and for a caller's own `http_client` or `transport`.
 
-httpx2 and httpx share one API, so this engine serves both: ``lib`` names the library, and
-``_httpx.py`` is the same engine with ``lib = httpx``.
+httpx2 and httpx share one API, so this engine serves both: `lib` names the library, and
+`_httpx.py` is the same engine with `lib = httpx`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ logger = logging.getLogger("assessment_asgi.platform")
 
 @functools.cache
 def _borrowing(base: type) -> type:
-    """A transport of ``base``'s library that uses a caller's transport and never closes it."""
+    """A transport of `base`'s library that uses a caller's transport and never closes it."""
 
     class Borrowed(base):  # type: ignore[misc]
         def __init__(self, inner: Any) -> None:
@@ -39,7 +39,7 @@ def _borrowing(base: type) -> type:
 
 class Httpx2Engine:
     name = "httpx2"
-    #: The library: ``httpx2`` here, ``httpx`` in ``HttpxEngine``; their APIs are the same.
+    #: The library: `httpx2` here, `httpx` in `HttpxEngine`; their APIs are the same.
     lib: ModuleType = httpx2
 
     def __init__(self, client: Any, *, owned: bool) -> None:
@@ -48,7 +48,7 @@ class Httpx2Engine:
 
     @classmethod
     def owned(cls, options: Options) -> Self:
-        """Our own pool (over the caller's ``transport`` when there is one)."""
+        """Our own pool (over the caller's `transport` when there is one)."""
         lib = cls.lib
         transport = None if options.transport is None else _borrowing(lib.AsyncBaseTransport)(
             options.transport

@@ -5,12 +5,12 @@ Built for this package's guarantees as far as pyreqwest 0.15 allows:
 * no proxy from the environment, no redirects, no cookies; connect and read timeouts are
   pyreqwest's own (one client per distinct pair), plus a total timeout just past the
   attempt's deadline, so every request ends by itself;
-* the body is streamed and reading stops at ``max_bytes``;
+* the body is streamed and reading stops at `max_bytes`;
 * "never sent" only when pyreqwest's causes name the connect phase: anything else counts
   as "maybe sent", so a create is never repeated on a guess;
 * the request runs in its own task: a caller's cancel scope is honoured at once, while the
   request itself (which pyreqwest cannot stop) ends at its own timeout;
-* clients are built lazily per process and event loop (a client built before ``fork()``
+* clients are built lazily per process and event loop (a client built before `fork()`
   hangs in the child: upstream issue #51).
 """
 
@@ -135,7 +135,7 @@ async def _read_capped(response: Any, max_bytes: int, status: int, headers: Head
 
 class _Headers:
     """pyreqwest's headers, read safely: a value that is not visible ASCII (pyreqwest raises
-    ``ValueError`` for it) reads as ``"\ufffd"``, never a number and never a crash."""
+    `ValueError` for it) reads as `"\ufffd"`, never a number and never a crash."""
 
     __slots__ = ("_headers",)
 

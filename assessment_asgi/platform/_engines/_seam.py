@@ -1,6 +1,6 @@
 """The seam's types: what crosses between the client and an engine (no engine imported here).
 
-Kept apart from the engine registry (``__init__``) so that each engine imports these without
+Kept apart from the engine registry (`__init__`) so that each engine imports these without
 importing the registry that imports it.
 """
 
@@ -27,7 +27,7 @@ _NOT_SENT = frozenset({"connect", "connect_timeout"})
 
 
 class Headers(Protocol):
-    """Response headers: a case-insensitive ``get`` (aiohttp's, httpx's, pyreqwest's)."""
+    """Response headers: a case-insensitive `get` (aiohttp's, httpx's, pyreqwest's)."""
 
     def get(self, key: str, /) -> str | None: ...
 
