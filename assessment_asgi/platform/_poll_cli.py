@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
 from collections.abc import Callable, Sequence
 
@@ -103,17 +102,7 @@ async def _run(args: argparse.Namespace, client: SmartAIClient) -> int:
     if args.once:
         await poller.drain()
         return 0
-    async with anyio.create_task_group() as task_group:
-
-        async def watch_signals() -> None:
-            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                async for _ in signals:
-                    poller.stop()
-                    return
-
-        task_group.start_soon(watch_signals)
-        await poller.run()
-        task_group.cancel_scope.cancel()
+    await poller.run_until_signalled()
     return 0
 
 

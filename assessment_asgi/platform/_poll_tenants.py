@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-
-import anyio
 
 from ._client import SmartAIClient
 from ._credentials import Credentials
@@ -80,17 +77,7 @@ async def run_tenants(
                 print(f"error: not drained: {', '.join(failed)} (see the warnings above)", file=sys.stderr)
                 return 1
             return 0
-        async with anyio.create_task_group() as task_group:
-
-            async def watch_signals() -> None:
-                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                    async for _ in signals:
-                        poller.stop()
-                        return
-
-            task_group.start_soon(watch_signals)
-            await poller.run()
-            task_group.cancel_scope.cancel()
+        await poller.run_until_signalled()
         return 0
     finally:
         await poller.aclose()

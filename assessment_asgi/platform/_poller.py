@@ -10,13 +10,13 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator, Mapping
-from types import TracebackType
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 from .._exceptions import ConfigurationError
 from .._seconds import backoff, seconds
+from ._background import Background
 from ._batch import Handler, InvalidHandler, _BatchHandling
 from ._client import SmartAIClient
 from ._credentials import Credentials
@@ -34,7 +34,7 @@ __all__ = ["MIN_INTERVAL", "Handler", "InvalidHandler", "ResultsPoller"]
 MIN_INTERVAL = 5.0
 
 
-class ResultsPoller(_BatchHandling):
+class ResultsPoller(_BatchHandling, Background):
     """Polls the queue, hands each event to its handler by type, acknowledges what succeeded.
 
     `handlers` is one async (or sync) callable for every event, or a mapping from event
@@ -64,6 +64,8 @@ class ResultsPoller(_BatchHandling):
     sync handlers run in a worker thread; `handler_timeout` bounds sync and async handlers
     alike (a timed-out event is not acknowledged); `concurrency` handlers run at once.
     """
+
+    _task_name = "smartai-results-poller"
 
     def __init__(
         self,
@@ -196,10 +198,6 @@ class ResultsPoller(_BatchHandling):
             return min(self.max_backoff, max(MIN_INTERVAL, retry_after))
         return backoff(failures, base=self.interval, cap=self.max_backoff, floor=MIN_INTERVAL)
 
-    async def run(self) -> None:
-        """Poll until `stop()`. Platform errors are logged and backed off, never raised."""
-        self._stopping = False
-        await self._run()
 
     async def _run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         if self._running:
@@ -254,36 +252,3 @@ class ResultsPoller(_BatchHandling):
         self._stopping = True
         if self._scope is not None:
             self._scope.cancel()
-
-    async def __aenter__(self) -> ResultsPoller:
-        if self._task_group is not None:
-            raise RuntimeError("this ResultsPoller is already started")
-        task_group = anyio.create_task_group()
-        await task_group.__aenter__()
-        self._task_group = task_group
-        self._stopping = False
-        try:
-            await task_group.start(self._run, name="smartai-results-poller")
-        except BaseException:
-            self._task_group = None
-            await task_group.__aexit__(None, None, None)
-            raise
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        task_group, self._task_group = self._task_group, None
-        if task_group is None:
-            return
-        self.stop()
-        with anyio.move_on_after(self.stop_timeout, shield=True):
-            if self._finished is not None:
-                await self._finished.wait()
-        if self._running:
-            logger.warning("results poller did not stop within %gs: cancelled", self.stop_timeout)
-            task_group.cancel_scope.cancel()
-        await task_group.__aexit__(exc_type, exc, tb)

@@ -9,13 +9,13 @@ import math
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 from .._seconds import seconds
+from ._background import Background
 from ._client import SmartAIClient
 from ._credentials import Credentials
 from ._dedup import DedupStore, MemoryDedupStore, RedisDedupStore
@@ -48,7 +48,7 @@ class _Tenant:
     total: PollReport = field(default_factory=PollReport)
 
 
-class TenantPoller:
+class TenantPoller(Background):
     """Polls every tenant's results queue with that tenant's keys; handlers get the tenant.
 
     `keys` maps a tenant to its `Credentials`, or is a callable (sync or async) answering
@@ -76,6 +76,9 @@ class TenantPoller:
     de-duplication is shared by the replicas, per tenant (a dead replica's claims on the
     events it was handling lapse after `claim_ttl`).
     """
+
+    _task_name = "smartai-tenant-poller"
+    _exit_grace = 5.0  # a tenant's turn may be renewing its lease
 
     def __init__(
         self,
@@ -310,10 +313,6 @@ class TenantPoller:
                 except Exception as exc:  # it expires by itself
                     logger.debug("tenant %s: giving up the lease failed (%s)", name, type(exc).__name__)
 
-    async def run(self) -> None:
-        """Poll every tenant until `stop()`; errors back off one tenant, never raise."""
-        self._stopping = False
-        await self._run()
 
     async def _run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         if self._running:
@@ -368,35 +367,3 @@ class TenantPoller:
         """Close the Redis connection pool if it was built here from a URL."""
         if self._owns_redis:
             await self._redis.aclose()
-
-    async def __aenter__(self) -> TenantPoller:
-        if self._task_group is not None:
-            raise RuntimeError("this TenantPoller is already started")
-        task_group = anyio.create_task_group()
-        await task_group.__aenter__()
-        self._task_group = task_group
-        self._stopping = False
-        try:
-            await task_group.start(self._run, name="smartai-tenant-poller")
-        except BaseException:
-            self._task_group = None
-            await task_group.__aexit__(None, None, None)
-            raise
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        task_group, self._task_group = self._task_group, None
-        if task_group is None:
-            return
-        self.stop()
-        with anyio.move_on_after(self.stop_timeout + 5, shield=True):
-            if self._finished is not None:
-                await self._finished.wait()
-        if self._running:
-            task_group.cancel_scope.cancel()
-        await task_group.__aexit__(exc_type, exc, tb)
