@@ -14,7 +14,7 @@ from anyio.abc import TaskGroup, TaskStatus
 logger = logging.getLogger("assessment_asgi.platform")
 
 
-class Background:
+class _Background:
     """The ``async with`` protocol of ``ResultsPoller`` and ``TenantPoller``.
 
     A subclass sets the attributes below and implements ``_run`` (which sets ``_running``

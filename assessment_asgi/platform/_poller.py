@@ -16,7 +16,7 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from .._exceptions import ConfigurationError
 from .._seconds import backoff, seconds
-from ._background import Background
+from ._background import _Background
 from ._batch import Handler, InvalidHandler, _BatchHandling
 from ._client import SmartAIClient
 from ._credentials import Credentials
@@ -34,7 +34,7 @@ __all__ = ["MIN_INTERVAL", "Handler", "InvalidHandler", "ResultsPoller"]
 MIN_INTERVAL = 5.0
 
 
-class ResultsPoller(_BatchHandling, Background):
+class ResultsPoller(_BatchHandling, _Background):
     """Polls the queue, hands each event to its handler by type, acknowledges what succeeded.
 
     `handlers` is one async (or sync) callable for every event, or a mapping from event

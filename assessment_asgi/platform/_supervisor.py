@@ -15,7 +15,7 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 from .._seconds import seconds
-from ._background import Background
+from ._background import _Background
 from ._client import SmartAIClient
 from ._credentials import Credentials
 from ._dedup import DedupStore, MemoryDedupStore, RedisDedupStore
@@ -48,7 +48,7 @@ class _Tenant:
     total: PollReport = field(default_factory=PollReport)
 
 
-class TenantPoller(Background):
+class TenantPoller(_Background):
     """Polls every tenant's results queue with that tenant's keys; handlers get the tenant.
 
     `keys` maps a tenant to its `Credentials`, or is a callable (sync or async) answering
