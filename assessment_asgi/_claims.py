@@ -225,10 +225,13 @@ class RedisClaimStore:
         self.prefix = prefix
         self._pool: RedisPool | None = None
         self._client: Any = None
+        self._shared = False  # a pool its owner closes
         self.url: SecretStr | None = None  # the Redis it opened itself, if any
         if isinstance(redis, str | SecretStr):
             self.url = redis_url(redis)
             self._pool = RedisPool(self.url)
+        elif isinstance(redis, RedisPool):  # a pool shared with its owner (TenantPoller's)
+            self._pool, self._shared = redis, True
         else:
             self._client = redis
 
@@ -278,5 +281,5 @@ class RedisClaimStore:
 
     async def aclose(self) -> None:
         """Close the running loop's connections, if this store opened them."""
-        if self._pool is not None:
+        if self._pool is not None and not self._shared:
             await self._pool.aclose()

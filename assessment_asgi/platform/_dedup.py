@@ -18,7 +18,7 @@ import secrets
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from .._claims import ClaimStore, MemoryClaimStore, RedisClaimStore
-from .._redis import redis_url
+from .._redis import RedisPool, redis_url
 from .._seconds import seconds
 
 Claim = Literal["claimed", "done", "busy"]
@@ -114,7 +114,7 @@ class RedisDedupStore(_ClaimOnce):
             ) from exc
         if isinstance(redis, str):
             redis = redis_url(redis, "redis")  # the one scheme check (_rules.py)
-        elif not isinstance(redis, redis_asyncio.Redis):
+        elif not isinstance(redis, redis_asyncio.Redis | RedisPool):
             raise TypeError("redis must be a redis.asyncio.Redis or a redis:// URL")
         if not isinstance(prefix, str) or not prefix:
             raise ValueError("prefix must be a non-empty string")

@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 import anyio
 
+from .._redis import RedisPool, redis_url
+
 _T = TypeVar("_T")
 
 # Take the lease if free, renew it if ours; else answer how long it is still held (ms).
@@ -34,15 +36,15 @@ return 0
 
 
 def redis_client(redis: Any) -> tuple[Any, bool]:
-    """A `redis.asyncio.Redis` from a client or a URL; and whether it was built here."""
+    """A Redis for leases and de-duplication: a `RedisPool` (a client per running loop, the
+    package's one Redis style) from a URL, or the caller's `redis.asyncio.Redis` as given; and
+    whether it was built here."""
     try:
         import redis.asyncio as redis_asyncio
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("leases need the redis package: pip install 'assessment-asgi[redis]'") from exc
     if isinstance(redis, str):
-        if not redis.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("redis must be a redis.asyncio.Redis or a redis:// URL")
-        return redis_asyncio.Redis.from_url(redis), True
+        return RedisPool(redis_url(redis, "redis")), True  # the one scheme check
     if isinstance(redis, redis_asyncio.Redis):
         return redis, False
     raise TypeError("redis must be a redis.asyncio.Redis or a redis:// URL")
@@ -60,15 +62,18 @@ class _RedisLease:
     def __repr__(self) -> str:
         return f"RedisLease(prefix={self.prefix!r}, ttl_ms={self.ttl_ms})"
 
+    def _client(self) -> Any:
+        return self._redis.client() if isinstance(self._redis, RedisPool) else self._redis
+
     async def acquire(self, name: str) -> float:
         """Take or renew the lease: 0.0 when held now, else the seconds it is still held."""
-        left = int(await self._redis.eval(_ACQUIRE, 1, self.prefix + name, self.token, self.ttl_ms))
+        left = int(await self._client().eval(_ACQUIRE, 1, self.prefix + name, self.token, self.ttl_ms))
         if left == -3:
             return 0.0
         return (left if left > 0 else self.ttl_ms) / 1000  # no expiry (-1): as if just renewed
 
     async def release(self, name: str) -> None:
-        await self._redis.eval(_RELEASE, 1, self.prefix + name, self.token)
+        await self._client().eval(_RELEASE, 1, self.prefix + name, self.token)
 
 
 async def renewing(lease: _RedisLease, name: str, work: Awaitable[_T]) -> _T:
