@@ -24,6 +24,7 @@ from joserfc import jwt
 from joserfc.jwk import OctKey
 
 from assessment_asgi import AssessmentApp, Credentials, SmartAIClient
+from assessment_asgi._scope import replay
 from assessment_asgi.platform._observe import PlatformCall
 from assessment_asgi.sandbox import SandboxApp, generate_test_credentials
 
@@ -43,21 +44,13 @@ async def _request(app: AssessmentApp, headers: list[tuple[bytes, bytes]]) -> in
              "root_path": "/assessment", "headers": headers, "query_string": b"",
              "http_version": "1.1", "scheme": "http", "server": ("127.0.0.1", 80)}
     status = 0
-    sent = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": BODY, "more_body": False}
 
     async def send(message: dict[str, Any]) -> None:
         nonlocal status
         if message["type"] == "http.response.start":
             status = message["status"]
 
-    await app(scope, receive, send)
+    await app(scope, replay(BODY), send)  # the body once, then a disconnect
     return status
 
 
