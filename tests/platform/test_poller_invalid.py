@@ -246,3 +246,53 @@ async def test_an_event_without_an_id_is_reported_once_not_on_every_pass(
         await default.drain()
         await default.drain()
     assert caplog.text.count("has no usable eventId") == 2
+
+
+@pytest.mark.anyio
+async def test_a_drain_over_several_batches_reports_what_all_of_them_did(
+    queue: tuple[SandboxApp, SmartAIClient], clock: Clock
+) -> None:
+    """Three pages of two: the report of `drain()` is the sum over every batch, counter by
+    counter, as an operator reading one line per drain expects."""
+    app, client = queue
+    events = [completed("good_1", 1), completed("", 2), completed("good_2", 3),
+              {**completed("dq_1", 4), "event": "assessment.disqualified"},
+              completed("boom_1", 5), completed("good_3", 6)]
+    for event in events:
+        app.enqueue(event)
+        clock.now += 1  # distinct storedAt: the pages follow each other by `since`
+    handled: list[str] = []
+
+    def handle(event: Event) -> None:
+        if event.event_id == "boom_1":
+            raise RuntimeError("the handler failed")
+        handled.append(event.event_id)
+
+    report = await ResultsPoller(client, {"assessment.completed": handle}, limit=2).drain()
+    assert handled == ["good_1", "good_2", "good_3"]
+    assert (report.received, report.handled, report.acknowledged) == (6, 3, 4)
+    assert (report.invalid, report.unhandled, report.failed) == (1, 1, 1)
+    assert (report.duplicates, report.skipped) == (0, 0)
+    assert app.acknowledged_events() == ["good_1", "good_2", "dq_1", "good_3"]
+    assert ids_pending(app) == ["", "boom_1"]
+
+
+@pytest.mark.anyio
+async def test_the_default_on_invalid_logs_the_id_type_and_field_names_never_a_value(
+    queue: tuple[SandboxApp, SmartAIClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    app, client = queue
+    app.enqueue(completed("evt_misfit", -1, score="eighty", assessmentId=["as_1"]))
+    app.enqueue(completed("", -2))
+    with caplog.at_level(logging.WARNING, logger="assessment_asgi.platform"):
+        await ResultsPoller(client, lambda e: None).poll_once()
+    lines = [r.getMessage() for r in caplog.records if r.name == "assessment_asgi.platform"]
+    assert lines == [
+        "event evt_misfit (assessment.completed) does not fit the Event model (fields: assessmentId, "
+        "score): "
+        "acknowledged without handling",
+        "an event (assessment.completed) has no usable eventId: it cannot be acknowledged; "
+        "later polls page past it",
+    ]
+    assert PERSONAL not in caplog.text
+    assert "eighty" not in caplog.text
