@@ -208,3 +208,32 @@ async def test_a_failing_handler_is_logged_by_type_and_event_id_only(
     assert "RuntimeError" in caplog.text
     for record in caplog.records:
         assert PERSONAL not in f"{record.getMessage()} {record.exc_text or ''}"
+
+
+@pytest.mark.anyio
+async def test_a_failing_handler_is_logged_by_type_with_a_redacted_traceback_at_debug(
+    standin: tuple[FakeAPI, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """What an operator greps for when a handler fails: which hook, which event type and id,
+    the exception's type; the message (it may quote a candidate) never."""
+    state, base_url = standin
+    state.queue = [completed_event(1)]
+
+    address = "jane.private" + "@example.com"  # a value at run time, not in the source shown
+
+    def failing(event: object) -> None:
+        raise RuntimeError(f"could not mail {address}")
+
+    with caplog.at_level(logging.DEBUG, logger="assessment_asgi.platform"):
+        async with client_for(base_url) as client:
+            report = await ResultsPoller(client, failing).poll_once()
+    assert (report.failed, report.acknowledged) == (1, 0)
+    records = [r for r in caplog.records if r.name == "assessment_asgi.platform"]
+    errors = [r.getMessage() for r in records if r.levelno == logging.ERROR]
+    assert errors == [
+        "the handler for assessment.completed failed on event evt_1 (RuntimeError); it stays queued"
+    ]
+    (trace,) = [r.getMessage() for r in records if r.getMessage().startswith("traceback of that failure")]
+    assert trace.startswith("traceback of that failure:\nTraceback (most recent call last):\n")
+    assert "builtins.RuntimeError" in trace
+    assert "jane.private" not in caplog.text
