@@ -311,10 +311,10 @@ class AssessmentApp:
         limiter = self.rate_limiter
         if limiter is not None and key is None:  # with a key: counted together with its claim
             await limiter.check(recruiter)
-        create = functools.partial(self._create_session, request, recruiter)
         if key is None:
-            answer = await create()
+            answer = await self._create_session(request, recruiter)
         else:
+            create = functools.partial(self._create_session, request, recruiter)
             answer, record.replayed = await self._idempotency.run(key, recruiter, data, create, limiter)
         record.created, record.expires_at = not record.replayed, answer["expiresAt"]
         await send_json(send, 200, {"success": True, "data": answer},

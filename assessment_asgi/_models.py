@@ -20,6 +20,9 @@ from pydantic import (
 
 from ._email import MAX_EMAIL_LENGTH, validate_email
 
+# Built once: ``json.dumps`` with options builds a new encoder on every call.
+_SCOPE_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
 # Hard ceilings of the model itself; the app's configurable limits (``max_users``,
 # ``max_body_bytes``) are lower and checked before anything is forwarded.
 MAX_NAME_LENGTH = 200
@@ -151,7 +154,7 @@ class Recruiter:
         lower-cased, only when there is no id). The email as written never splits one
         recruiter in two, and two recruiters sharing an email never share a scope."""
         ident = ["id", self.id] if self.id else ["email", (self.email or "").lower()]
-        return json.dumps([self.tenant, *ident], ensure_ascii=False, separators=(",", ":"))
+        return _SCOPE_JSON.encode([self.tenant, *ident])
 
     def __repr__(self) -> str:
         # Emails are personal data: kept out of reprs (and so out of logs and tracebacks).

@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 import threading
 import time
-from collections import deque
+from array import array
 from collections.abc import Callable
 
 from limits.storage import MovingWindowSupport, Storage
@@ -36,7 +36,9 @@ class BoundedMemoryStorage(Storage, MovingWindowSupport):
         self.clock = clock
         self._lock = threading.Lock()
         self._counters: dict[str, tuple[int, float]] = {}  # fixed window: count, expires at
-        self._windows: dict[str, tuple[int, deque[float]]] = {}  # moving: expiry, hit times
+        # Moving window: per key ``[expiry, hit times...]`` in an `array` of floats, which the
+        # garbage collector never tracks: a recruiter's window adds nothing to its walks.
+        self._windows: dict[str, array[float]] = {}
         self._heap: list[tuple[float, str]] = []  # (when the key may expire, key)
         self._scheduled: dict[str, float] = {}  # the heap entry that is current, per key
 
@@ -63,18 +65,22 @@ class BoundedMemoryStorage(Storage, MovingWindowSupport):
             if counter is not None and counter[1] > now:
                 self._schedule(key, counter[1])
             elif window is not None and self._prune(window, now):
-                self._schedule(key, window[1][-1] + window[0])
+                self._schedule(key, window[-1] + window[0])
             else:
                 self._counters.pop(key, None)
                 self._windows.pop(key, None)
                 del self._scheduled[key]
 
     @staticmethod
-    def _prune(window: tuple[int, deque[float]], now: float) -> int:
-        expiry, hits = window
-        while hits and hits[0] < now - expiry:
-            hits.popleft()
-        return len(hits)
+    def _prune(window: array[float], now: float) -> int:
+        """Drop the hits older than the window; the number of hits left."""
+        oldest = now - window[0]
+        end = 1
+        while end < len(window) and window[end] < oldest:
+            end += 1
+        if end > 1:
+            del window[1:end]
+        return len(window) - 1
 
     def expire(self) -> int:
         """Drop every key whose window has passed; returns how many keys are left."""
@@ -137,13 +143,16 @@ class BoundedMemoryStorage(Storage, MovingWindowSupport):
             self._expire(now)
             window = self._windows.get(key)
             if window is None:
-                window = (expiry, deque())
-                self._windows[key] = window
+                window = self._windows[key] = array("d", (expiry,))
             elif self._prune(window, now) + amount > limit:
                 return False
             # At most ``limit`` hits are ever kept: the memory of a key is bounded too.
-            window[1].extend([now] * amount)
-            self._schedule(key, now + expiry)
+            for _ in range(amount):
+                window.append(now)
+            if key not in self._scheduled:
+                # One heap entry per live key, not per hit: when it comes due, `_expire`
+                # moves it to the last hit's expiry while hits remain.
+                self._schedule(key, now + expiry)
             return True
 
     def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
@@ -153,4 +162,4 @@ class BoundedMemoryStorage(Storage, MovingWindowSupport):
             window = self._windows.get(key)
             if window is None or not self._prune(window, now):
                 return now, 0
-            return window[1][0], len(window[1])
+            return window[1], len(window) - 1

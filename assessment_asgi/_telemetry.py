@@ -145,6 +145,11 @@ class Telemetry:
             description="Requests answered 429: this server's limit or the platform's",
         )
 
+    def tracing(self) -> bool:
+        """Whether an SDK's tracer provider is set (checked per request: it may be set after
+        the app is built). Without one the API's spans are no-ops, and none is started."""
+        return not isinstance(otel_trace.get_tracer_provider(), otel_trace.ProxyTracerProvider)
+
     def __repr__(self) -> str:
         label = ", tenant_metric_label=True" if self.tenant_metric_label else ""
         return f"Telemetry(enabled={self.enabled}{label})"
@@ -176,7 +181,7 @@ class RequestRecord:
 
     def __enter__(self) -> RequestRecord:
         self._token = _CURRENT.set(self)
-        if self.telemetry.enabled:
+        if self.telemetry.enabled and self.telemetry.tracing():
             parent, kind = None, otel_trace.SpanKind.INTERNAL
             if not otel_trace.get_current_span().get_span_context().is_valid:
                 # No host instrumentation: this is the server span, continuing the caller's
@@ -197,7 +202,6 @@ class RequestRecord:
         _CURRENT.reset(self._token)
         if not self.telemetry.enabled:
             return
-        otel_context.detach(self._attached)
         attributes: dict[str, str | int] = {
             "assessment.code": self.code, "http.response.status_code": self.status,
         }
@@ -211,6 +215,9 @@ class RequestRecord:
                 **(tenant if self.telemetry.tenant_metric_label else {}),
             })
         span = self.span
+        if span is None:  # no SDK's tracer provider when the request began
+            return
+        otel_context.detach(self._attached)
         if span.is_recording():
             span.set_attributes({
                 **attributes,

@@ -181,8 +181,15 @@ def available_variants(requested: list[str]) -> list[str]:
     return chosen
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads included (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {
+        "cpu_us": statistics.median(r["cpu_us"] for r in runs),
         "rps": statistics.median(r["rps"] for r in runs),
         "p50_ms": statistics.median(r["p50_us"] for r in runs) / 1000,
         "p99_ms": statistics.median(r["p99_us"] for r in runs) / 1000,
@@ -237,6 +244,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             else:
                 env["BENCH_REDIS_URL"] = url
         urls: dict[str, str] = {}
+        pids: dict[str, int] = {}
         for name in variants:
             port = free_port()
             cmd = [
@@ -262,7 +270,9 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 "1024",
             ]
             try:
-                stack.enter_context(process(pinned(cmd, server_cpus), port, env, workdir / f"{name}.log"))
+                pid = stack.enter_context(
+                    process(pinned(cmd, server_cpus), port, env, workdir / f"{name}.log")
+                )
             except RuntimeError as exc:
                 print(f"note: {name} did not start: {exc}")
                 continue
@@ -272,6 +282,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 print(f"note: dropping {name}: {problem}")
                 continue
             urls[name] = url
+            pids[name] = pid
         variants = [v for v in variants if v in urls]
         if not variants:
             sys.exit("no variant answered correctly")
@@ -286,12 +297,16 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 shift = rnd % len(variants)
                 order = variants[shift:] + variants[:shift]
                 for name in order:
+                    cpu = cpu_seconds(pids[name])
                     result = run_wrk(wrk, urls[name], connections, args.duration, wrk_env, wrk_cpus)
+                    # The server's own CPU time per answered request (its threads included):
+                    # steadier than req/s when other work shares the machine.
+                    result["cpu_us"] = (cpu_seconds(pids[name]) - cpu) * 1e6 / max(1, result["requests"])
                     results[name][connections].append(result)
                     print(
                         f"round {rnd + 1}/{args.rounds}  c={connections:<3} {name:<15} "
                         f"{result['rps']:9.1f} req/s  p50 {result['p50_us'] / 1000:7.2f} ms  "
-                        f"p99 {result['p99_us'] / 1000:8.2f} ms"
+                        f"p99 {result['p99_us'] / 1000:8.2f} ms  cpu {result['cpu_us']:6.0f} us/req"
                         + (f"  ERRORS {result['errors']}" if result["errors"] else ""),
                         flush=True,
                     )
