@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Generator
 from typing import Any
 
 from ._capped import BadLength, Capped, OverCap
@@ -50,19 +51,24 @@ def check_content_type(scope: Scope) -> None:
 
 
 async def read_body(scope: Scope, receive: Receive, *, max_bytes: int, timeout: float) -> bytes:
-    """Read the whole body, refusing it as soon as it is known to be too large or too slow."""
+    """Read the whole body, refusing it as soon as it is known to be too large or too slow.
+
+    The usual body has arrived with the headers: its one message is taken without a timer.
+    The first `receive()` that has to wait arms the deadline, which then covers the rest.
+    """
     try:
         body = Capped(max_bytes, header(scope, b"content-length"))
+        waiting: Any = receive().__await__()
+        try:
+            first = waiting.send(None)
+        except StopIteration as ready:  # there already
+            if not _add(body, ready.value):
+                return body.value()
+            waiting = None
         async with fail_after(timeout):
-            while True:
+            message = await (receive() if waiting is None else _Resumed(waiting, first))
+            while _add(body, message):
                 message = await receive()
-                if message["type"] == "http.disconnect":
-                    raise ClientDisconnected
-                chunk = message.get("body", b"")
-                if chunk:
-                    body.add(chunk)
-                if not message.get("more_body", False):
-                    break
     except BadLength:
         raise HTTPException("invalid_body", "Invalid Content-Length") from None
     except OverCap:
@@ -72,6 +78,42 @@ async def read_body(scope: Scope, receive: Receive, *, max_bytes: int, timeout: 
     except TimeoutError:
         raise HTTPException("request_timeout", headers={"Connection": "close"}) from None
     return body.value()
+
+
+def _add(body: Capped, message: Any) -> bool:
+    """Adds one ASGI message's chunk; whether more are coming."""
+    if message["type"] == "http.disconnect":
+        raise ClientDisconnected
+    chunk = message.get("body", b"")
+    if chunk:
+        body.add(chunk)
+    return bool(message.get("more_body", False))
+
+
+class _Resumed:
+    """Awaits the rest of an awaitable already started (and suspended once) by `read_body`:
+    what it waits for goes to the event loop, what comes back (values, cancellation) to it."""
+
+    __slots__ = ("_first", "_waiting")
+
+    def __init__(self, waiting: Any, first: Any) -> None:
+        self._waiting, self._first = waiting, first
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        waiting, step = self._waiting, self._first
+        while True:
+            try:
+                sent = yield step
+            except BaseException as exc:  # cancellation and the like go to the receive call
+                try:
+                    step = waiting.throw(exc)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    step = waiting.send(sent)
+                except StopIteration as done:
+                    return done.value
 
 
 def parse_json(body: bytes) -> Any:

@@ -9,7 +9,7 @@ ORDER = [
     "package",
     "package_nolimit",
     "package_gc",
-    "package_pyreqwest",
+    "package_aiohttp",
     "package_httpx2",
     "package_redis",
     "aiohttp",
@@ -23,7 +23,7 @@ LABELS = {
     "package": "assessment-asgi (AssessmentApp, defaults)",
     "package_nolimit": "assessment-asgi, rate limit off",
     "package_gc": "assessment-asgi, defaults, host gc threshold 50,000",
-    "package_pyreqwest": "assessment-asgi, engine=pyreqwest (opt-in)",
+    "package_aiohttp": "assessment-asgi, engine=aiohttp (the default without pyreqwest)",
     "package_httpx2": "assessment-asgi, engine=httpx2",
     "package_redis": "assessment-asgi, defaults + ASSESSMENT_REDIS_URL (replica mode)",
     "aiohttp": "hand-written, raw aiohttp.ClientSession",
@@ -71,14 +71,15 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += [
             f"## {c} connection{'s' if c != 1 else ''}",
             "",
-            "| variant | req/s | p50 ms | p99 ms | package ÷ this (req/s) "
+            "| variant | req/s | p50 ms | p99 ms | server CPU µs/req | package ÷ this (req/s) "
             "| this ÷ aiohttp | this ÷ faster pyreqwest | this ÷ SDK | this ÷ ceiling | errors |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for v in rows:
             r = table[v][key]
             lines.append(
                 f"| {LABELS[v]} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+                f"{r.get('cpu_us', float('nan')):.0f} | "
                 f"{ratio(ref['rps'], r['rps']) if ref else '-'} | "
                 f"{ratio(r['rps'], aio['rps']) if aio else '-'} | "
                 f"{ratio(r['rps'], prq['rps']) if prq else '-'} | "
@@ -86,6 +87,13 @@ def render_markdown(report: dict[str, Any]) -> str:
                 f"{ratio(r['rps'], ceil['rps']) if ceil else '-'} | {r['errors']} |"
             )
         lines.append("")
+        if ref and prq:
+            lines += [
+                f"Defaults ÷ the faster hand-written pyreqwest endpoint at {c} connection"
+                f"{'s' if c != 1 else ''}: {ratio(ref['rps'], prq['rps'])} req/s, p99 "
+                f"{ratio(ref['p99_ms'], prq['p99_ms'])} ({ref['p99_ms']:.1f} vs {prq['p99_ms']:.1f} ms).",
+                "",
+            ]
         redis = table.get("package_redis", {}).get(key)
         if ref and redis:
             lines += [
