@@ -12,7 +12,7 @@ from collections.abc import Generator
 from typing import Any
 
 from ._capped import BadLength, Capped, OverCap
-from ._compat import fail_after
+from ._compat import current_loop, fail_after
 from ._exceptions import HTTPException
 from ._types import Receive, Scope
 
@@ -53,18 +53,21 @@ def check_content_type(scope: Scope) -> None:
 async def read_body(scope: Scope, receive: Receive, *, max_bytes: int, timeout: float) -> bytes:
     """Read the whole body, refusing it as soon as it is known to be too large or too slow.
 
-    The usual body has arrived with the headers: its one message is taken without a timer.
-    The first `receive()` that has to wait arms the deadline, which then covers the rest.
+    On asyncio the usual body, arrived with the headers, is taken without arming a timer: the
+    first `receive()` that has to wait arms the deadline, which then covers the rest. (Not on
+    trio: a wait begun outside a cancel scope cannot end inside it.)
     """
     try:
         body = Capped(max_bytes, header(scope, b"content-length"))
-        waiting: Any = receive().__await__()
-        try:
-            first = waiting.send(None)
-        except StopIteration as ready:  # there already
-            if not _add(body, ready.value):
-                return body.value()
-            waiting = None
+        waiting: Any = None
+        if current_loop()[0] == "asyncio":
+            waiting = receive().__await__()
+            try:
+                first = waiting.send(None)
+            except StopIteration as ready:  # there already
+                if not _add(body, ready.value):
+                    return body.value()
+                waiting = None
         async with fail_after(timeout):
             message = await (receive() if waiting is None else _Resumed(waiting, first))
             while _add(body, message):

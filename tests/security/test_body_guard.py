@@ -182,3 +182,39 @@ async def test_the_envelope_is_compact_utf8_json_with_lowercase_header_names() -
     names = [name for name, _ in start["headers"]]
     assert all(name == name.lower() for name in names)  # the ASGI spec asks for lower case
     assert dict(start["headers"])[b"content-length"] == str(len(body["body"])).encode()
+
+
+def arriving_late(*messages: dict[str, Any]) -> Receive:
+    """Each message comes after a short wait, as a body sent after its headers does."""
+    queue = list(messages)
+
+    async def receive() -> dict[str, Any]:
+        await anyio.sleep(0.01)
+        if queue:
+            return queue.pop(0)
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    return receive
+
+
+@pytest.mark.parametrize("pieces", [1, 3])
+async def test_a_body_that_arrives_after_a_wait_is_read_whole(pieces: int) -> None:
+    content = json.dumps({"users": [{"name": "Ada", "email": "ada@example.com"}]}).encode()
+    size = len(content) // pieces + 1
+    messages = [{"type": "http.request", "body": content[i:i + size], "more_body": True}
+                for i in range(0, len(content), size)]
+    messages[-1]["more_body"] = False
+    status, _, body = await answer(arriving_late(*messages))
+    assert (status, body) == (401, problem("unauthorized", "who are you"))  # past the guard
+
+
+async def test_a_body_that_never_starts_arriving_is_a_408() -> None:
+    status, headers, body = await answer(arriving_late())
+    assert (status, body) == (408, problem("request_timeout", "The request body was not received in time"))
+    assert headers[b"connection"] == b"close"
+
+
+async def test_a_client_gone_while_the_first_receive_waits_gets_no_answer() -> None:
+    status, _, _ = await answer(arriving_late({"type": "http.disconnect"}))
+    assert status is None
