@@ -71,7 +71,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += [
             f"## {c} connection{'s' if c != 1 else ''}",
             "",
-            "| variant | req/s | p50 ms | p99 ms | server CPU µs/req | package ÷ this (req/s) "
+            "| variant | req/s | p50 ms | p99 ms | server CPU µs/req (loop thread) | package ÷ this (req/s) "
             "| this ÷ aiohttp | this ÷ faster pyreqwest | this ÷ SDK | this ÷ ceiling | errors |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
@@ -79,7 +79,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             r = table[v][key]
             lines.append(
                 f"| {LABELS[v]} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
-                f"{r.get('cpu_us', float('nan')):.0f} | "
+                f"{r.get('cpu_us', float('nan')):.0f} ({r.get('loop_cpu_us', float('nan')):.0f}) | "
                 f"{ratio(ref['rps'], r['rps']) if ref else '-'} | "
                 f"{ratio(r['rps'], aio['rps']) if aio else '-'} | "
                 f"{ratio(r['rps'], prq['rps']) if prq else '-'} | "

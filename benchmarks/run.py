@@ -181,15 +181,18 @@ def available_variants(requested: list[str]) -> list[str]:
     return chosen
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, all its threads included (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_seconds(pid: int, *, main_thread: bool = False) -> float:
+    """User + system CPU time of a process, all its threads included (Linux ``/proc``), or
+    of its main thread alone (the event loop's: where Python runs)."""
+    path = f"/proc/{pid}/task/{pid}/stat" if main_thread else f"/proc/{pid}/stat"
+    fields = Path(path).read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "cpu_us": statistics.median(r["cpu_us"] for r in runs),
+        "loop_cpu_us": statistics.median(r["loop_cpu_us"] for r in runs),
         "rps": statistics.median(r["rps"] for r in runs),
         "p50_ms": statistics.median(r["p50_us"] for r in runs) / 1000,
         "p99_ms": statistics.median(r["p99_us"] for r in runs) / 1000,
@@ -298,7 +301,12 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 order = variants[shift:] + variants[:shift]
                 for name in order:
                     cpu = cpu_seconds(pids[name])
+                    loop_cpu = cpu_seconds(pids[name], main_thread=True)
                     result = run_wrk(wrk, urls[name], connections, args.duration, wrk_env, wrk_cpus)
+                    result["loop_cpu_us"] = (
+                        (cpu_seconds(pids[name], main_thread=True) - loop_cpu) * 1e6
+                        / max(1, result["requests"])
+                    )
                     # The server's own CPU time per answered request (its threads included):
                     # steadier than req/s when other work shares the machine.
                     result["cpu_us"] = (cpu_seconds(pids[name]) - cpu) * 1e6 / max(1, result["requests"])
@@ -306,7 +314,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                     print(
                         f"round {rnd + 1}/{args.rounds}  c={connections:<3} {name:<15} "
                         f"{result['rps']:9.1f} req/s  p50 {result['p50_us'] / 1000:7.2f} ms  "
-                        f"p99 {result['p99_us'] / 1000:8.2f} ms  cpu {result['cpu_us']:6.0f} us/req"
+                        f"p99 {result['p99_us'] / 1000:8.2f} ms  cpu {result['cpu_us']:6.0f} us/req "
+                        f"(loop {result['loop_cpu_us']:4.0f})"
                         + (f"  ERRORS {result['errors']}" if result["errors"] else ""),
                         flush=True,
                     )

@@ -97,6 +97,7 @@ class PyreqwestEngine:
                 .pool_timeout(_seconds(connect))
                 .read_timeout(_seconds(read))
                 .max_connections(limits.max_connections)
+                .tcp_nodelay(True)  # small requests and answers: never wait to fill a segment
                 .pool_idle_timeout(_seconds(limits.keepalive_expiry or 4.0))
             )
             client = self._clients[(connect, read)] = builder.build()
