@@ -160,8 +160,7 @@ class AssessmentSettings(BaseSettings):
     connect_timeout: float = Field(default=5.0, gt=0, le=120)
     read_timeout: float = Field(default=15.0, gt=0, le=600)
     timeout: float = Field(default=20.0, gt=0, le=600)
-    # What carries it (docs/platform-client.md "Engines"); unset: on asyncio pyreqwest, else
-    # aiohttp; httpx2 on trio.
+    # What carries it (docs/platform-client.md "Engines"); unset: aiohttp on asyncio, httpx2 on trio.
     engine: Literal["aiohttp", "pyreqwest", "httpx2", "httpx"] | None = None
     # Freeze what start-up allocated out of the garbage collector's full walks (see _gc.py):
     # at lifespan startup, or after the first request where no lifespan reaches the app.

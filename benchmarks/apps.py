@@ -4,9 +4,9 @@ Every variant serves ``POST /assessment/session`` from a Starlette host, verifie
 HS256 recruiter JWT and validates the same body; they differ in how they call the platform.
 
 - ``package``: this package, ``AssessmentApp`` mounted at ``/assessment`` (its defaults:
-  the pooled SmartAIClient on the pyreqwest engine on asyncio).
+  the pooled SmartAIClient on the aiohttp engine on asyncio).
 - ``package_nolimit``: the same with the per-recruiter rate limit off.
-- ``package_aiohttp``: the same with ``ASSESSMENT_ENGINE=aiohttp`` (the default without pyreqwest).
+- ``package_pyreqwest``: the same with ``ASSESSMENT_ENGINE=pyreqwest`` (the opt-in engine).
 - ``package_httpx2``: the same with ``ASSESSMENT_ENGINE=httpx2`` (httpx2's own pool).
 - ``package_redis``: the defaults in replica mode: ``ASSESSMENT_REDIS_URL`` set (rate limits
   and idempotency keys in a real redis-server on loopback, ``BENCH_REDIS_URL``).
@@ -253,14 +253,14 @@ def package_nolimit() -> Starlette:
     return Starlette(routes=[Mount("/assessment", AssessmentApp(rate_limit=""))])
 
 
-def package_aiohttp() -> Starlette:
-    """The package with ``ASSESSMENT_ENGINE=aiohttp``: the default where pyreqwest is not installed."""
+def package_pyreqwest() -> Starlette:
+    """The package with ``ASSESSMENT_ENGINE=pyreqwest``, the opt-in native engine."""
     from starlette.routing import Mount
 
     from assessment_asgi import AssessmentApp
 
     _package_env()
-    os.environ["ASSESSMENT_ENGINE"] = "aiohttp"
+    os.environ["ASSESSMENT_ENGINE"] = "pyreqwest"
     return Starlette(routes=[Mount("/assessment", AssessmentApp())])
 
 
@@ -291,7 +291,7 @@ VARIANTS: dict[str, Callable[[], Starlette]] = {
     "package": package,
     "package_nolimit": package_nolimit,
     "package_gc": package_gc,
-    "package_aiohttp": package_aiohttp,
+    "package_pyreqwest": package_pyreqwest,
     "package_httpx2": package_httpx2,
     "package_redis": package_redis,
     "sdk": sdk,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import logging
 import os
 import socket
 import threading
@@ -62,9 +61,9 @@ async def test_calls_name_the_engine_that_carried_them(anyio_backend: str) -> No
                 base_url=base_url, credentials=CREDS, engine=engine, on_call=seen.append
             ) as client:
                 await client.create_session(name="A", email="a@x.io", recruiter_id="r")
-    # The default is pyreqwest on asyncio; on trio the asyncio-only engines fall back to httpx2.
+    # The default is aiohttp on asyncio; on trio the asyncio-only engines fall back to httpx2.
     expected = (
-        ["pyreqwest", "aiohttp", "pyreqwest", "httpx2", "httpx"] if anyio_backend == "asyncio"
+        ["aiohttp", "aiohttp", "pyreqwest", "httpx2", "httpx"] if anyio_backend == "asyncio"
         else ["httpx2"] * 4 + ["httpx"]
     )
     assert [call.engine for call in seen] == expected
@@ -150,8 +149,8 @@ async def test_a_callers_cancel_scope_ends_a_call_inside_its_deadline(engine_nam
 @pytest.mark.parametrize("engine", ["aiohttp", "httpx2", "httpx"])
 def test_after_fork_the_child_builds_its_own_engine(engine: str) -> None:
     """gunicorn --preload forks after the app is imported (and maybe used): the child must
-    not touch the parent's pool. pyreqwest is left out: once its runtime has started, a
-    forked child cannot run it (upstream issue #51); the default engine then falls back (below)."""
+    not touch the parent's pool. pyreqwest is left out: a pyreqwest client built before a
+    fork makes the child hang (upstream issue #51), a documented limit of that engine."""
     with _faulty_server(OK_SESSION) as base_url:
         client = SmartAIClient(base_url=base_url, credentials=CREDS, engine=engine)
 
@@ -180,62 +179,6 @@ def test_after_fork_the_child_builds_its_own_engine(engine: str) -> None:
             loop.run_until_complete(client.aclose())
         finally:
             loop.close()
-
-
-def test_a_child_forked_after_pyreqwest_ran_falls_back_to_the_next_default_engine() -> None:
-    """The default engine is pyreqwest; in a child forked from a process whose pyreqwest runtime
-    had started (gunicorn --preload after a call), pyreqwest refuses to run: the default
-    falls back to aiohttp with one warning, and the child's calls still go out."""
-    with _faulty_server(OK_SESSION) as base_url:
-        seen: list[PlatformCall] = []
-        client = SmartAIClient(base_url=base_url, credentials=CREDS, on_call=seen.append)
-
-        async def call() -> str:
-            return (await client.create_session(name="A", email="a@x.io", recruiter_id="r")).token
-
-        loop = asyncio.new_event_loop()
-        try:
-            assert loop.run_until_complete(call()) == "t"
-            assert [c.engine for c in seen] == ["pyreqwest"]  # the runtime has started here
-            read, write = os.pipe()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)  # fork() with threads, 3.12+
-                pid = os.fork()
-            if pid == 0:  # the child: a fresh loop, as a worker starts one
-                try:
-                    os.close(read)
-                    warned: list[str] = []
-                    handler = logging.Handler()
-                    handler.emit = lambda record: warned.append(record.getMessage())  # type: ignore[method-assign]
-                    logging.getLogger("assessment_asgi.platform").addHandler(handler)
-                    token = asyncio.new_event_loop().run_until_complete(call())
-                    report = [token, seen[-1].engine, *[m for m in warned if "pyreqwest" in m]]
-                    os.write(write, "\n".join(report).encode())
-                finally:
-                    os._exit(0)
-            os.close(write)
-            with os.fdopen(read) as pipe:
-                child = pipe.read().split("\n")
-            _, status = os.waitpid(pid, 0)
-            assert os.waitstatus_to_exitcode(status) == 0
-            assert child[:2] == ["t", "aiohttp"]
-            assert child[2:] == [
-                "pyreqwest cannot run in this process (forked after its runtime started): "
-                "the platform client uses the next default engine"
-            ]
-            assert loop.run_until_complete(call()) == "t"  # the parent still runs pyreqwest
-            assert seen[-1].engine == "pyreqwest"
-            loop.run_until_complete(client.aclose())
-        finally:
-            loop.close()
-
-
-def test_without_pyreqwest_the_default_on_asyncio_is_aiohttp(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_engines, "_installed", lambda name: name != "pyreqwest")
-    assert _engines.default_name("asyncio") == "aiohttp"
-    monkeypatch.setattr(_engines, "_installed", lambda name: name not in {"pyreqwest", "aiohttp"})
-    assert _engines.default_name("asyncio") == "httpx2"
-    assert _engines.default_name("trio") == "httpx2"
 
 
 async def _current_engine(client: SmartAIClient) -> Engine:

@@ -47,7 +47,7 @@ async def test_a_successful_create_reports_one_call_with_its_request_id(
     assert (call.operation, call.attempts, call.status_code, call.request_id, call.error) == (
         "create_session", 1, 200, "req-42", None,
     )
-    assert call.engine in {"pyreqwest", "httpx2"}  # the default: pyreqwest on asyncio, httpx2 on trio
+    assert call.engine in {"aiohttp", "httpx2"}
     assert call.duration > 0
     assert "Ada" not in repr(call)
     assert "ada@example.com" not in repr(call)

@@ -63,19 +63,9 @@ def injected_library(value: object, kind: str) -> str | None:
 
 
 def default_name(library: str) -> str:
-    """On asyncio the fastest engine installed: pyreqwest, then aiohttp; else httpx2.
-
-    pyreqwest is skipped in a process forked from one that had already started its runtime
-    (pyreqwest refuses to run there), with one warning: the call still goes out.
-    """
-    if library == "asyncio":
-        if _installed("pyreqwest"):
-            from ._pyreqwest import usable_here
-
-            if usable_here():
-                return "pyreqwest"
-        if _installed("aiohttp"):
-            return "aiohttp"
+    """aiohttp on asyncio when installed (fast, and it keeps every guarantee), else httpx2."""
+    if library == "asyncio" and _installed("aiohttp"):
+        return "aiohttp"
     return "httpx2"
 
 

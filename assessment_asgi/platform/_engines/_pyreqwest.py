@@ -17,8 +17,6 @@ Built for this package's guarantees as far as pyreqwest 0.15 allows:
 from __future__ import annotations
 
 import asyncio
-import logging
-import os
 from datetime import timedelta
 from typing import Any
 
@@ -37,37 +35,6 @@ from ._seam import Answer, EngineError, Headers, Options, Prepared, refused
 # The total timeout ends a request this long after the caller's deadline has already
 # cancelled the wait for it: the deadline's error wins, the request still ends.
 _AFTER_DEADLINE = 0.25
-
-
-_logger = logging.getLogger("assessment_asgi.platform")
-_usable: dict[int, bool] = {}  # by process id
-
-
-def usable_here() -> bool:
-    """Whether pyreqwest can run in this process: not in a child forked from a process that
-    had started pyreqwest's runtime (it raises there, upstream issue #51). Asked once per
-    process, by building one client; the default engine then falls back, with one warning."""
-    pid = os.getpid()
-    usable = _usable.get(pid)
-    if usable is None:
-        try:
-            ClientBuilder().build()
-        except RuntimeError:
-            _logger.warning(
-                "pyreqwest cannot run in this process (forked after its runtime started): "
-                "the platform client uses the next default engine"
-            )
-            usable = False
-        except Exception as exc:  # e.g. no CA certificates on the machine
-            _logger.warning(
-                "pyreqwest cannot build a client here (%s): the platform client uses the next "
-                "default engine", type(exc).__name__,
-            )
-            usable = False
-        else:
-            usable = True
-        _usable[pid] = usable
-    return usable
 
 
 def _seconds(value: float) -> timedelta:
