@@ -36,8 +36,8 @@ class BoundedMemoryStorage(Storage, MovingWindowSupport):
         self.clock = clock
         self._lock = threading.Lock()
         self._counters: dict[str, tuple[int, float]] = {}  # fixed window: count, expires at
-        # Moving window: per key ``[expiry, hit times...]`` in an `array` of floats, which the
-        # garbage collector never tracks: a recruiter's window adds nothing to its walks.
+        # Moving window: per key ``[expiry, hit times...]`` in one `array` of floats: one object
+        # per recruiter (not a tuple and a deque), holding no reference for the collector to follow.
         self._windows: dict[str, array[float]] = {}
         self._heap: list[tuple[float, str]] = []  # (when the key may expire, key)
         self._scheduled: dict[str, float] = {}  # the heap entry that is current, per key
