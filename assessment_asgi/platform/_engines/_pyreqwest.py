@@ -10,8 +10,8 @@ Built for this package's guarantees as far as pyreqwest 0.15 allows:
   as "maybe sent", so a create is never repeated on a guess;
 * the request runs in its own task: a caller's cancel scope is honoured at once, while the
   request itself (which pyreqwest cannot stop) ends at its own timeout;
-* clients are built lazily per process and event loop (a client built before `fork()`
-  hangs in the child: upstream issue #51).
+* clients are built lazily per process and event loop (once pyreqwest's runtime has started
+  in a process, a child forked from it cannot build a client: upstream issue #51).
 """
 
 from __future__ import annotations
