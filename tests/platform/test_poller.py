@@ -194,6 +194,26 @@ async def test_replicas_sharing_a_store_handle_each_event_once(standin: tuple[Fa
 
 
 @pytest.mark.anyio
+async def test_a_drain_over_several_pages_counts_every_duplicate(standin: tuple[FakeAPI, str]) -> None:
+    """Replica A handled three events but its acknowledgement was lost; replica B drains them
+    two by two: its report counts the duplicates of every page, not only the last."""
+    state, base_url = standin
+    state.queue = [completed_event(n) for n in range(3)]
+    state.script["/ack"] = [(503, {}, {})] * 2  # replica A's ack is lost
+    store = MemoryDedupStore()
+    handled: list[str] = []
+    async with standin_client(base_url) as client:
+        replica_a = ResultsPoller(client, lambda e: handled.append(e.event_id), dedup=store)
+        replica_b = ResultsPoller(client, lambda e: handled.append(e.event_id), dedup=store, limit=2)
+        await replica_a.poll_once()
+        report = await replica_b.drain()
+    assert handled == ["evt_0", "evt_1", "evt_2"]  # by replica A, once each
+    assert (report.received, report.duplicates, report.handled, report.acknowledged) == (3, 3, 0, 3)
+    assert len(state.calls("/webhook/events")) == 3  # replica A's poll and replica B's two pages
+    assert sorted(state.acked) == ["evt_0", "evt_1", "evt_2"]
+
+
+@pytest.mark.anyio
 async def test_unhandled_types_are_acknowledged_or_left_as_configured(standin: tuple[FakeAPI, str]) -> None:
     state, base_url = standin
     state.queue = [{"eventId": "sent_1", "event": "assessment.sent"}, completed_event(1)]
