@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from assessment_asgi import ConfigurationError
+from assessment_asgi._claims import StoreFull
+from assessment_asgi._idempotency import MemoryIdempotencyStore, RedisIdempotencyStore
 from tests._fake import USERS, auth
 from tests._features import Sandbox, assessment_app, served
 from tests._servers import free_port
@@ -27,6 +29,23 @@ def test_with_redis_down_a_keyed_request_is_503_and_an_unkeyed_one_still_works(
 def test_a_redis_url_of_another_scheme_is_refused_at_construction(sandbox: Sandbox) -> None:
     with pytest.raises(ConfigurationError, match="ASSESSMENT_REDIS_URL"):
         assessment_app(sandbox, redis_url="http://127.0.0.1:6379/0")
+
+
+def test_a_store_built_directly_names_its_own_parameter_when_refused() -> None:
+    with pytest.raises(ConfigurationError, match=r"^url must be a redis://") as caught:
+        RedisIdempotencyStore("http://127.0.0.1:6379/0")
+    assert caught.value.setting == "url"
+    with pytest.raises(ValueError, match=r"^max_keys must be an int >= 1, got 0$"):
+        MemoryIdempotencyStore(max_keys=0)
+
+
+@pytest.mark.anyio
+async def test_a_default_memory_store_holds_ten_thousand_keys_in_flight_and_refuses_the_next() -> None:
+    store = MemoryIdempotencyStore()
+    for n in range(10_000):
+        assert (await store.claim(f"slot-{n}", "fp", lease=600.0)).state == "claimed"
+    with pytest.raises(StoreFull):
+        await store.claim("slot-10000", "fp", lease=600.0)
 
 
 def test_a_frontend_on_another_origin_may_send_the_key_and_read_the_replay_header(sandbox: Sandbox) -> None:
