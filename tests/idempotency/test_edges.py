@@ -373,6 +373,42 @@ async def test_a_request_cancelled_while_creating_frees_its_key_at_once() -> Non
     assert await idempotency.run("k1", RECRUITER, BODY, create) == (SESSION, False)
 
 
+class CompleteWaitsForAConnection(MemoryIdempotencyStore):
+    """A store whose `complete` waits for a connection (released by the test) before writing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting, self.connected = anyio.Event(), anyio.Event()
+
+    async def complete(
+        self, key: str, owner: str, fingerprint: str, answer: dict[str, Any], keep: float
+    ) -> None:
+        self.waiting.set()
+        await self.connected.wait()
+        await super().complete(key, owner, fingerprint, answer, keep)
+
+
+@pytest.mark.anyio
+async def test_a_request_cancelled_while_its_answer_is_stored_still_stores_it() -> None:
+    """The session exists once the platform answered: a client going away while the answer
+    is being stored does not stop the store (shielded), so its retry replays that session."""
+    store = CompleteWaitsForAConnection()
+    idempotency = Idempotency(store, ttl=3600.0, lease=600.0)
+    created: list[int] = []
+
+    async def create() -> dict[str, Any]:
+        created.append(1)
+        return dict(SESSION)
+
+    async with anyio.create_task_group() as task_group:
+        task_group.start_soon(idempotency.run, "k1", RECRUITER, BODY, create)
+        await store.waiting.wait()
+        task_group.cancel_scope.cancel()  # the client goes away
+        store.connected.set()
+    assert await idempotency.run("k1", RECRUITER, BODY, create) == (SESSION, True)
+    assert created == [1]
+
+
 # -- the scope is the recruiter's identity -------------------------------------------------------
 
 
