@@ -319,6 +319,22 @@ async def test_an_answer_whose_expiry_cannot_be_read_is_never_replayed() -> None
     assert (replayed_first, replayed_again) == (False, False)
 
 
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_on_trio_an_answer_the_store_refused_is_still_given(caplog: pytest.LogCaptureFixture) -> None:
+    """Recording again in the background is asyncio's only: on trio the answer is given and
+    the failure logged, nothing more (the key stays claimed until its lease runs out)."""
+    idempotency = Idempotency(StoreDownFor(failures=1), ttl=3600.0, lease=60.0)
+
+    async def create() -> dict[str, Any]:
+        return dict(SESSION)
+
+    assert await idempotency.run("k1", RECRUITER, BODY, create) == (SESSION, False)
+    assert [r.getMessage() for r in caplog.records if r.name == "assessment_asgi"] == [
+        "could not store an idempotent answer (ConnectionError): retrying in the background"
+    ]
+
+
 class ReleaseFails(MemoryIdempotencyStore):
     """A memory store that cannot release a key (its connection just dropped)."""
 
