@@ -21,7 +21,7 @@ import anyio.lowlevel
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from assessment_asgi import Credentials, Idempotency, Recruiter
+from assessment_asgi import Credentials, HTTPException, Idempotency, Recruiter
 from assessment_asgi._idempotency import MemoryIdempotencyStore
 from assessment_asgi.sandbox import SandboxApp
 from tests._fake import API_KEY, SECRET_KEY, USERS, auth, make_token
@@ -332,6 +332,21 @@ async def test_on_trio_an_answer_the_store_refused_is_still_given(caplog: pytest
     assert await idempotency.run("k1", RECRUITER, BODY, create) == (SESSION, False)
     assert [r.getMessage() for r in caplog.records if r.name == "assessment_asgi"] == [
         "could not store an idempotent answer (ConnectionError): retrying in the background"
+    ]
+
+
+@pytest.mark.anyio
+async def test_a_store_full_of_keys_in_flight_refuses_the_next_and_logs_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    idempotency = Idempotency(MemoryIdempotencyStore(max_keys=1), ttl=3600.0, lease=600.0)
+    await idempotency.begin("k1", RECRUITER, BODY)  # claimed: in flight
+    with pytest.raises(HTTPException) as full:
+        await idempotency.begin("k2", RECRUITER, BODY)
+    assert (full.value.status_code, full.value.code) == (503, "idempotency_store_full")
+    assert full.value.headers == {"Retry-After": "1"}
+    assert [r.getMessage() for r in caplog.records if r.name == "assessment_asgi"] == [
+        "idempotency store full of requests in flight: refusing a new key"
     ]
 
 
