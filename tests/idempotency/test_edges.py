@@ -344,7 +344,7 @@ async def test_a_store_full_of_keys_in_flight_refuses_the_next_and_logs_why(
     with pytest.raises(HTTPException) as full:
         await idempotency.begin("k2", RECRUITER, BODY)
     assert (full.value.status_code, full.value.code) == (503, "idempotency_store_full")
-    assert full.value.headers == {"Retry-After": "1"}
+    assert {name.lower(): value for name, value in full.value.headers.items()} == {"retry-after": "1"}
     assert [r.getMessage() for r in caplog.records if r.name == "assessment_asgi"] == [
         "idempotency store full of requests in flight: refusing a new key"
     ]

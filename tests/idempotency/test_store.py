@@ -21,9 +21,12 @@ def test_with_redis_down_a_keyed_request_is_503_and_an_unkeyed_one_still_works(
         plain = client.post(url, json={"users": USERS}, headers=auth())
     assert keyed.status_code == 503
     assert keyed.json()["code"] == "service_unavailable"
+    assert keyed.headers["retry-after"] == "1"
     assert plain.status_code == 200
     assert sandbox.sessions() == 1
     assert any("idempotency store unavailable: ConnectionError" in r.getMessage() for r in caplog.records)
+    # The line itself, as an operator greps for it: the error's type, nothing else.
+    assert "idempotency store unavailable: ConnectionError" in [r.getMessage() for r in caplog.records]
 
 
 def test_a_redis_url_of_another_scheme_is_refused_at_construction(sandbox: Sandbox) -> None:
