@@ -153,6 +153,21 @@ def test_two_key_headers_are_refused(sandbox: Sandbox) -> None:
         headers = [*auth().items(), ("Idempotency-Key", "a"), ("Idempotency-Key", "b")]
         response = client.post(url, json=BODY, headers=headers)
     assert (response.status_code, response.json()["code"]) == (400, "invalid_idempotency_key")
+    assert response.json()["error"] == "Send one Idempotency-Key header, not several"
+
+
+def test_any_printable_ascii_key_is_one_intent_of_its_own(sandbox: Sandbox) -> None:
+    """One character, inner spaces, the ends of the printable range: each key is accepted
+    and is its own intent (keys that differ never share an answer)."""
+    keys = ["k", "my key 1", "a~b!", "Xk1X", "k1"]
+    with served(assessment_app(sandbox)) as (client, url):
+        first = [post(client, url, k) for k in keys]
+        again = [post(client, url, k) for k in keys]
+    assert [r.status_code for r in first + again] == [200] * 10
+    assert ["idempotent-replayed" in r.headers for r in first] == [False] * 5
+    assert [r.headers.get("idempotent-replayed") for r in again] == ["true"] * 5
+    assert [r.json() for r in again] == [r.json() for r in first]
+    assert sandbox.sessions() == 5
 
 
 def test_a_255_character_key_is_accepted(sandbox: Sandbox) -> None:
