@@ -137,8 +137,8 @@ def test_a_failure_leaves_the_key_free_to_retry(sandbox: Sandbox, store: dict[st
 
 @pytest.mark.parametrize(
     "value",
-    ["x" * 256, b"caf\xe9", "tab\there", ""],
-    ids=["256-chars", "not-ascii", "control-char", "empty"],
+    ["x" * 256, b"caf\xe9", "tab\there", b"a\x7fb", ""],
+    ids=["256-chars", "not-ascii", "control-char", "delete-char", "empty"],
 )
 def test_an_unusable_key_is_a_400_before_anything_happens(sandbox: Sandbox, value: str | bytes) -> None:
     with served(assessment_app(sandbox)) as (client, url):
