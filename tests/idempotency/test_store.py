@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from assessment_asgi import ConfigurationError
@@ -45,10 +47,22 @@ def test_a_store_built_directly_names_its_own_parameter_when_refused() -> None:
 @pytest.mark.anyio
 async def test_a_default_memory_store_holds_ten_thousand_keys_in_flight_and_refuses_the_next() -> None:
     store = MemoryIdempotencyStore()
+    assert repr(store) == "MemoryIdempotencyStore(max_keys=10000)"
     for n in range(10_000):
         assert (await store.claim(f"slot-{n}", "fp", lease=600.0)).state == "claimed"
     with pytest.raises(StoreFull):
         await store.claim("slot-10000", "fp", lease=600.0)
+
+
+def test_an_app_with_the_memory_store_shuts_down_cleanly(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The store has no connection to close: the host's shutdown reports no failure."""
+    with served(assessment_app(sandbox)) as (client, url):
+        response = client.post(url, json={"users": USERS}, headers={**auth(), "Idempotency-Key": "k1"})
+        assert response.status_code == 200
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert "Application shutdown complete." in [r.getMessage() for r in caplog.records]
 
 
 def test_a_frontend_on_another_origin_may_send_the_key_and_read_the_replay_header(sandbox: Sandbox) -> None:
