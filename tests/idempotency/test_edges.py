@@ -5,20 +5,24 @@ a real redis-server."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 import socket
 import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.lowlevel
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from assessment_asgi import Credentials
+from assessment_asgi import Credentials, HTTPException, Idempotency, Recruiter
+from assessment_asgi._idempotency import MemoryIdempotencyStore
 from assessment_asgi.sandbox import SandboxApp
 from tests._fake import API_KEY, SECRET_KEY, USERS, auth, make_token
 from tests._features import FrontDoor, Sandbox, assessment_app, served
@@ -223,6 +227,217 @@ def test_an_answer_redis_could_not_record_is_recorded_when_redis_is_back(
     assert retry.json() == answers[0].json()
     assert sandbox.sessions() == 1
     assert any("could not store an idempotent answer" in r.getMessage() for r in caplog.records)
+
+
+class StoreDownFor(MemoryIdempotencyStore):
+    """A memory store whose first `failures` calls to `complete` fail, as a Redis that is down
+    and then back would: an exact number of failed attempts, which a real server stopped and
+    started again cannot be made to give."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures, self.completes = failures, 0
+
+    async def complete(
+        self, key: str, owner: str, fingerprint: str, answer: dict[str, Any], keep: float
+    ) -> None:
+        self.completes += 1
+        if self.completes <= self.failures:
+            raise ConnectionError("the store is down")
+        await super().complete(key, owner, fingerprint, answer, keep)
+
+
+RECRUITER = Recruiter(id="rec_42", email="rita@hire.example")
+SESSION = {"token": "tok_1", "expiresAt": "2999-01-01T00:00:00Z"}
+
+
+async def _wait_for(condition: Callable[[], bool]) -> None:
+    with anyio.fail_after(30):
+        while not condition():
+            await anyio.sleep(0.01)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # recording again is asyncio's only
+async def test_an_answer_the_store_refused_is_recorded_on_a_later_attempt_and_the_log_counts_them(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = StoreDownFor(failures=4)  # the answer's own attempt, then three in the background
+    idempotency = Idempotency(store, ttl=3600.0, lease=60.0)
+    created: list[int] = []
+
+    async def create() -> dict[str, Any]:
+        created.append(1)
+        return dict(SESSION)
+
+    with caplog.at_level(logging.DEBUG, logger="assessment_asgi"):
+        assert await idempotency.run("k1", RECRUITER, BODY, create) == (SESSION, False)
+        await _wait_for(lambda: "recorded an idempotent answer" in caplog.text)
+        assert await idempotency.run("k1", RECRUITER, BODY, create) == (SESSION, True)
+    assert created == [1]
+    assert [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "assessment_asgi"] == [
+        ("ERROR", "could not store an idempotent answer (ConnectionError): retrying in the background"),
+        *[("DEBUG", "recording an idempotent answer failed again: ConnectionError")] * 3,
+        ("WARNING", "recorded an idempotent answer after 5 attempt(s)"),
+    ]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_an_answer_the_store_never_takes_is_given_up_once_it_may_no_longer_be_replayed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = StoreDownFor(failures=10**9)
+    idempotency = Idempotency(store, ttl=1.0, lease=60.0)  # an answer is replayed 1 s at most
+
+    async def create() -> dict[str, Any]:
+        return dict(SESSION)
+
+    with caplog.at_level(logging.WARNING, logger="assessment_asgi"):
+        assert await idempotency.run("k1", RECRUITER, BODY, create) == (SESSION, False)
+        await _wait_for(lambda: "gave up" in caplog.text)
+    assert [r.getMessage() for r in caplog.records if r.name == "assessment_asgi"] == [
+        "could not store an idempotent answer (ConnectionError): retrying in the background",
+        "gave up recording an idempotent answer: its token has expired",
+    ]
+
+
+@pytest.mark.anyio
+async def test_an_answer_whose_expiry_cannot_be_read_is_never_replayed() -> None:
+    """Keeping a token whose `expiresAt` cannot be read could outlive the token: such an
+    answer is not kept, and a retry with the key creates a new session."""
+    idempotency = Idempotency(MemoryIdempotencyStore(), ttl=3600.0, lease=60.0)
+    created: list[int] = []
+
+    async def create() -> dict[str, Any]:
+        created.append(1)
+        return {"token": f"tok_{len(created)}", "expiresAt": "when the platform says so"}
+
+    first, replayed_first = await idempotency.run("k1", RECRUITER, BODY, create)
+    again, replayed_again = await idempotency.run("k1", RECRUITER, BODY, create)
+    assert (first["token"], again["token"]) == ("tok_1", "tok_2")
+    assert (replayed_first, replayed_again) == (False, False)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_on_trio_an_answer_the_store_refused_is_still_given(caplog: pytest.LogCaptureFixture) -> None:
+    """Recording again in the background is asyncio's only: on trio the answer is given and
+    the failure logged, nothing more (the key stays claimed until its lease runs out)."""
+    idempotency = Idempotency(StoreDownFor(failures=1), ttl=3600.0, lease=60.0)
+
+    async def create() -> dict[str, Any]:
+        return dict(SESSION)
+
+    assert await idempotency.run("k1", RECRUITER, BODY, create) == (SESSION, False)
+    assert [r.getMessage() for r in caplog.records if r.name == "assessment_asgi"] == [
+        "could not store an idempotent answer (ConnectionError): retrying in the background"
+    ]
+
+
+@pytest.mark.anyio
+async def test_a_store_full_of_keys_in_flight_refuses_the_next_and_logs_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    idempotency = Idempotency(MemoryIdempotencyStore(max_keys=1), ttl=3600.0, lease=600.0)
+    await idempotency.begin("k1", RECRUITER, BODY)  # claimed: in flight
+    with pytest.raises(HTTPException) as full:
+        await idempotency.begin("k2", RECRUITER, BODY)
+    assert (full.value.status_code, full.value.code) == (503, "idempotency_store_full")
+    assert {name.lower(): value for name, value in full.value.headers.items()} == {"retry-after": "1"}
+    assert [r.getMessage() for r in caplog.records if r.name == "assessment_asgi"] == [
+        "idempotency store full of requests in flight: refusing a new key"
+    ]
+
+
+class ReleaseFails(MemoryIdempotencyStore):
+    """A memory store that cannot release a key (its connection just dropped)."""
+
+    async def release(self, key: str, owner: str) -> None:
+        raise ConnectionError("the store is down")
+
+
+@pytest.mark.anyio
+async def test_a_key_the_store_could_not_release_is_logged_and_the_request_fails_as_it_did(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    idempotency = Idempotency(ReleaseFails(), ttl=3600.0, lease=60.0)
+
+    async def create() -> dict[str, Any]:
+        raise RuntimeError("the platform is down")
+
+    with pytest.raises(RuntimeError, match="the platform is down"):
+        await idempotency.run("k1", RECRUITER, BODY, create)
+    assert [r.getMessage() for r in caplog.records if r.name == "assessment_asgi"] == [
+        "could not release an idempotency key: ConnectionError"
+    ]
+
+
+class ReleaseWaitsForAConnection(MemoryIdempotencyStore):
+    """A store whose release first waits for a connection, as a pool busy with other requests
+    does (a checkpoint before anything is sent); a real pool cannot be made to wait on demand."""
+
+    async def release(self, key: str, owner: str) -> None:
+        await anyio.lowlevel.checkpoint()
+        await super().release(key, owner)
+
+
+@pytest.mark.anyio
+async def test_a_request_cancelled_while_creating_frees_its_key_at_once() -> None:
+    """A client that goes away cancels its request mid-create: the key is released all the
+    same (the release is shielded from that cancellation), so the client's retry creates."""
+    idempotency = Idempotency(ReleaseWaitsForAConnection(), ttl=3600.0, lease=600.0)
+    entered = anyio.Event()
+
+    async def hangs() -> dict[str, Any]:
+        entered.set()
+        await anyio.sleep_forever()
+        raise AssertionError("not reached")
+
+    async def create() -> dict[str, Any]:
+        return dict(SESSION)
+
+    async with anyio.create_task_group() as task_group:
+        task_group.start_soon(idempotency.run, "k1", RECRUITER, BODY, hangs)
+        await entered.wait()
+        task_group.cancel_scope.cancel()
+    assert await idempotency.run("k1", RECRUITER, BODY, create) == (SESSION, False)
+
+
+class CompleteWaitsForAConnection(MemoryIdempotencyStore):
+    """A store whose `complete` waits for a connection (released by the test) before writing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting, self.connected = anyio.Event(), anyio.Event()
+
+    async def complete(
+        self, key: str, owner: str, fingerprint: str, answer: dict[str, Any], keep: float
+    ) -> None:
+        self.waiting.set()
+        await self.connected.wait()
+        await super().complete(key, owner, fingerprint, answer, keep)
+
+
+@pytest.mark.anyio
+async def test_a_request_cancelled_while_its_answer_is_stored_still_stores_it() -> None:
+    """The session exists once the platform answered: a client going away while the answer
+    is being stored does not stop the store (shielded), so its retry replays that session."""
+    store = CompleteWaitsForAConnection()
+    idempotency = Idempotency(store, ttl=3600.0, lease=600.0)
+    created: list[int] = []
+
+    async def create() -> dict[str, Any]:
+        created.append(1)
+        return dict(SESSION)
+
+    async with anyio.create_task_group() as task_group:
+        task_group.start_soon(idempotency.run, "k1", RECRUITER, BODY, create)
+        await store.waiting.wait()
+        task_group.cancel_scope.cancel()  # the client goes away
+        store.connected.set()
+    assert await idempotency.run("k1", RECRUITER, BODY, create) == (SESSION, True)
+    assert created == [1]
 
 
 # -- the scope is the recruiter's identity -------------------------------------------------------

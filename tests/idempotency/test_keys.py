@@ -137,8 +137,8 @@ def test_a_failure_leaves_the_key_free_to_retry(sandbox: Sandbox, store: dict[st
 
 @pytest.mark.parametrize(
     "value",
-    ["x" * 256, b"caf\xe9", "tab\there", ""],
-    ids=["256-chars", "not-ascii", "control-char", "empty"],
+    ["x" * 256, b"caf\xe9", "tab\there", b"a\x7fb", ""],
+    ids=["256-chars", "not-ascii", "control-char", "delete-char", "empty"],
 )
 def test_an_unusable_key_is_a_400_before_anything_happens(sandbox: Sandbox, value: str | bytes) -> None:
     with served(assessment_app(sandbox)) as (client, url):
@@ -153,6 +153,21 @@ def test_two_key_headers_are_refused(sandbox: Sandbox) -> None:
         headers = [*auth().items(), ("Idempotency-Key", "a"), ("Idempotency-Key", "b")]
         response = client.post(url, json=BODY, headers=headers)
     assert (response.status_code, response.json()["code"]) == (400, "invalid_idempotency_key")
+    assert response.json()["error"] == "Send one Idempotency-Key header, not several"
+
+
+def test_any_printable_ascii_key_is_one_intent_of_its_own(sandbox: Sandbox) -> None:
+    """One character, inner spaces, the ends of the printable range: each key is accepted
+    and is its own intent (keys that differ never share an answer)."""
+    keys = ["k", "my key 1", "a~b!", "Xk1X", "k1"]
+    with served(assessment_app(sandbox)) as (client, url):
+        first = [post(client, url, k) for k in keys]
+        again = [post(client, url, k) for k in keys]
+    assert [r.status_code for r in first + again] == [200] * 10
+    assert ["idempotent-replayed" in r.headers for r in first] == [False] * 5
+    assert [r.headers.get("idempotent-replayed") for r in again] == ["true"] * 5
+    assert [r.json() for r in again] == [r.json() for r in first]
+    assert sandbox.sessions() == 5
 
 
 def test_a_255_character_key_is_accepted(sandbox: Sandbox) -> None:

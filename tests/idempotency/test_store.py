@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from assessment_asgi import ConfigurationError
+from assessment_asgi._claims import StoreFull
+from assessment_asgi._idempotency import MemoryIdempotencyStore, RedisIdempotencyStore
 from tests._fake import USERS, auth
 from tests._features import Sandbox, assessment_app, served
 from tests._servers import free_port
@@ -19,14 +23,46 @@ def test_with_redis_down_a_keyed_request_is_503_and_an_unkeyed_one_still_works(
         plain = client.post(url, json={"users": USERS}, headers=auth())
     assert keyed.status_code == 503
     assert keyed.json()["code"] == "service_unavailable"
+    assert keyed.headers["retry-after"] == "1"
     assert plain.status_code == 200
     assert sandbox.sessions() == 1
     assert any("idempotency store unavailable: ConnectionError" in r.getMessage() for r in caplog.records)
+    # The line itself, as an operator greps for it: the error's type, nothing else.
+    assert "idempotency store unavailable: ConnectionError" in [r.getMessage() for r in caplog.records]
 
 
 def test_a_redis_url_of_another_scheme_is_refused_at_construction(sandbox: Sandbox) -> None:
     with pytest.raises(ConfigurationError, match="ASSESSMENT_REDIS_URL"):
         assessment_app(sandbox, redis_url="http://127.0.0.1:6379/0")
+
+
+def test_a_store_built_directly_names_its_own_parameter_when_refused() -> None:
+    with pytest.raises(ConfigurationError, match=r"^url must be a redis://") as caught:
+        RedisIdempotencyStore("http://127.0.0.1:6379/0")
+    assert caught.value.setting == "url"
+    with pytest.raises(ValueError, match=r"^max_keys must be an int >= 1, got 0$"):
+        MemoryIdempotencyStore(max_keys=0)
+
+
+@pytest.mark.anyio
+async def test_a_default_memory_store_holds_ten_thousand_keys_in_flight_and_refuses_the_next() -> None:
+    store = MemoryIdempotencyStore()
+    assert repr(store) == "MemoryIdempotencyStore(max_keys=10000)"
+    for n in range(10_000):
+        assert (await store.claim(f"slot-{n}", "fp", lease=600.0)).state == "claimed"
+    with pytest.raises(StoreFull):
+        await store.claim("slot-10000", "fp", lease=600.0)
+
+
+def test_an_app_with_the_memory_store_shuts_down_cleanly(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The store has no connection to close: the host's shutdown reports no failure."""
+    with served(assessment_app(sandbox)) as (client, url):
+        response = client.post(url, json={"users": USERS}, headers={**auth(), "Idempotency-Key": "k1"})
+        assert response.status_code == 200
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert "Application shutdown complete." in [r.getMessage() for r in caplog.records]
 
 
 def test_a_frontend_on_another_origin_may_send_the_key_and_read_the_replay_header(sandbox: Sandbox) -> None:

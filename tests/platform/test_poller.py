@@ -194,6 +194,26 @@ async def test_replicas_sharing_a_store_handle_each_event_once(standin: tuple[Fa
 
 
 @pytest.mark.anyio
+async def test_a_drain_over_several_pages_counts_every_duplicate(standin: tuple[FakeAPI, str]) -> None:
+    """Replica A handled three events but its acknowledgement was lost; replica B drains them
+    two by two: its report counts the duplicates of every page, not only the last."""
+    state, base_url = standin
+    state.queue = [completed_event(n) for n in range(3)]
+    state.script["/ack"] = [(503, {}, {})] * 2  # replica A's ack is lost
+    store = MemoryDedupStore()
+    handled: list[str] = []
+    async with standin_client(base_url) as client:
+        replica_a = ResultsPoller(client, lambda e: handled.append(e.event_id), dedup=store)
+        replica_b = ResultsPoller(client, lambda e: handled.append(e.event_id), dedup=store, limit=2)
+        await replica_a.poll_once()
+        report = await replica_b.drain()
+    assert handled == ["evt_0", "evt_1", "evt_2"]  # by replica A, once each
+    assert (report.received, report.duplicates, report.handled, report.acknowledged) == (3, 3, 0, 3)
+    assert len(state.calls("/webhook/events")) == 3  # replica A's poll and replica B's two pages
+    assert sorted(state.acked) == ["evt_0", "evt_1", "evt_2"]
+
+
+@pytest.mark.anyio
 async def test_unhandled_types_are_acknowledged_or_left_as_configured(standin: tuple[FakeAPI, str]) -> None:
     state, base_url = standin
     state.queue = [{"eventId": "sent_1", "event": "assessment.sent"}, completed_event(1)]
@@ -246,6 +266,120 @@ def test_configuration_is_checked() -> None:
         ResultsPoller(client, lambda e: None, limit=500)
     with pytest.raises(TypeError, match="dedup"):
         ResultsPoller(client, lambda e: None, dedup="redis")  # type: ignore[arg-type]
+
+
+def test_each_refused_setting_is_named_with_the_rule_it_broke() -> None:
+    client = SmartAIClient(base_url="http://127.0.0.1:9/api/v1", credentials=Credentials(API_KEY, SECRET))
+
+    def handler(event: Event) -> None:
+        return None
+
+    refused: list[tuple[dict[str, object], type[Exception], str]] = [
+        ({"handlers": {}}, TypeError, "handlers must be a callable or a non-empty mapping of callables"),
+        ({"handlers": {"": handler}}, TypeError, "handlers must map event type names to callables"),
+        ({"handlers": {1: handler}}, TypeError, "handlers must map event type names to callables"),
+        ({"limit": 0}, ValueError, "limit must be an int from 1 to 100"),
+        ({"limit": 101}, ValueError, "limit must be an int from 1 to 100"),
+        ({"limit": True}, ValueError, "limit must be an int from 1 to 100"),
+        ({"limit": 50.0}, ValueError, "limit must be an int from 1 to 100"),
+        ({"credentials": "ak:sk"}, TypeError, "credentials must be a Credentials instance"),
+        ({"dedup": "redis"}, TypeError, "dedup must be True, False or a DedupStore"),
+        ({"handler_timeout": 0}, ValueError, "handler_timeout must be a finite number of seconds > 0, got 0"),
+        ({"max_backoff": 4}, ValueError, "max_backoff must be at least 5 seconds, got 4"),
+        ({"stop_timeout": 0}, ValueError, "stop_timeout must be a finite number of seconds > 0, got 0"),
+        ({"concurrency": 0}, ValueError, "concurrency must be an int from 1 to 100, got 0"),
+        ({"concurrency": 101}, ValueError, "concurrency must be an int from 1 to 100, got 101"),
+        ({"concurrency": True}, ValueError, "concurrency must be an int from 1 to 100, got True"),
+        ({"on_invalid": "log it"}, TypeError, "on_invalid must be a callable taking an InvalidEvent"),
+    ]
+    for options, error, message in refused:
+        handlers = options.pop("handlers", handler)
+        with pytest.raises(error) as caught:
+            ResultsPoller(client, handlers, **options)  # type: ignore[arg-type]
+        assert str(caught.value) == message, options
+    with pytest.raises(TypeError) as caught:
+        ResultsPoller("https://platform.example", handler)  # type: ignore[arg-type]
+    assert str(caught.value) == "client must be a SmartAIClient"
+    with pytest.raises(ConfigurationError) as missing:
+        ResultsPoller(SmartAIClient(base_url="http://127.0.0.1:9/api/v1"), handler)
+    assert str(missing.value) == "the poller needs credentials: pass credentials= here or to SmartAIClient"
+    assert missing.value.setting == "credentials"
+    # The edges are accepted.
+    for limit in (1, 100):
+        assert ResultsPoller(client, handler, limit=limit).limit == limit
+    for concurrency in (1, 100):
+        assert ResultsPoller(client, handler, concurrency=concurrency).concurrency == concurrency
+
+
+def test_the_defaults_are_the_documented_ones() -> None:
+    client = SmartAIClient(base_url="http://127.0.0.1:9/api/v1", credentials=Credentials(API_KEY, SECRET))
+    poller = ResultsPoller(client, lambda e: None)
+    assert (poller.interval, poller.handler_timeout) == (30.0, 60.0)  # docs/results.md
+    assert (poller.limit, poller.max_backoff, poller.stop_timeout) == (100, 300.0, 10.0)
+    assert poller.concurrency == 1
+    assert poller.ack_unhandled is True
+    assert isinstance(poller.dedup, MemoryDedupStore)
+    assert poller.running is False
+    assert repr(poller) == "ResultsPoller(types=['*'], interval=30.0, running=False)"
+    unbounded = ResultsPoller(client, {"b.type": lambda e: None, "a.type": lambda e: None},
+                              handler_timeout=None, dedup=False, ack_unhandled=False)
+    assert (unbounded.handler_timeout, unbounded.dedup, unbounded.ack_unhandled) == (None, None, False)
+    assert repr(unbounded) == "ResultsPoller(types=['a.type', 'b.type'], interval=30.0, running=False)"
+
+
+@pytest.mark.anyio
+async def test_the_poller_s_own_credentials_serve_a_client_that_has_none(
+    standin: tuple[FakeAPI, str],
+) -> None:
+    state, base_url = standin
+    state.queue = [completed_event(1)]
+    handled: list[str] = []
+    async with SmartAIClient(base_url=base_url, retry=RetryPolicy(attempts=2, backoff=0.01)) as client:
+        poller = ResultsPoller(client, lambda e: handled.append(e.event_id),
+                               credentials=Credentials(API_KEY, SECRET))
+        report = await poller.drain()
+    assert (report.handled, report.acknowledged) == (1, 1)
+    assert handled == ["evt_1"]
+    assert state.acked == ["evt_1"]
+
+
+@pytest.mark.anyio
+async def test_an_unreachable_platform_is_logged_once_per_failure_with_the_next_poll(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With `interval` and `max_backoff` both 5 (the floor), the backoff is exactly 5 s."""
+    with _faulty.refusing() as base_url:
+        client = SmartAIClient(base_url=base_url, credentials=Credentials(API_KEY, SECRET), retry=1)
+        poller = ResultsPoller(client, lambda e: None, interval=5, max_backoff=5)
+        with caplog.at_level(logging.INFO, logger="assessment_asgi.platform"), anyio.fail_after(10):
+            async with poller:
+                await wait_until(lambda: "polling failed" in caplog.text)
+        await client.aclose()
+    lines = [r.getMessage() for r in caplog.records if r.name == "assessment_asgi.platform"]
+    # The poller's own lines (the client logs its failed call too).
+    assert [line for line in lines if line.startswith(("results poller", "polling"))] == [
+        "results poller started (every 5s)",
+        "polling failed (SmartAIConnectionError, status None); next poll in 5.0s",
+        "results poller stopped",
+    ]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("retry_after", "wait"), [("1", "5.0"), ("900", "300.0")])
+async def test_a_retry_after_is_obeyed_within_the_minimum_interval_and_max_backoff(
+    standin: tuple[FakeAPI, str], caplog: pytest.LogCaptureFixture, retry_after: str, wait: str
+) -> None:
+    state, base_url = standin
+    state.script["/webhook/events"] = [(429, {"message": "too fast"}, {"Retry-After": retry_after})] * 10
+    credentials = Credentials(API_KEY, SECRET)
+    async with SmartAIClient(base_url=base_url, credentials=credentials, retry=1) as client:  # no retry
+        poller = ResultsPoller(client, lambda e: None, interval=5)
+        with anyio.fail_after(10):
+            async with poller:
+                await wait_until(lambda: "polling was rate limited" in caplog.text)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("polling")]
+    assert lines == [f"polling was rate limited; next poll in {wait}s"]
+    assert len(state.calls("/webhook/events")) == 1
 
 
 @pytest.mark.anyio

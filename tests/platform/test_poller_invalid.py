@@ -19,10 +19,15 @@ PERSONAL = "jane.doe.private@example.com"
 
 
 class Clock:
-    """The sandbox's clock, moved on by the test so events get distinct ``storedAt`` times."""
+    """The sandbox's clock, moved on by the test so events get distinct ``storedAt`` times.
+
+    The sandbox stores whole milliseconds (``int(now * 1000)``). The clock starts half a
+    millisecond past one, so steps of 0.001 s land one millisecond apart however float
+    rounding goes (from an arbitrary start, about 1 run in 125 of a 130-step test put two
+    events in the same millisecond: identical events, reported once)."""
 
     def __init__(self) -> None:
-        self.now = time.time()
+        self.now = int(time.time()) + 0.0005
 
     def __call__(self) -> float:
         return self.now
@@ -296,3 +301,46 @@ async def test_the_default_on_invalid_logs_the_id_type_and_field_names_never_a_v
     ]
     assert PERSONAL not in caplog.text
     assert "eighty" not in caplog.text
+
+
+@pytest.mark.anyio
+async def test_the_default_on_invalid_says_no_type_for_an_event_without_one(
+    queue: tuple[SandboxApp, SmartAIClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    app, client = queue
+    app.enqueue({**completed("evt_typeless", 1), "event": 5})  # a type that is not a string
+    app.enqueue({k: v for k, v in completed("", 2).items() if k != "event"})  # no type, no id
+    with caplog.at_level(logging.WARNING, logger="assessment_asgi.platform"):
+        await ResultsPoller(client, lambda e: None).poll_once()
+    lines = [r.getMessage() for r in caplog.records if r.name == "assessment_asgi.platform"]
+    assert lines == [
+        "event evt_typeless (no type) does not fit the Event model (fields: event): "
+        "acknowledged without handling",
+        "an event (no type) has no usable eventId: it cannot be acknowledged; later polls page past it",
+    ]
+    assert app.acknowledged_events() == ["evt_typeless"]
+
+
+@pytest.mark.anyio
+async def test_a_drain_stopped_by_a_full_page_in_one_millisecond_reports_what_waits_behind_it(
+    queue: tuple[SandboxApp, SmartAIClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A whole page of events left queued, all stored in the same millisecond, cannot be paged
+    past (`since` moves by milliseconds): the drain stops there, says so once, and its report
+    still counts the events that wait behind the page."""
+    app, client = queue
+    for n in range(100):  # the clock stands still: one storedAt for all
+        app.enqueue({"eventId": f"sent_{n}", "event": "assessment.sent"})
+    app.enqueue(completed("good_1", 1))
+    app.enqueue(completed("good_2", 2))
+    handled: list[str] = []
+    poller = ResultsPoller(
+        client, {"assessment.completed": lambda e: handled.append(e.event_id)}, ack_unhandled=False
+    )
+    with caplog.at_level(logging.WARNING, logger="assessment_asgi.platform"):
+        report = await poller.drain()
+    assert handled == []
+    assert (report.received, report.unhandled, report.skipped, report.acknowledged) == (100, 100, 100, 0)
+    assert report.pending_count == 2
+    assert caplog.text.count("fill a whole page stored in one millisecond") == 1
+    assert len(app.pending_events()) == 102

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -237,3 +238,84 @@ async def test_a_failing_handler_is_logged_by_type_with_a_redacted_traceback_at_
     assert trace.startswith("traceback of that failure:\nTraceback (most recent call last):\n")
     assert "builtins.RuntimeError" in trace
     assert "jane.private" not in caplog.text
+
+
+@pytest.mark.anyio
+async def test_a_sync_handler_still_running_after_its_timeout_is_not_started_a_second_time(
+    standin: tuple[FakeAPI, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its thread cannot be stopped: the event keeps its claim, so the next poll skips it
+    instead of running a second copy of the handler beside the first."""
+    state, base_url = standin
+    state.queue = [completed_event(1)]
+    release = threading.Event()
+    calls: list[str] = []
+
+    def blocking(event: Event) -> None:
+        calls.append(event.event_id)
+        release.wait(10)
+
+    try:
+        async with client_for(base_url) as client:
+            poller = ResultsPoller(client, blocking, handler_timeout=0.2)
+            with caplog.at_level(logging.WARNING, logger="assessment_asgi.platform"):
+                first = await poller.poll_once()
+                second = await poller.poll_once()  # the first call is still blocked in its thread
+    finally:
+        release.set()
+    assert (first.failed, first.acknowledged) == (1, 0)
+    assert (second.skipped, second.handled, second.failed) == (1, 0, 0)
+    assert calls == ["evt_1"]
+    assert state.acked == []
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors == [
+        "the handler for assessment.completed timed out after 0.2s on event evt_1; it stays queued"
+    ]
+
+
+class AsyncCallable:
+    """A handler object whose `__call__` is a coroutine function (a class-based handler)."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    async def __call__(self, event: Event) -> None:
+        self.calls.append(event.event_id)
+        if len(self.calls) == 1:
+            await anyio.sleep(60)  # the first call hangs: cut short by handler_timeout
+
+
+def async_function() -> tuple[list[str], Any]:
+    calls: list[str] = []
+
+    async def handler(event: Event) -> None:
+        calls.append(event.event_id)
+        if len(calls) == 1:
+            await anyio.sleep(60)
+
+    return calls, handler
+
+
+def async_object() -> tuple[list[str], Any]:
+    handler = AsyncCallable()
+    return handler.calls, handler
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("make", [async_function, async_object], ids=["function", "object-with-async-call"])
+async def test_an_async_handler_that_timed_out_is_handled_on_the_next_poll(
+    standin: tuple[FakeAPI, str], make: Callable[[], tuple[list[str], Any]]
+) -> None:
+    """An async handler is cancelled at its timeout, so its claim is released at once: the next
+    poll hands the event over again (unlike a sync one, whose thread runs on)."""
+    state, base_url = standin
+    state.queue = [completed_event(1)]
+    calls, handler = make()
+    async with client_for(base_url) as client:
+        poller = ResultsPoller(client, handler, handler_timeout=0.2)
+        first = await poller.poll_once()
+        second = await poller.poll_once()
+    assert (first.failed, first.acknowledged) == (1, 0)
+    assert (second.handled, second.skipped, second.acknowledged) == (1, 0, 1)
+    assert calls == ["evt_1", "evt_1"]
+    assert state.acked == ["evt_1"]

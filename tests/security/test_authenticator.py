@@ -96,6 +96,11 @@ async def test_a_configured_issuer_or_audience_is_required_and_checked(claim: st
             await authenticate(request(token))
 
 
+def test_the_configured_audience_is_readable() -> None:
+    assert JWTAuthenticator(secret=JWT_SECRET, audience="assessment-api").audience == "assessment-api"
+    assert JWTAuthenticator(secret=JWT_SECRET).audience is None
+
+
 def test_an_oidc_issuer_is_also_the_expected_issuer() -> None:
     by_oidc = JWTAuthenticator(oidc_issuer="https://login.example")  # discovery happens on first use
     assert by_oidc.issuer == "https://login.example"

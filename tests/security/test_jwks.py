@@ -166,6 +166,44 @@ def test_cached_keys_serve_through_an_outage_for_a_bounded_time(
     assert len(platform.calls) == 3
 
 
+def test_an_authenticator_told_not_to_cache_keys_refuses_a_retired_key_at_once(
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str,
+    keys: tuple[KeyServer, str], signing_key: RSAKey,
+) -> None:
+    """`key_cache_max_age=0` and `key_refresh_interval=0` are the ones used: every request
+    reads the issuer's keys, so a key it retired stops working on the very next request."""
+    server, base = keys
+    authenticator = JWTAuthenticator(
+        jwks_url=f"{base}/jwks.json", key_cache_max_age=0, key_refresh_interval=0
+    )
+    with mounted(make_app(platform_url, authenticate=authenticator, rate_limit="")) as url:
+        assert checked_client.post(url, json=body(), headers=bearer(rs_token(signing_key))).status_code == 200
+        new_key = rsa_key("k2")
+        server.keys = [new_key]  # the issuer retires k1
+        assert checked_client.post(url, json=body(), headers=bearer(rs_token(signing_key))).status_code == 401
+        assert checked_client.post(url, json=body(), headers=bearer(rs_token(new_key))).status_code == 200
+    assert len(platform.calls) == 2
+
+
+def test_an_authenticator_allowed_no_stale_keys_fails_closed_as_soon_as_the_key_server_is_down(
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str,
+    keys: tuple[KeyServer, str], signing_key: RSAKey,
+) -> None:
+    """`key_cache_max_stale=0`: keys the server can no longer confirm are never served."""
+    server, base = keys
+    authenticator = JWTAuthenticator(
+        jwks_url=f"{base}/jwks.json", key_cache_max_age=0, key_refresh_interval=0, key_cache_max_stale=0
+    )
+    with mounted(make_app(platform_url, authenticate=authenticator, rate_limit="")) as url:
+        token = rs_token(signing_key)
+        assert checked_client.post(url, json=body(), headers=bearer(token)).status_code == 200
+        server.mode = "down"
+        response = checked_client.post(url, json=body(), headers=bearer(token))
+        assert response.status_code == 503
+        assert response.json()["code"] == "service_unavailable"
+    assert len(platform.calls) == 1
+
+
 @pytest.mark.parametrize(
     "url",
     [
