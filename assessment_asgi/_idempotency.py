@@ -85,13 +85,14 @@ def slot_for(recruiter: Recruiter, key: str) -> str:
     """One recruiter's key, hashed: keys never cross recruiters (nor tenants), and no email is
     stored. The scope is the recruiter's identity, not the email as written."""
     material = json.dumps([recruiter.scope, key], ensure_ascii=False)
-    return hashlib.sha256(material.encode()).hexdigest()
+    # "surrogatepass": a signed claim may hold a lone surrogate, which UTF-8 cannot encode.
+    return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def fingerprint(data: Any) -> str:
     """sha256 of the canonical body: key order and whitespace do not make another body."""
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def keep_for(ttl: float, expires_at: object, now: float | None = None) -> float:

@@ -234,7 +234,7 @@ def _unavailable(exc: Exception) -> HTTPException:
 def recruiter_key(recruiter: Recruiter) -> str:
     """A stable, opaque key per recruiter (`Recruiter.scope`, hashed): no email (personal
     data) ever reaches the store."""
-    return hashlib.sha256(recruiter.scope.encode()).hexdigest()[:32]
+    return hashlib.sha256(recruiter.scope.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 class PlatformCallLimiter:

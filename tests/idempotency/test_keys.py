@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import threading
+import time
 import uuid
 from typing import Any
 
 import pytest
 
 from assessment_asgi import Credentials
-from tests._fake import API_KEY, SECRET_KEY, USERS, auth, make_token
+from tests._fake import API_KEY, JWT_SECRET, SECRET_KEY, USERS, auth, make_token
 from tests._features import Sandbox, assessment_app, served
 
 BODY = {"users": USERS[:2]}
@@ -217,3 +222,42 @@ def test_on_trio_the_redis_store_says_it_needs_asyncio(sandbox: Sandbox, redis_u
     assert response.json() == {"success": False, "code": "not_configured",
                                "error": "The Redis idempotency store needs asyncio (redis.asyncio)"}
     assert sandbox.sessions() == 0
+
+
+def test_a_recruiter_id_holding_a_lone_surrogate_is_served_with_a_key_and_without(
+    sandbox: Sandbox, store: dict[str, str]
+) -> None:
+    """A signed `sub` may hold any JSON string, "\\ud800" included (not encodable as UTF-8):
+    with an Idempotency-Key the request is served and replayed, as it is without one."""
+    odd = _signed({"sub": "rec_\ud800", "email": "odd@hire.example",
+                   "exp": int(time.time()) + 300})
+    k = key()
+    with served(assessment_app(sandbox, **store)) as (client, url):
+        plain = post(client, url, None, token=odd)
+        first = post(client, url, k, token=odd)
+        again = post(client, url, k, token=odd)
+    assert plain.status_code == first.status_code == again.status_code == 200
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+
+
+def _signed(claims: dict[str, Any]) -> str:
+    """An HS256 JWT whose JSON escapes a lone surrogate (joserfc will not write one, but a
+    recruiter's issuer may, and joserfc reads it)."""
+    def part(data: bytes) -> bytes:
+        return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+    signing = part(b'{"alg":"HS256","typ":"JWT"}') + b"." + part(json.dumps(claims).encode())
+    mac = hmac.new(JWT_SECRET.encode(), signing, hashlib.sha256).digest()
+    return (signing + b"." + part(mac)).decode()
+
+
+def test_a_recruiter_id_holding_a_lone_surrogate_is_counted_by_the_rate_limit(
+    sandbox: Sandbox,
+) -> None:
+    odd = _signed({"sub": "rec_\ud800", "email": "odd@hire.example", "exp": int(time.time()) + 300})
+    with served(assessment_app(sandbox, rate_limit="1/minute")) as (client, url):
+        first = post(client, url, None, token=odd)
+        second = post(client, url, None, token=odd)
+    assert (first.status_code, second.status_code) == (200, 429)
+    assert second.json()["code"] == "rate_limited"
