@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import anyio
 import anyio.from_thread
@@ -394,3 +395,73 @@ async def test_a_rate_limited_poller_waits_instead_of_hammering(
             async with poller:
                 await wait_until(lambda: "polling was rate limited; next poll in 120.0s" in caplog.text)
     assert len(state.calls("/webhook/events")) == 1  # then it waits the 120 s it was told
+
+
+@pytest.mark.anyio
+async def test_a_poller_runs_once_at_a_time(standin: tuple[FakeAPI, str]) -> None:
+    _, base_url = standin
+    async with standin_client(base_url) as client:
+        poller = ResultsPoller(client, lambda e: None, interval=30)
+        with anyio.fail_after(10):
+            async with poller:
+                with pytest.raises(RuntimeError) as refused:
+                    await poller.run()
+                assert poller.running  # the first run goes on
+    assert str(refused.value) == "this ResultsPoller is already running"
+    assert not poller.running
+
+
+@pytest.mark.anyio
+async def test_running_pages_through_a_full_queue_without_waiting_the_interval(
+    standin: tuple[FakeAPI, str],
+) -> None:
+    """Five events, two a page, a 30 s interval: a page that says more are queued is followed
+    at once, so all five are handled well within the interval."""
+    state, base_url = standin
+    state.queue = [completed_event(n) for n in range(5)]
+    handled: list[str] = []
+    async with standin_client(base_url) as client:
+        poller = ResultsPoller(client, lambda e: handled.append(e.event_id), interval=30, limit=2)
+        with anyio.fail_after(10):
+            async with poller:
+                await wait_until(lambda: len(handled) == 5)
+    assert sorted(handled) == [f"evt_{n}" for n in range(5)]
+    assert sorted(state.acked) == sorted(handled)
+
+
+class _FailingFirstClaims(MemoryDedupStore):
+    """A de-duplication store that cannot be reached for its first `failures` claims."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def claim(self, event_id: str) -> Any:
+        if self.failures > 0:
+            self.failures -= 1
+            raise ConnectionError("store unreachable")
+        return await super().claim(event_id)
+
+
+@pytest.mark.anyio
+async def test_an_unreachable_dedup_store_is_backed_off_logged_and_survived(
+    standin: tuple[FakeAPI, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The store fails the first poll's claims: nothing is handled or acknowledged, the poller
+    says it backs off (interval and max_backoff both 5, the floor: exactly 5 s) and runs on."""
+    state, base_url = standin
+    state.queue = [completed_event(1)]
+    handled: list[str] = []
+    async with standin_client(base_url) as client:
+        poller = ResultsPoller(
+            client, lambda e: handled.append(e.event_id), interval=5, max_backoff=5,
+            dedup=_FailingFirstClaims(1),
+        )
+        with caplog.at_level(logging.WARNING, logger="assessment_asgi.platform"), anyio.fail_after(10):
+            async with poller:
+                await wait_until(lambda: "backing off" in caplog.text)
+                assert poller.running
+    assert handled == []
+    assert state.acked == []
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("backing off")]
+    assert lines == ["backing off for the de-duplication store: next poll in 5.0s"]
