@@ -186,7 +186,7 @@ def test_a_recruiter_hook_returning_the_wrong_type_is_a_500_the_log_explains(
     (line,) = [r.getMessage() for r in caplog.records
                if r.name == "assessment_asgi" and r.levelno >= logging.ERROR]
     assert line.startswith("unhandled error in the assessment endpoint\n")
-    assert "resolve_recruiter must return a Recruiter" in line
+    assert 'raise TypeError("resolve_recruiter must return a Recruiter")\n' in line  # the frame's line
     assert "builtins.TypeError" in line
     assert platform.calls == []
 
