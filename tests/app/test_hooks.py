@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import queue
 from typing import Any
 
 import pytest
@@ -13,6 +15,8 @@ from assessment_asgi import (
     Credentials,
     PermissionDenied,
     Recruiter,
+    SessionCreated,
+    SessionRefused,
     SessionRequest,
     StaticKeys,
 )
@@ -147,3 +151,119 @@ def test_a_failing_hook_is_a_generic_500(
         "success": False, "error": "Internal server error", "code": "internal_error",
     }
     assert "secret_path" not in response.text
+
+
+def test_a_keys_hook_that_takes_the_recruiter_is_given_the_resolved_one(
+    served: Any, platform: FakePlatform, platform_url: str
+) -> None:
+    """``keys(recruiter)``: the pair for whoever the request was resolved to (a tenant's)."""
+    seen: list[tuple[str, str | None]] = []
+
+    def per_recruiter(recruiter: Recruiter) -> Credentials:
+        seen.append((recruiter.id, recruiter.email))
+        return Credentials(API_KEY, SECRET_KEY)
+
+    assessment = AssessmentApp(base_url=platform_url, jwt_secret=JWT_SECRET, keys=per_recruiter)
+    with served(assessment) as (client, url):
+        response = client.post(url, json={"users": USERS}, headers=auth())
+    assert response.status_code == 200
+    assert seen == [("rec_42", "rita@hire.example")]
+    assert platform.calls[0]["headers"]["x-api-key"] == API_KEY
+
+
+def test_a_recruiter_hook_returning_the_wrong_type_is_a_500_the_log_explains(
+    served: Any, platform: FakePlatform, platform_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The exception's message is withheld from the log (it may quote secrets), so the
+    operator learns what went wrong from the stack: the line that raised names the rule."""
+    assessment = AssessmentApp(
+        base_url=platform_url, jwt_secret=JWT_SECRET,
+        resolve_recruiter=lambda principal, body: {"id": "rec_42"},
+    )
+    with served(assessment) as (client, url):
+        response = client.post(url, json={"users": USERS}, headers=auth())
+    assert (response.status_code, response.json()["code"]) == (500, "internal_error")
+    (line,) = [r.getMessage() for r in caplog.records
+               if r.name == "assessment_asgi" and r.levelno >= logging.ERROR]
+    assert line.startswith("unhandled error in the assessment endpoint\n")
+    assert 'raise TypeError("resolve_recruiter must return a Recruiter")\n' in line  # the frame's line
+    assert "builtins.TypeError" in line
+    assert platform.calls == []
+
+
+def _events() -> tuple[queue.Queue[Any], dict[str, Any]]:
+    """Audit hooks that hand each event to the test (they run after the answer is sent)."""
+    events: queue.Queue[Any] = queue.Queue()
+
+    async def record(event: Any) -> None:
+        events.put(event)
+
+    return events, {"on_session_created": record, "on_session_refused": record}
+
+
+def test_a_created_session_is_reported_to_the_audit_hook(
+    served: Any, platform: FakePlatform, platform_url: str
+) -> None:
+    events, hooks = _events()
+    with served(AssessmentApp(base_url=platform_url, jwt_secret=JWT_SECRET, **hooks)) as (client, url):
+        response = client.post(url, json={"users": USERS}, headers=auth())
+        event = events.get(timeout=30)  # a bound for a broken app, not a timing
+    assert response.status_code == 200
+    assert isinstance(event, SessionCreated)
+    assert (event.recruiter.id, event.recruiter.email) == ("rec_42", "rita@hire.example")
+    assert [(c.name, c.email) for c in event.candidates] == [(u["name"], u["email"]) for u in USERS]
+    assert event.expires_at == response.json()["data"]["expiresAt"]
+    assert events.empty()
+
+
+def test_a_replayed_answer_is_not_reported_as_a_new_session(
+    served: Any, platform: FakePlatform, platform_url: str
+) -> None:
+    platform.sandbox.clear_script()  # a token that expires later: the answer is kept for a replay
+    events, hooks = _events()
+    headers = {**auth(), "Idempotency-Key": "audit-1"}
+    with served(AssessmentApp(base_url=platform_url, jwt_secret=JWT_SECRET, **hooks)) as (client, url):
+        first = client.post(url, json={"users": USERS}, headers=headers)
+        created = events.get(timeout=30)
+        again = client.post(url, json={"users": USERS}, headers=headers)
+        # The last request's report, if any, is made before the server stops.
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert isinstance(created, SessionCreated)
+    assert events.empty()
+    assert len(platform.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "status"),
+    [({"users": []}, "users_required", 400), ({"users": USERS, "recruiterId": "rec_99"},
+                                                "recruiter_mismatch", 403)],
+    ids=["users-required", "recruiter-mismatch"],
+)
+def test_a_refusal_is_reported_with_its_code_and_status(
+    served: Any, platform: FakePlatform, platform_url: str, body: Any, code: str, status: int
+) -> None:
+    events, hooks = _events()
+    with served(AssessmentApp(base_url=platform_url, jwt_secret=JWT_SECRET, **hooks)) as (client, url):
+        response = client.post(url, json=body, headers=auth())
+        event = events.get(timeout=30)
+    assert (response.status_code, response.json()["code"]) == (status, code)
+    assert isinstance(event, SessionRefused)
+    assert (event.code, event.status, event.recruiter) == (code, status, None)
+    assert events.empty()
+
+
+def test_a_failing_hook_is_reported_as_an_internal_error(
+    served: Any, platform: FakePlatform, platform_url: str
+) -> None:
+    def broken(request: Request) -> Any:
+        raise RuntimeError("the session store is down")
+
+    events, hooks = _events()
+    with served(AssessmentApp(base_url=platform_url, authenticate=broken, **hooks)) as (client, url):
+        response = client.post(url, json={"users": USERS}, headers=auth())
+        event = events.get(timeout=30)
+    assert (response.status_code, response.json()["code"]) == (500, "internal_error")
+    assert isinstance(event, SessionRefused)
+    assert (event.code, event.status, event.recruiter, event.candidates) == ("internal_error", 500, None, ())
+    assert events.empty()

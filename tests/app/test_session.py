@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import anyio
 import pytest
 
 from assessment_asgi import AssessmentApp
@@ -252,10 +254,11 @@ class TestBadInput:
             ({"users": USERS, "callbackUrl": "https://evil.test"}, []),
             ({"users": [{"name": "A" * 201, "email": "a@example.com"}]}, ["users", 0, "name"]),
             ({"users": "ada@example.com"}, ["users"]),
+            ({"users": 7}, ["users"]),
             ([USERS], []),
         ],
         ids=["bad-email", "blank-name", "crlf-email", "unknown-user-field", "unknown-field",
-             "long-name", "users-not-list", "not-an-object"],
+             "long-name", "users-not-list", "users-a-number", "not-an-object"],
     )
     def test_invalid_body_is_a_400_with_field_details(
         self, served: Any, platform: FakePlatform, platform_url: str, body: Any,
@@ -284,3 +287,173 @@ class TestBadInput:
             response = client.post(url.replace("/session", "/sessions"), headers=auth())
         assert response.status_code == 404
         assert response.json() == {"success": False, "error": "Not found", "code": "not_found"}
+
+
+@pytest.mark.parametrize(
+    "path", ["/session/", "/session//"], ids=["trailing-slash", "two-trailing-slashes"]
+)
+def test_a_trailing_slash_still_reaches_the_endpoint(
+    served: Any, platform: FakePlatform, platform_url: str, path: str
+) -> None:
+    with served(app_for(platform_url)) as (client, url):
+        response = client.post(url.removesuffix("/session") + path, json={"users": USERS}, headers=auth())
+    assert response.status_code == 200
+    assert len(platform.calls) == 1
+
+
+@pytest.mark.parametrize("path", ["/sessions", "/sessionX", "/session/x", "/Session", "/session.json"])
+def test_only_the_exact_route_is_served(
+    served: Any, platform: FakePlatform, platform_url: str, path: str
+) -> None:
+    """A path that merely starts like ``/session`` (or differs in case) is not it."""
+    with served(app_for(platform_url)) as (client, url):
+        response = client.post(url.removesuffix("/session") + path, json={"users": USERS}, headers=auth())
+    assert (response.status_code, response.json()) == (404, {
+        "success": False, "error": "Not found", "code": "not_found",
+    })
+    assert platform.calls == []
+
+
+def test_without_any_auth_configured_the_operator_is_told_what_to_set(
+    served: Any, platform_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from assessment_asgi._build import AUTH_NOT_CONFIGURED
+
+    with served(AssessmentApp(base_url=platform_url)) as (client, url):
+        caplog.clear()  # the warning given at construction is not the one looked for here
+        response = client.post(url, json={"users": USERS}, headers=auth())
+    assert response.status_code == 500
+    lines = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "assessment_asgi"]
+    assert lines == [(logging.ERROR, AUTH_NOT_CONFIGURED)]
+    assert "ASSESSMENT_JWT_SECRET" in AUTH_NOT_CONFIGURED
+
+
+class TestIdempotencyKey:
+    """``Idempotency-Key``: a retried create gets the first answer back, not a second session."""
+
+    @pytest.fixture(autouse=True)
+    def _live_tokens(self, platform: FakePlatform) -> None:
+        # The canned answer's token has expired, and an expired answer is never replayed: the
+        # sandbox answers as the platform does instead (a token that expires later).
+        platform.sandbox.clear_script()
+
+    def test_a_retry_with_the_same_key_replays_the_first_answer(
+        self, served: Any, platform: FakePlatform, platform_url: str
+    ) -> None:
+        headers = {**auth(), "Idempotency-Key": "retry-1"}
+        with served(app_for(platform_url)) as (client, url):
+            first = client.post(url, json={"users": USERS}, headers=headers)
+            again = client.post(url, json={"users": USERS}, headers=headers)
+        assert first.status_code == again.status_code == 200
+        assert first.json()["success"] is True
+        assert again.json() == first.json()  # the same token, not a second session's
+        assert "idempotent-replayed" not in first.headers  # the first answer is not a replay
+        assert again.headers["idempotent-replayed"] == "true"
+        assert len(platform.calls) == 1
+
+    def test_a_key_reused_with_another_body_is_a_422(
+        self, served: Any, platform: FakePlatform, platform_url: str
+    ) -> None:
+        headers = {**auth(), "Idempotency-Key": "retry-2"}
+        with served(app_for(platform_url)) as (client, url):
+            first = client.post(url, json={"users": USERS}, headers=headers)
+            other = client.post(url, json={"users": USERS[:1]}, headers=headers)
+        assert first.status_code == 200
+        assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
+        assert len(platform.calls) == 1
+
+    def test_each_new_key_creates_a_session(
+        self, served: Any, platform: FakePlatform, platform_url: str
+    ) -> None:
+        with served(app_for(platform_url)) as (client, url):
+            answers = [client.post(url, json={"users": USERS}, headers={**auth(), "Idempotency-Key": key})
+                       for key in ("a", "b")]
+        assert [a.status_code for a in answers] == [200, 200]
+        assert ["idempotent-replayed" in a.headers for a in answers] == [False, False]
+        assert len(platform.calls) == 2
+
+
+class TestRateLimit:
+    """``ASSESSMENT_RATE_LIMIT``: per recruiter, a request counted once with or without a key."""
+
+    def test_a_recruiter_over_the_limit_is_a_429_and_others_are_not(
+        self, served: Any, platform: FakePlatform, platform_url: str
+    ) -> None:
+        other = auth(make_token(sub="rec_77", email="otto@hire.example"))
+        with served(app_for(platform_url, rate_limit="2/minute")) as (client, url):
+            statuses = [client.post(url, json={"users": USERS}, headers=auth()).status_code
+                        for _ in range(3)]
+            refused = client.post(url, json={"users": USERS}, headers=auth())
+            someone_else = client.post(url, json={"users": USERS}, headers=other)
+        assert statuses == [200, 200, 429]
+        assert refused.json()["code"] == "rate_limited"
+        assert someone_else.status_code == 200
+        assert [c["body"]["recruiterId"] for c in platform.calls] == ["rec_42", "rec_42", "rec_77"]
+
+    def test_a_request_with_a_key_is_counted_once(
+        self, served: Any, platform: FakePlatform, platform_url: str
+    ) -> None:
+        with served(app_for(platform_url, rate_limit="2/minute")) as (client, url):
+            statuses = [client.post(url, json={"users": USERS},
+                                    headers={**auth(), "Idempotency-Key": key}).status_code
+                        for key in ("k1", "k2", "k3")]
+        assert statuses == [200, 200, 429]
+        assert len(platform.calls) == 2
+
+
+# -- the ASGI protocol: what a server hosting the app directly receives ---------------------
+
+
+async def asgi_exchange(app: AssessmentApp, scope: dict[str, Any], *messages: dict[str, Any]) -> list[Any]:
+    """The messages ``app`` sends for ``scope``, given ``messages`` to receive (then nothing)."""
+    queue = list(messages)
+    sent: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        if queue:
+            return queue.pop(0)
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    with anyio.fail_after(10):  # a regression that waits forever fails instead of hanging
+        await app(scope, receive, send)
+    return sent
+
+
+@pytest.mark.anyio
+async def test_served_on_its_own_it_answers_the_lifespan_protocol(platform_url: str) -> None:
+    """Under uvicorn without a host framework, start-up and shutdown are acknowledged."""
+    sent = await asgi_exchange(
+        app_for(platform_url), {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}},
+        {"type": "lifespan.startup"}, {"type": "lifespan.shutdown"},
+    )
+    assert sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
+
+
+@pytest.mark.anyio
+async def test_a_websocket_is_closed_at_once(platform_url: str) -> None:
+    scope = {"type": "websocket", "asgi": {"version": "3.0"}, "path": "/session", "root_path": "",
+             "headers": [], "query_string": b"", "subprotocols": []}
+    sent = await asgi_exchange(app_for(platform_url), scope, {"type": "websocket.connect"})
+    assert sent == [{"type": "websocket.close", "code": 1000}]
+
+
+@pytest.mark.anyio
+async def test_options_without_cors_is_a_204_naming_the_methods(
+    platform: FakePlatform, platform_url: str
+) -> None:
+    """No CORS policy configured: an ``OPTIONS`` is answered by the endpoint itself, empty,
+    with ``Allow`` (header names in lower case, as the ASGI spec asks)."""
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "OPTIONS",
+             "scheme": "http", "path": "/session", "raw_path": b"/session", "root_path": "",
+             "query_string": b"", "headers": [], "server": ("127.0.0.1", 8000),
+             "client": ("127.0.0.1", 5000)}
+    sent = await asgi_exchange(app_for(platform_url), scope, {"type": "http.request", "body": b""})
+    assert sent == [
+        {"type": "http.response.start", "status": 204, "headers": [(b"allow", b"POST, OPTIONS")]},
+        {"type": "http.response.body", "body": b""},
+    ]
+    assert platform.calls == []
