@@ -18,7 +18,6 @@ are what make them frequent.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import os
 import sys
@@ -28,6 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks._clients import throughput
 from benchmarks._common import recruiter_tokens, session_body
 from benchmarks.micro import asgi_call, package_env, stand_in
 
@@ -55,16 +55,13 @@ def variants() -> dict[str, Any]:
 
 
 async def serve(app: Any, call: Any, total: int) -> None:
-    remaining = total
+    """`total` requests, `CONCURRENCY` at a time, each answered 200."""
 
-    async def worker() -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            status = await call(app)
-            assert status == 200, f"answered {status}"
+    async def one() -> None:
+        status = await call(app)
+        assert status == 200, f"answered {status}"
 
-    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    await throughput(one, total, CONCURRENCY)
 
 
 async def measure(upstream: str, requests: int) -> list[tuple[str, list[float], int]]:
