@@ -36,7 +36,7 @@ from ._redact import known_secrets, redacted_traceback
 from ._responses import send_json, send_problem
 from ._scope import replay, route_path
 from ._settings import AssessmentSettings
-from ._telemetry import RequestRecord, Telemetry, mount_template, observe_platform_call
+from ._telemetry import RequestRecord, Telemetry, observe_platform_call
 from ._types import (
     Authenticate,
     KeyProvider,
@@ -281,8 +281,7 @@ class AssessmentApp:
             return
         if method != "POST":
             raise HTTPException("method_not_allowed", headers={"Allow": ALLOWED_METHODS})
-        route = f"{mount_template(scope)}/session"  # the template: never a tenant's value
-        with self._telemetry.request(route, scope.get("headers", ())) as record:
+        with self._telemetry.request(scope=scope) as record:
             try:
                 await self._create(scope, receive, send, record)
             except HTTPException as problem:

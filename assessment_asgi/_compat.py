@@ -46,8 +46,6 @@ def current_loop() -> tuple[str, Any]:
     Pools, locks and limiters are bound to the loop that created them; comparing the objects
     tells when a new loop (a new test, a restarted server) needs new ones.
     """
-    import asyncio
-
     try:
         return "asyncio", asyncio.get_running_loop()
     except RuntimeError:

@@ -24,6 +24,18 @@ from ._compat import current_loop
 
 logger = logging.getLogger("assessment_asgi")
 
+# This process's id, kept current across fork() without a system call per lookup.
+_PID = os.getpid()
+
+
+def _forked() -> None:
+    global _PID
+    _PID = os.getpid()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX; elsewhere there is no fork
+    os.register_at_fork(after_in_child=_forked)
+
 T = TypeVar("T")
 
 
@@ -122,7 +134,7 @@ class LoopLocal(Generic[T]):
         self._factory = factory
         self._close = close
         self._entries: dict[int, _Entry[T]] = {}
-        self._pid = os.getpid()
+        self._pid = _PID
 
     @property
     def active(self) -> int:
@@ -132,13 +144,13 @@ class LoopLocal(Generic[T]):
     def get(self) -> T:
         library, loop = current_loop()
         entry = self._entries.get(id(loop))
-        if entry is not None and entry.loop is loop and self._pid == os.getpid():
+        if entry is not None and entry.loop is loop and self._pid == _PID:
             return entry.value
         return self._build(library, loop, entry)
 
     def _build(self, library: str, loop: Any, stale: _Entry[T] | None) -> T:
-        if self._pid != os.getpid():  # forked: the parent's values are not ours to touch
-            self._entries, self._pid, stale = {}, os.getpid(), None
+        if self._pid != _PID:  # forked: the parent's values are not ours to touch
+            self._entries, self._pid, stale = {}, _PID, None
         if stale is not None:  # an id reused by a new loop
             stale.stop()
         self._forget_finished_loops()

@@ -30,6 +30,7 @@ from typing import Literal
 
 import anyio
 import anyio.to_thread
+from limits import RateLimitItem
 from limits.storage import Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, RateLimiter
 from pydantic import SecretStr
@@ -116,7 +117,12 @@ class RecruiterRateLimiter:
         self._limiter: RateLimiter | None = None
         # On asyncio: one script per hit on the running loop's client (see _HIT).
         self._pool = None if redis is None else RedisPool(redis, timeout=REDIS_TIMEOUT)
-        self._limits = [(item, str(item.amount), str(item.get_expiry())) for item in self.items]
+        # Each item's key as `limits` names it (`item.key_for("session", key)`), split around
+        # the recruiter's key: built once, not per request.
+        self._key_parts: list[tuple[str, str, int, int]] = []
+        for item in self.items:
+            before, _, after = item.key_for("session", "\0").partition("\0")
+            self._key_parts.append((before, after, item.amount, item.get_expiry()))
 
     def __repr__(self) -> str:
         return (
@@ -191,18 +197,33 @@ class RecruiterRateLimiter:
 
     def _hit(self, key: str) -> int | None:
         limiter = self._get_limiter()
+        storage = limiter.storage
+        if isinstance(storage, BoundedMemoryStorage):
+            # The package's own storage: every item in one call (the keys and counts are
+            # those `limits`' strategies would use), the per-request path in memory.
+            over = storage.hit_all(
+                [(prefix + key + suffix, amount, expiry)
+                 for prefix, suffix, amount, expiry in self._key_parts],
+                self.strategy == "moving-window",
+            )
+            return None if over < 0 else self._reset_in(limiter, self.items[over], key)
         for item in self.items:
             if not limiter.hit(item, "session", key):
-                reset = limiter.get_window_stats(item, "session", key).reset_time
-                return min(max(math.ceil(reset - time.time()), 1), item.get_expiry())
+                return self._reset_in(limiter, item, key)
         return None
+
+    @staticmethod
+    def _reset_in(limiter: RateLimiter, item: RateLimitItem, key: str) -> int:
+        """Whole seconds until `item` lets `key` in again: at least 1, at most its window."""
+        reset = limiter.get_window_stats(item, "session", key).reset_time
+        return min(max(math.ceil(reset - time.time()), 1), item.get_expiry())
 
     def _script_args(self, key: str) -> tuple[list[str], list[str]]:
         prefix = self._key_prefix + ":"
         keys, args = [], [repr(time.time()), self.strategy]
-        for item, amount, expiry in self._limits:
-            keys.append(prefix + item.key_for("session", key))
-            args += (amount, expiry)
+        for before, after, amount, expiry in self._key_parts:
+            keys.append(prefix + before + key + after)
+            args += (str(amount), str(expiry))
         return keys, args
 
     def _retry_after(self, over: int | bytes, seconds: bytes | str) -> int:

@@ -14,7 +14,7 @@ import heapq
 import threading
 import time
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from limits.storage import MovingWindowSupport, Storage
 
@@ -154,6 +154,33 @@ class BoundedMemoryStorage(Storage, MovingWindowSupport):
                 # moves it to the last hit's expiry while hits remain.
                 self._schedule(key, now + expiry)
             return True
+
+    def hit_all(self, items: Sequence[tuple[str, int, int]], moving: bool) -> int:
+        """Count one hit on each `(key, limit, expiry)` in turn, as `limits`' strategies
+        count one item after another, under one lock and one reading of the clock: the
+        index of the first item over its limit (the later ones are not counted), or -1."""
+        with self._lock:
+            now = self.clock()
+            self._expire(now)
+            for index, (key, limit, expiry) in enumerate(items):
+                if moving:
+                    window = self._windows.get(key)
+                    if window is None:
+                        window = self._windows[key] = array("d", (expiry,))
+                    elif self._prune(window, now) >= limit:
+                        return index
+                    window.append(now)
+                    if key not in self._scheduled:
+                        self._schedule(key, now + expiry)
+                    continue
+                count, expires_at = self._counters.get(key, (0, 0.0))
+                if expires_at <= now:
+                    count, expires_at = 0, now + expiry
+                    self._schedule(key, expires_at)
+                self._counters[key] = (count + 1, expires_at)
+                if count + 1 > limit:
+                    return index
+            return -1
 
     def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
         with self._lock:

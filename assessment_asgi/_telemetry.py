@@ -154,9 +154,11 @@ class Telemetry:
         label = ", tenant_metric_label=True" if self.tenant_metric_label else ""
         return f"Telemetry(enabled={self.enabled}{label})"
 
-    def request(self, route: str, headers: Any = ()) -> RequestRecord:
-        """The record of one request; `headers` (ASGI pairs) may carry a `traceparent`."""
-        return RequestRecord(self, route, headers)
+    def request(self, route: str | None = None, headers: Any = (), *, scope: Any = None) -> RequestRecord:
+        """The record of one request; `headers` (ASGI pairs) may carry a `traceparent`. Or,
+        given the ASGI `scope` of a `POST /session`, both are read from it, and only when a
+        span is started (the route is the mount's template plus `/session`)."""
+        return RequestRecord(self, route, headers, scope)
 
 
 @dataclass(slots=True)
@@ -164,8 +166,9 @@ class RequestRecord:
     """What one `POST /session` came to: read by telemetry and by the audit hooks."""
 
     telemetry: Telemetry
-    route: str
+    route: str | None = None
     headers: Any = ()
+    scope: Any = None
     code: str = "ok"
     status: int = 200
     recruiter: Recruiter | None = None
@@ -182,17 +185,20 @@ class RequestRecord:
     def __enter__(self) -> RequestRecord:
         self._token = _CURRENT.set(self)
         if self.telemetry.enabled and self.telemetry.tracing():
+            route, headers = self.route, self.headers
+            if route is None:  # the template: never a tenant's value
+                route, headers = f"{mount_template(self.scope)}/session", self.scope.get("headers", ())
             parent, kind = None, otel_trace.SpanKind.INTERNAL
             if not otel_trace.get_current_span().get_span_context().is_valid:
                 # No host instrumentation: this is the server span, continuing the caller's
                 # trace when it sent a W3C traceparent.
                 kind = otel_trace.SpanKind.SERVER
-                carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in self.headers
+                carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in headers
                            if k in _PROPAGATION_HEADERS}
                 parent = otel_propagate.extract(carrier) if carrier else None
             self.span = self.telemetry.tracer.start_span(
-                f"POST {self.route}", context=parent, kind=kind,
-                attributes={"http.request.method": "POST", "http.route": self.route},
+                f"POST {route}", context=parent, kind=kind,
+                attributes={"http.request.method": "POST", "http.route": route},
             )
             # Current, so spans of other instrumentations (database, HTTP) nest under it.
             self._attached = otel_context.attach(otel_trace.set_span_in_context(self.span))

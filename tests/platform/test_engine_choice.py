@@ -149,8 +149,9 @@ async def test_a_callers_cancel_scope_ends_a_call_inside_its_deadline(engine_nam
 @pytest.mark.parametrize("engine", ["aiohttp", "httpx2", "httpx"])
 def test_after_fork_the_child_builds_its_own_engine(engine: str) -> None:
     """gunicorn --preload forks after the app is imported (and maybe used): the child must
-    not touch the parent's pool. pyreqwest is left out: a pyreqwest client built before a
-    fork makes the child hang (upstream issue #51), a documented limit of that engine."""
+    not touch the parent's pool. pyreqwest is left out: once its runtime has started in the
+    parent, a child cannot build a client (pyreqwest 0.15 raises RuntimeError, upstream issue
+    #51), a documented limit of that engine."""
     with _faulty_server(OK_SESSION) as base_url:
         client = SmartAIClient(base_url=base_url, credentials=CREDS, engine=engine)
 

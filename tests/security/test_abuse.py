@@ -87,6 +87,25 @@ def test_per_recruiter_rate_limit_in_memory(
     assert len(platform.calls) == 4  # nothing over the limit was forwarded
 
 
+@pytest.mark.parametrize("strategy", ["moving-window", "fixed-window"])
+def test_every_item_of_a_limit_counts_in_memory(
+    checked_client: httpx2.Client, platform: FakePlatform, platform_url: str, strategy: str
+) -> None:
+    # The hour's budget runs out before the minute's: its window sets Retry-After.
+    app = make_app(platform_url, rate_limit="5/minute;3/hour", rate_limit_strategy=strategy)
+    token = hs_token()
+    with mounted(app) as url:
+        responses = _burst(checked_client, url, token, 4)
+        other = checked_client.post(
+            url, json=body(), headers=bearer(hs_token(sub="rec_7", email="bob@hire.example"))
+        )
+    assert [r.status_code for r in responses] == [200, 200, 200, 429]
+    assert responses[3].json()["code"] == "rate_limited"
+    assert 60 < int(responses[3].headers["retry-after"]) <= 3600
+    assert other.status_code == 200
+    assert len(platform.calls) == 4
+
+
 def test_refused_requests_do_not_spend_the_budget(
     checked_client: httpx2.Client, platform: FakePlatform, platform_url: str
 ) -> None:
