@@ -5,6 +5,7 @@ a real redis-server."""
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import socket
 import subprocess
@@ -230,6 +231,24 @@ def test_an_answer_redis_could_not_record_is_recorded_when_redis_is_back(
 
 RECRUITER = Recruiter(id="rec_42", email="rita@hire.example")
 SESSION = {"token": "tok_1", "expiresAt": "2999-01-01T00:00:00Z"}
+
+
+@pytest.mark.anyio
+async def test_a_body_holding_a_lone_surrogate_is_keyed_like_any_other() -> None:
+    """`Idempotency` is public and takes the decoded body as it is: `json.loads` turns the
+    escape "\\ud800" into a lone surrogate, which UTF-8 cannot encode. (The app itself refuses
+    such a body first, 400 `invalid_json`.) Its fingerprint still tells it from another body."""
+    idempotency = Idempotency(MemoryIdempotencyStore(), ttl=3600.0, lease=60.0)
+    odd = json.loads('{"users": [{"name": "Ada \\ud800", "email": "ada@example.com"}]}')
+    other = json.loads('{"users": [{"name": "Ada \\udfff", "email": "ada@example.com"}]}')
+
+    async def create() -> dict[str, Any]:
+        return dict(SESSION)
+
+    assert await idempotency.run("k1", RECRUITER, odd, create) == (SESSION, False)
+    assert await idempotency.run("k1", RECRUITER, odd, create) == (SESSION, True)
+    with pytest.raises(HTTPException, match="idempotency_key_reused"):
+        await idempotency.run("k1", RECRUITER, other, create)
 
 
 @pytest.mark.anyio

@@ -166,6 +166,24 @@ async def test_a_retention_ending_just_as_an_attempt_comes_gives_up_there(
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", VIRTUAL_CLOCK)
+async def test_an_answer_with_less_than_a_second_left_is_still_recorded_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Replayable for half a second more: the attempt 0.05 s later stores it for the 0.45 s
+    left, and a retry meanwhile replays it."""
+    store = StoreDownFor(failures=1)
+    idempotency = Idempotency(store, ttl=0.5, lease=600.0)
+    await created_once(idempotency, SESSION)
+
+    await sleep_until(0.1)
+    assert await retry(idempotency) == (SESSION, True)
+    assert store.times() == pytest.approx(SCHEDULE[:2])
+    assert store.attempts[-1][1] == pytest.approx(0.45)
+    assert messages(caplog) == [REFUSED, ("WARNING", "recorded an idempotent answer after 2 attempt(s)")]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", VIRTUAL_CLOCK)
 async def test_an_answer_whose_token_had_already_expired_is_not_retried(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
