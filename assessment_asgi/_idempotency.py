@@ -63,7 +63,8 @@ class RateLimit(Protocol):
     ) -> Claim: ...
 
 
-#: Pauses between attempts to record an answer the store refused (then every 5 s).
+#: Pauses between attempts to record an answer the store refused: the first 0.05 s after the
+#: failure, then 0.2, 0.5, 1 and 2 s, then every 5 s (see `Idempotency.finish`).
 RECORD_RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0)
 
 
@@ -183,26 +184,42 @@ class Idempotency:
     async def finish(self, ticket: Ticket, answer: dict[str, Any]) -> None:
         """Store a success. If the store fails, the answer is still given, and recorded again
         in the background until the store takes it (the key stays claimed meanwhile), so a
-        retry replays this session instead of creating a second one."""
+        retry replays this session instead of creating a second one.
+
+        The attempts come 0.05, 0.2, 0.5, 1 and 2 s apart (`RECORD_RETRY_DELAYS`), then every
+        5 s, each storing the answer for what is left of its retention (`ttl`, never past the
+        token's `expiresAt`); once nothing is left, recording gives up (logged). Time is the
+        event loop's (`loop.time()`), the clock its pauses are measured on. Not retried: an
+        answer whose token had already expired, and any on trio (asyncio only); the key then
+        stays claimed (409) until its lease ends.
+        """
         keep = keep_for(self.ttl, answer.get("expiresAt"))
         try:
             with anyio.CancelScope(shield=True):
                 await self.store.complete(ticket.slot, ticket.owner, ticket.fingerprint, answer, keep)
         except Exception as exc:
-            logger.error("could not store an idempotent answer (%s): retrying in the background",
-                         type(exc).__name__)
             if keep > 0 and current_loop()[0] == "asyncio":
+                logger.error(
+                    "could not store an idempotent answer (%s): retrying in the background",
+                    type(exc).__name__,
+                )
                 task = asyncio.get_running_loop().create_task(
-                    self._record(ticket, answer, time.monotonic() + keep)
+                    self._record(ticket, answer, asyncio.get_running_loop().time() + keep)
                 )
                 self._recording.add(task)
                 task.add_done_callback(self._recording.discard)
+            else:
+                logger.error(
+                    "could not store an idempotent answer (%s): not retried; the key "
+                    "stays claimed until its lease ends",
+                    type(exc).__name__,
+                )
 
     async def _record(self, ticket: Ticket, answer: dict[str, Any], until: float) -> None:
         for attempt in itertools.count(1):
             delays = RECORD_RETRY_DELAYS
             await asyncio.sleep(delays[attempt - 1] if attempt <= len(delays) else 5.0)
-            keep = until - time.monotonic()
+            keep = until - asyncio.get_running_loop().time()
             if keep <= 0:
                 logger.error("gave up recording an idempotent answer: its token has expired")
                 return

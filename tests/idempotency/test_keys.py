@@ -6,10 +6,12 @@ import base64
 import hashlib
 import hmac
 import json
+import socket
 import threading
 import time
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -151,6 +153,67 @@ def test_an_unusable_key_is_a_400_before_anything_happens(sandbox: Sandbox, valu
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_idempotency_key"
     assert sandbox.sessions() == 0
+
+
+def h2_post(
+    url: str, headers: list[tuple[bytes, bytes]], body: bytes
+) -> tuple[int, dict[bytes, bytes], bytes]:
+    """One POST over HTTP/2 in clear text (prior knowledge): (status, headers, body). Header
+    values go out exactly as given (h2's client would strip them, vertical tab included). h2
+    is hypercorn's own HTTP/2 library, installed with it."""
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    host, port = urlsplit(url).hostname, urlsplit(url).port
+    assert host is not None
+    assert port is not None
+    connection = h2.connection.H2Connection(h2.config.H2Configuration(
+        client_side=True, header_encoding=None,
+        normalize_outbound_headers=False, validate_outbound_headers=False,
+    ))
+    connection.initiate_connection()
+    connection.send_headers(1, [(b":method", b"POST"), (b":path", urlsplit(url).path.encode()),
+                                (b":scheme", b"http"), (b":authority", f"{host}:{port}".encode()),
+                                *headers])
+    connection.send_data(1, body, end_stream=True)
+    answer: dict[bytes, bytes] = {}
+    data = b""
+    with socket.create_connection((host, port), timeout=30) as sock:
+        sock.sendall(connection.data_to_send())
+        while chunk := sock.recv(65536):
+            for event in connection.receive_data(chunk):
+                if isinstance(event, h2.events.ResponseReceived):
+                    answer = dict(event.headers)
+                elif isinstance(event, h2.events.DataReceived):
+                    data += event.data
+                    connection.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                elif isinstance(event, h2.events.StreamEnded):
+                    return int(answer[b":status"]), answer, data
+                elif isinstance(event, h2.events.StreamReset | h2.events.ConnectionTerminated):
+                    raise AssertionError(f"the server ended the stream: {event}")
+            sock.sendall(connection.data_to_send())
+    raise AssertionError("the server closed the connection before answering")
+
+
+@pytest.mark.parametrize("end", [b"\x0b", b"\x0c"], ids=["vertical-tab", "form-feed"])
+def test_a_key_ending_in_a_vertical_tab_or_form_feed_is_refused_not_trimmed(
+    sandbox: Sandbox, end: bytes
+) -> None:
+    """HTTP/1.1 servers refuse such a header value themselves (uvicorn with h11 or httptools,
+    hypercorn: 400 before any app runs), but HTTP/2 allows it (RFC 9113 forbids NUL, CR and LF,
+    and a space or tab at either end) and hypercorn passes it on. The app refuses the key: it
+    does not trim it into another key, here one that was already used."""
+    headers = [(b"authorization", auth()["Authorization"].encode()),
+               (b"content-type", b"application/json")]
+    body = json.dumps(BODY).encode()
+    with served(assessment_app(sandbox), server="hypercorn") as (_, url):
+        first = h2_post(url, [*headers, (b"idempotency-key", b"k1")], body)
+        odd = h2_post(url, [*headers, (b"idempotency-key", b"k1" + end)], body)
+    assert first[0] == 200
+    assert b"idempotent-replayed" not in odd[1]
+    assert (odd[0], json.loads(odd[2])["code"]) == (400, "invalid_idempotency_key")
+    assert sandbox.sessions() == 1
 
 
 def test_two_key_headers_are_refused(sandbox: Sandbox) -> None:

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
+import anyio
+import httpx2
 import pytest
+import redis.asyncio as redis_asyncio
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from assessment_asgi import ConfigurationError
 from assessment_asgi._claims import StoreFull
 from assessment_asgi._idempotency import MemoryIdempotencyStore, RedisIdempotencyStore
 from tests._fake import USERS, auth
-from tests._features import Sandbox, assessment_app, served
+from tests._features import PREFIX, Sandbox, assessment_app, served
 from tests._servers import free_port
 
 
@@ -63,6 +70,53 @@ def test_an_app_with_the_memory_store_shuts_down_cleanly(
         assert response.status_code == 200
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
     assert "Application shutdown complete." in [r.getMessage() for r in caplog.records]
+
+
+async def _connections_named(redis_url: str, name: str) -> int:
+    """Connections open on the redis-server under the client name `name` (`CLIENT LIST`)."""
+    client = redis_asyncio.Redis.from_url(redis_url)
+    try:
+        return sum(1 for connection in await client.client_list() if connection.get("name") == name)
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # the Redis store is asyncio's only
+async def test_a_server_stopped_in_a_program_that_goes_on_closes_the_apps_redis_connections(
+    sandbox: Sandbox, redis_url: str
+) -> None:
+    """A program that runs uvicorn as one task of its own event loop (`await server.serve()`)
+    and goes on after stopping it: the app's shutdown closes its Redis connections there and
+    then. (When the loop itself ends they would be closed anyway, which is why a server run
+    in a thread of its own, as `served` does, cannot tell.) The app's connections carry a
+    client name of this test's, so `CLIENT LIST` on the shared redis-server shows just them."""
+    name = f"idem-shutdown-{uuid.uuid4().hex[:12]}"
+    assessment = assessment_app(sandbox, redis_url=f"{redis_url}?client_name={name}")
+    host = Starlette(routes=[Mount(PREFIX, app=assessment)], lifespan=assessment.lifespan)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(
+        host, host="127.0.0.1", port=port, log_config=None, log_level=None, lifespan="on",
+        access_log=False, http="h11", loop="asyncio",
+    ))
+    async with anyio.create_task_group() as program:
+        program.start_soon(server.serve)
+        with anyio.fail_after(10):
+            while not server.started:
+                await anyio.sleep(0.01)
+        async with httpx2.AsyncClient(timeout=30) as client:
+            response = await client.post(
+                f"http://127.0.0.1:{port}{PREFIX}/session", json={"users": USERS},
+                headers={**auth(), "Idempotency-Key": str(uuid.uuid4())},
+            )
+        assert response.status_code == 200
+        assert await _connections_named(redis_url, name) >= 1  # the key was claimed and stored
+        server.should_exit = True
+    # The server has shut down (its lifespan ran); this loop, the program, goes on.
+    with anyio.move_on_after(5):
+        while await _connections_named(redis_url, name):
+            await anyio.sleep(0.05)
+    assert await _connections_named(redis_url, name) == 0
 
 
 def test_a_frontend_on_another_origin_may_send_the_key_and_read_the_replay_header(sandbox: Sandbox) -> None:
