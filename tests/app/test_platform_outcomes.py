@@ -76,3 +76,52 @@ def test_unreachable_platform_is_a_502(served: Any, env_keys: None) -> None:
         response = client.post(url, json={"users": USERS}, headers=auth())
     assert response.status_code == 502
     assert response.json()["code"] == "platform_error"
+
+
+_SESSIONS = "/api/v1/sessions"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "level", "message", "code"),
+    [
+        (429, {"success": False, "error": "Too many requests"}, logging.WARNING,
+         "platform rate limited this server (status=429 request_id=req_77)", "platform_rate_limited"),
+        (401, {"success": False, "error": "Invalid API key"}, logging.ERROR,
+         "the platform refused this server's API key or secret (status=401 request_id=req_77): "
+         "check ASSESSMENT_API_KEY and ASSESSMENT_SECRET_KEY", "platform_auth_failed"),
+        (422, {"success": False, "error": "users[0].email is invalid"}, logging.ERROR,
+         "the platform refused the session request (status=422 request_id=req_77)", "platform_rejected"),
+        (500, {"success": False, "error": "boom"}, logging.ERROR,
+         "platform error creating a session: SmartAIServerError (status=500 request_id=req_77)",
+         "platform_error"),
+    ],
+    ids=["429", "401", "422", "500"],
+)
+def test_each_platform_failure_logs_one_line_an_operator_can_follow_up(
+    served: Any, platform: FakePlatform, platform_url: str, caplog: pytest.LogCaptureFixture,
+    status: int, body: dict[str, Any], level: int, message: str, code: str,
+) -> None:
+    """The line names the status and the platform's request id (to quote to SmartAI support);
+    the platform's own message stays out of it."""
+    platform.sandbox.clear_script()
+    platform.sandbox.script("POST", _SESSIONS, status=status, body=body,
+                            headers={"X-Request-Id": "req_77", "Retry-After": "3"}, times=None)
+    with served(AssessmentApp(base_url=platform_url, jwt_secret=JWT_SECRET)) as (client, url):
+        caplog.clear()
+        response = client.post(url, json={"users": USERS}, headers=auth())
+    assert response.json()["code"] == code
+    lines = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "assessment_asgi"]
+    assert lines == [(level, message)]
+
+
+def test_a_platform_timeout_logs_one_line(
+    served: Any, platform: FakePlatform, platform_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    platform.mode, platform.delay = "slow", 3.0
+    assessment = AssessmentApp(base_url=platform_url, jwt_secret=JWT_SECRET, timeout=1.0, read_timeout=1.0)
+    with served(assessment) as (client, url):
+        caplog.clear()
+        response = client.post(url, json={"users": USERS}, headers=auth())
+    assert response.json()["code"] == "platform_timeout"
+    lines = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "assessment_asgi"]
+    assert lines == [(logging.WARNING, "platform timed out creating a session (status=None request_id=None)")]
