@@ -83,6 +83,9 @@ INVALID_JSON = {
     "NaN": b'{"users": NaN}',
     "Infinity": b'{"users": [{"name": "A", "email": "a@b.co", "x": Infinity}]}',
     "-Infinity": b'{"users": -Infinity}',
+    # Numbers too large for a float: Python would read them as infinity, which JSON has not.
+    "number overflowing to infinity": b'{"users": [{"name": "A", "email": "a@b.co", "x": 1e999}]}',
+    "number overflowing to -infinity": b'{"users": -1e999}',
     "lone high surrogate": b'{"users": [{"name": "\\ud800", "email": "ada@example.com"}]}',
     "lone low surrogate": b'{"users": [{"name": "A\\udfff", "email": "ada@example.com"}]}',
     "deeply nested arrays": b'{"users": ' + b"[" * 20_000 + b"]" * 20_000 + b"}",
@@ -358,4 +361,36 @@ def _trickle_is_cut_off(platform: FakePlatform, url: str, token: str) -> None:
     assert status == 408
     assert json.loads(content)["code"] == "request_timeout"
     assert headers["connection"] == "close"
+    assert platform.calls == []
+
+
+def test_an_empty_chunked_body_sent_after_its_headers_is_answered_at_once_on_hypercorn(
+    platform_url: str, platform: FakePlatform, token: str
+) -> None:
+    """hypercorn (asyncio) hands the body to the app through a queue that wakes one waiting
+    ``receive()`` per message: the call that was already waiting when the body came must be
+    the one that is awaited. An empty chunked body is a single message there (its end), so a
+    lost wake-up would leave the client waiting for a 408 instead of the empty-body 400.
+
+    A raw socket: the test decides when the body goes out (after the headers, once the app
+    waits for it), which an HTTP client does not let a caller choose."""
+    app = make_app(platform_url, rate_limit="", body_timeout=1.0, max_users=100)
+    with mounted(app, server="hypercorn") as hypercorn_url:
+        parts = urlsplit(hypercorn_url)
+        with socket.create_connection((parts.hostname or "", parts.port or 80), timeout=15) as sock:
+            sock.sendall(
+                (
+                    f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                    f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+                    "Transfer-Encoding: chunked\r\n\r\n"
+                ).encode()
+            )
+            # Give the app the time to start waiting for the body (not a timing assertion).
+            readable, _, _ = select.select([sock], [], [], 0.3)
+            assert not readable, "the server answered before the body was sent"
+            sock.sendall(b"0\r\n\r\n")
+            status, _, content = _read_answer(sock)
+    assert (status, json.loads(content)) == (
+        400, {"success": False, "error": "The request body is empty", "code": "invalid_json"}
+    )
     assert platform.calls == []

@@ -5,10 +5,12 @@ body is sent, and a client that went away gets nothing."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from assessment_asgi import AssessmentApp, AuthError
@@ -145,6 +147,19 @@ async def test_duplicate_keys_are_refused_with_their_reason() -> None:
     assert (status, body) == (400, problem("invalid_json", "Duplicate keys in a JSON object"))
 
 
+@pytest.mark.parametrize("number", [b"1.5", b"-2.5e3", b"1e308"])
+async def test_numbers_with_a_fraction_or_an_exponent_pass_the_json_check(number: bytes) -> None:
+    status, _, body = await answer(receiving({"type": "http.request", "body": b'{"users": ' + number + b"}"}))
+    assert (status, body["code"]) == (401, "unauthorized")  # past the guard
+
+
+@pytest.mark.parametrize("number", [b"1e999", b"-1e999", b"1" * 400 + b".5"])
+async def test_numbers_too_large_for_a_float_are_not_json(number: bytes) -> None:
+    # Python would read them as infinity (or -infinity), a value JSON does not have.
+    status, _, body = await answer(receiving({"type": "http.request", "body": b'{"users": ' + number + b"}"}))
+    assert (status, body) == (400, problem("invalid_json", "The request body is not valid JSON"))
+
+
 @pytest.mark.parametrize(
     ("content_type", "error"),
     [(None, "Content-Type must be application/json"),
@@ -218,3 +233,27 @@ async def test_a_body_that_never_starts_arriving_is_a_408() -> None:
 async def test_a_client_gone_while_the_first_receive_waits_gets_no_answer() -> None:
     status, _, _ = await answer(arriving_late({"type": "http.disconnect"}))
     assert status is None
+
+
+def polling(*messages: dict[str, Any]) -> Receive:
+    """Hands out ``messages``, then polls for more as a server with no wake-up to wait on
+    might: it checks, yields to the event loop (no future to wait for) and checks again."""
+    queue = list(messages)
+
+    async def receive() -> dict[str, Any]:
+        give_up = time.monotonic() + 5  # a bound on the test, not a timing assertion
+        while not queue:
+            assert time.monotonic() < give_up, "the body deadline never ended the wait"
+            await anyio.lowlevel.checkpoint()
+        return queue.pop(0)
+
+    return receive
+
+
+async def test_a_receive_that_waits_by_polling_still_ends_at_the_body_deadline() -> None:
+    # The deadline's cancellation reaches the receive call even when it is not waiting on a
+    # future but merely yielding to the loop between checks. Plain ASGI: no server the suite
+    # runs waits for a body that way (uvicorn waits on an event, hypercorn on a queue).
+    status, headers, body = await answer(polling())
+    assert (status, body) == (408, problem("request_timeout", "The request body was not received in time"))
+    assert headers[b"connection"] == b"close"
