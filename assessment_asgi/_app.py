@@ -302,7 +302,7 @@ class AssessmentApp:
         body = await read_body(scope, receive, max_bytes=s.max_body_bytes, timeout=s.body_timeout)
         data = parse_json(body)
 
-        principal = await self._authenticate(scope, body)
+        principal = await self._authenticate(scope, body, receive)
         request = self._validate(data)
         record.candidates = tuple(request.users)
         recruiter = await self._resolve(principal, request)
@@ -343,12 +343,12 @@ class AssessmentApp:
     #: Pass to a `SmartAIClient(on_call=...)` you inject: platform spans and request ids.
     observe_platform_call = staticmethod(observe_platform_call)
 
-    async def _authenticate(self, scope: Scope, body: bytes) -> Any:
+    async def _authenticate(self, scope: Scope, body: bytes, receive: Receive) -> Any:
         if self._call_authenticate is None:
             logger.error(build.AUTH_NOT_CONFIGURED)
             raise HTTPException("not_configured", build.AUTH_NOT_CONFIGURED)
         # AuthError, PermissionDenied or any HTTPException from the hook answers as it is.
-        principal = await self._call_authenticate(Request(scope, replay(body)))
+        principal = await self._call_authenticate(Request(scope, replay(body, receive)))
         if principal is None:
             raise AuthError()
         return principal

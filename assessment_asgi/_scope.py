@@ -18,15 +18,17 @@ def route_path(scope: Scope) -> str:
     return path
 
 
-def replay(body: bytes) -> Receive:
-    """A `receive` that hands the already-read body to a hook's `Request` once."""
+def replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` for a hook's `Request`: the already-read body once, then the connection's
+    own `receive`, so a hook sees a client that went away as gone and one still waiting as
+    there (Starlette's `request.is_disconnected()`)."""
     sent = False
 
-    async def receive() -> dict[str, Any]:
+    async def replayed() -> Any:
         nonlocal sent
         if sent:
-            return {"type": "http.disconnect"}
+            return await receive()
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 
-    return receive
+    return replayed

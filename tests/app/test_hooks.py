@@ -51,6 +51,25 @@ def test_custom_authenticate_hook(
     assert platform.calls[0]["body"]["recruiterId"] in {"sync-recruiter", "async-recruiter"}
 
 
+def test_an_authenticate_hook_reads_the_body_and_sees_the_client_still_there(
+    served: Any, platform: FakePlatform, platform_url: str
+) -> None:
+    """The body the app already read is replayed to the hook's Request; after it, the
+    connection's own `receive` answers, so `is_disconnected()` is False for a client that is
+    waiting for its answer (a hook that stops work for a client gone must not stop every one)."""
+    seen: list[tuple[Any, bool]] = []
+
+    async def signed_body(request: Request) -> dict[str, Any]:
+        payload = await request.json()
+        seen.append((payload["users"][0]["email"], await request.is_disconnected()))
+        return {"sub": "rec_body"}
+
+    with served(AssessmentApp(base_url=platform_url, authenticate=signed_body)) as (client, url):
+        response = client.post(url, json={"users": USERS}, headers=auth())
+    assert response.status_code == 200
+    assert seen == [(USERS[0]["email"], False)]
+
+
 def test_authenticate_hook_can_forbid(served: Any, platform: FakePlatform, platform_url: str) -> None:
     def only_admins(request: Request) -> Any:
         raise PermissionDenied("Recruiters only")
