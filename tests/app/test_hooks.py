@@ -70,6 +70,40 @@ def test_an_authenticate_hook_reads_the_body_and_sees_the_client_still_there(
     assert seen == [(USERS[0]["email"], False)]
 
 
+def test_an_authenticate_hook_sees_a_client_that_went_away(
+    served: Any, platform: FakePlatform, platform_url: str
+) -> None:
+    """A hook doing slow work may stop when the client has gone: once the client hangs up,
+    `request.is_disconnected()` turns True (the connection's own `receive` answers after the
+    replayed body). The hook polls for it, for at most 10 s."""
+    import asyncio
+    import socket
+    import threading
+    from urllib.parse import urlsplit
+
+    noticed = threading.Event()
+
+    async def slow_hook(request: Request) -> dict[str, Any]:
+        await request.body()
+        for _ in range(500):
+            if await request.is_disconnected():
+                noticed.set()
+                break
+            await asyncio.sleep(0.02)
+        raise AuthError("gone")
+
+    with served(AssessmentApp(base_url=platform_url, authenticate=slow_hook)) as (_client, url):
+        parts = urlsplit(url)
+        body = b'{"users": [{"name": "Ada", "email": "ada@example.com"}]}'
+        with socket.create_connection((parts.hostname, parts.port), timeout=10) as conn:
+            conn.sendall(
+                f"POST {parts.path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+            )
+        assert noticed.wait(10)
+    assert platform.calls == []
+
+
 def test_authenticate_hook_can_forbid(served: Any, platform: FakePlatform, platform_url: str) -> None:
     def only_admins(request: Request) -> Any:
         raise PermissionDenied("Recruiters only")

@@ -129,3 +129,51 @@ async def test_one_litestar_route_registered_in_two_apps_knows_each_mount_path()
             response = await client.get(f"/{version}/assessment/openapi.json")
         assert response.json()["servers"] == [{"url": f"/{version}/assessment"}]
     assert [root for _, root in recorder.seen] == ["/v1/assessment", "/v2/assessment", "/v1/assessment"]
+
+
+async def _answer(path: str, root_path: str) -> tuple[int, dict[str, object]]:
+    """POST straight to the app with this ``path`` and ``root_path`` (what no host in the suite
+    hands over, so the app is called as ASGI itself): its status and JSON answer."""
+    import json
+
+    from assessment_asgi import AssessmentApp
+
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": root_path,
+        "query_string": b"", "headers": [(b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 80),
+    }
+    await AssessmentApp(jwt_secret=JWT_SECRET, base_url="http://127.0.0.1:9/api/v1")(scope, receive, send)
+    status = sent[0]["status"]
+    assert isinstance(status, int)
+    return status, json.loads(b"".join(m.get("body", b"") for m in sent[1:]))  # type: ignore[arg-type,misc]
+
+
+@pytest.mark.parametrize(
+    ("path", "root_path"),
+    [
+        ("/xyz/session", "/api"),     # a path outside the root path: the route is the whole path
+        ("/session", "/session"),     # the mount point itself: nothing below it
+        ("/apix/session", "/api"),    # the root path is a prefix of a segment, not of the path
+    ],
+)
+async def test_only_the_path_below_the_root_path_is_routed(path: str, root_path: str) -> None:
+    """The route is what follows ``root_path`` at a segment boundary; anything else answers the
+    package's 404 (the request never reaches the session endpoint, whose answer here would be
+    a 401 for the missing token)."""
+    status, answer = await _answer(path, root_path)
+    assert (status, answer["code"]) == (404, "not_found")
+
+
+async def test_the_session_endpoint_below_a_root_path_is_reached() -> None:
+    status, answer = await _answer("/api/session", "/api")
+    assert (status, answer["code"]) == (401, "unauthorized")
