@@ -94,13 +94,17 @@ class BoundedMemoryStorage(Storage, MovingWindowSupport):
         with self._lock:
             now = self.clock()
             self._expire(now)
-            count, expires_at = self._counters.get(key, (0, 0.0))
-            if expires_at <= now:
-                count, expires_at = 0, now + expiry
-                self._schedule(key, expires_at)
-            count += amount
-            self._counters[key] = (count, expires_at)
-            return count
+            return self._incr(key, expiry, amount, now)
+
+    def _incr(self, key: str, expiry: int, amount: int, now: float) -> int:
+        """`incr` with the lock held and expired keys dropped."""
+        count, expires_at = self._counters.get(key, (0, 0.0))
+        if expires_at <= now:
+            count, expires_at = 0, now + expiry
+            self._schedule(key, expires_at)
+        count += amount
+        self._counters[key] = (count, expires_at)
+        return count
 
     def get(self, key: str) -> int:
         with self._lock:
@@ -141,19 +145,23 @@ class BoundedMemoryStorage(Storage, MovingWindowSupport):
         with self._lock:
             now = self.clock()
             self._expire(now)
-            window = self._windows.get(key)
-            if window is None:
-                window = self._windows[key] = array("d", (expiry,))
-            elif self._prune(window, now) + amount > limit:
-                return False
-            # At most ``limit`` hits are ever kept: the memory of a key is bounded too.
-            for _ in range(amount):
-                window.append(now)
-            if key not in self._scheduled:
-                # One heap entry per live key, not per hit: when it comes due, `_expire`
-                # moves it to the last hit's expiry while hits remain.
-                self._schedule(key, now + expiry)
-            return True
+            return self._acquire(key, limit, expiry, amount, now)
+
+    def _acquire(self, key: str, limit: int, expiry: int, amount: int, now: float) -> bool:
+        """`acquire_entry` with the lock held and expired keys dropped."""
+        window = self._windows.get(key)
+        if window is None:
+            window = self._windows[key] = array("d", (expiry,))
+        elif self._prune(window, now) + amount > limit:
+            return False
+        # At most ``limit`` hits are ever kept: the memory of a key is bounded too.
+        for _ in range(amount):
+            window.append(now)
+        if key not in self._scheduled:
+            # One heap entry per live key, not per hit: when it comes due, `_expire`
+            # moves it to the last hit's expiry while hits remain.
+            self._schedule(key, now + expiry)
+        return True
 
     def hit_all(self, items: Sequence[tuple[str, int, int]], moving: bool) -> int:
         """Count one hit on each `(key, limit, expiry)` in turn, as `limits`' strategies
@@ -164,21 +172,10 @@ class BoundedMemoryStorage(Storage, MovingWindowSupport):
             self._expire(now)
             for index, (key, limit, expiry) in enumerate(items):
                 if moving:
-                    window = self._windows.get(key)
-                    if window is None:
-                        window = self._windows[key] = array("d", (expiry,))
-                    elif self._prune(window, now) >= limit:
-                        return index
-                    window.append(now)
-                    if key not in self._scheduled:
-                        self._schedule(key, now + expiry)
-                    continue
-                count, expires_at = self._counters.get(key, (0, 0.0))
-                if expires_at <= now:
-                    count, expires_at = 0, now + expiry
-                    self._schedule(key, expires_at)
-                self._counters[key] = (count + 1, expires_at)
-                if count + 1 > limit:
+                    allowed = self._acquire(key, limit, expiry, 1, now)
+                else:
+                    allowed = self._incr(key, expiry, 1, now) <= limit
+                if not allowed:
                     return index
             return -1
 
