@@ -121,7 +121,11 @@ async def measure_clients(upstream: str, quick: bool) -> dict[str, Any]:
         for rnd in range(ROUNDS):
             for name in names[rnd % len(names) :] + names[: rnd % len(names)]:
                 result = await time_calls(clients[name], n // ROUNDS, warmup=50)
+                # The event loop's own CPU per call (this thread only; an engine's native
+                # threads excluded): what a server on one loop pays for each platform call.
+                cpu = time.thread_time()
                 result["calls_per_s_32"] = await throughput(clients[name], total // ROUNDS, 32)
+                result["loop_us_32"] = (time.thread_time() - cpu) / (total // ROUNDS) * 1e6
                 rounds[name].append(result)
         for name, results in rounds.items():
             out[name] = {key: statistics.median(r[key] for r in results) for key in results[0]}

@@ -12,7 +12,8 @@
 4. Clients against the platform stand-in over loopback, the endpoint's platform call alone,
    per engine (aiohttp, pyreqwest, httpx2): the hand-written library call, the bare engine
    call, and ``SmartAIClient.create_session`` on it; sequential (us per call) and 32
-   concurrent (calls/s). Target: create_session <= 1.1x the bare call on the same engine.
+   concurrent (calls/s, and the event loop thread's CPU per call: what binds a server on one
+   loop). Target: create_session <= 1.1x the bare call on the same engine.
 5. Memory, per engine: resident set growth of the whole endpoint (real sockets to the
    stand-in) over 50,000 requests after a warm-up. Target: < 10 MB.
 """
@@ -328,7 +329,8 @@ def rows(result: dict[str, Any]) -> list[dict[str, str]]:
                 table.append({
                     "name": f"platform call over loopback: {label.format(engine=engine)}",
                     "value": f"{c[key]['p50_us']:.0f} us p50 sequential, "
-                    f"{c[key]['calls_per_s_32']:.0f} calls/s at 32 concurrent",
+                    f"{c[key]['calls_per_s_32']:.0f} calls/s at 32 concurrent "
+                    f"({c[key]['loop_us_32']:.0f} us of event-loop CPU per call)",
                     "target": "",
                 })
         smart, bare, hand = c[f"smartai_{engine}"], c[f"engine_{engine}"], c[f"raw_{engine}"]
