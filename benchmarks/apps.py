@@ -7,6 +7,8 @@ HS256 recruiter JWT and validates the same body; they differ in how they call th
   the pooled SmartAIClient on the aiohttp engine on asyncio).
 - ``package_nolimit``: the same with the per-recruiter rate limit off.
 - ``package_pyreqwest``: the same with ``ASSESSMENT_ENGINE=pyreqwest`` (the opt-in engine).
+- ``package_pyreqwest_bare``: an experiment: that engine's ``send`` replaced by the
+  hand-written call, to measure the engine's own share of the gap to a hand-written endpoint.
 - ``package_httpx2``: the same with ``ASSESSMENT_ENGINE=httpx2`` (httpx2's own pool).
 - ``package_redis``: the defaults in replica mode: ``ASSESSMENT_REDIS_URL`` set (rate limits
   and idempotency keys in a real redis-server on loopback, ``BENCH_REDIS_URL``).
@@ -264,6 +266,24 @@ def package_pyreqwest() -> Starlette:
     return Starlette(routes=[Mount("/assessment", AssessmentApp())])
 
 
+def package_pyreqwest_bare() -> Starlette:
+    """An experiment, not a way to run the package: ``engine="pyreqwest"`` with the engine's
+    ``send`` replaced by the hand-written call (no attempt task, no streamed capped read, no
+    per-request timeout, no error mapping). Beside ``package_pyreqwest`` it measures how much
+    of the gap to the hand-written endpoint the engine itself accounts for."""
+    from assessment_asgi.platform._engines import Answer, Prepared
+    from assessment_asgi.platform._engines._pyreqwest import PyreqwestEngine
+
+    async def send(self: PyreqwestEngine, request: Prepared) -> Answer:
+        client = self._client(request.connect, request.read)
+        builder = client.request(request.method, request.url).headers(request.headers)
+        response = await builder.body_bytes(request.body).build().send()
+        return Answer(response.status, response.headers, bytes(await response.bytes()))
+
+    PyreqwestEngine.send = send  # type: ignore[method-assign]  # this process only
+    return package_pyreqwest()
+
+
 def package_httpx2() -> Starlette:
     """The package with ``ASSESSMENT_ENGINE=httpx2``: httpx2's own pool."""
     from starlette.routing import Mount
@@ -292,6 +312,7 @@ VARIANTS: dict[str, Callable[[], Starlette]] = {
     "package_nolimit": package_nolimit,
     "package_gc": package_gc,
     "package_pyreqwest": package_pyreqwest,
+    "package_pyreqwest_bare": package_pyreqwest_bare,
     "package_httpx2": package_httpx2,
     "package_redis": package_redis,
     "sdk": sdk,
