@@ -56,7 +56,9 @@ class BoundedMemoryStorage(Storage, MovingWindowSupport):
         heapq.heappush(self._heap, (when, key))
 
     def _expire(self, now: float) -> None:
-        while self._heap and self._heap[0][0] <= now:
+        # Strictly before `now`: a key put back below is due at `now` at the earliest, so
+        # every turn of this loop either drops an entry or moves it past this sweep.
+        while self._heap and self._heap[0][0] < now:
             when, key = heapq.heappop(self._heap)
             if self._scheduled.get(key) != when:
                 continue  # superseded or cleared
@@ -73,10 +75,14 @@ class BoundedMemoryStorage(Storage, MovingWindowSupport):
 
     @staticmethod
     def _prune(window: array[float], now: float) -> int:
-        """Drop the hits older than the window; the number of hits left."""
-        oldest = now - window[0]
+        """Drop the hits whose window has passed; the number of hits left.
+
+        A hit counts until `now` is past `hit + expiry` (`limits`' own rule), computed as
+        the expiry sweep computes a key's due time, never as `now - expiry`: the two roundings
+        could disagree, keeping a hit whose key is already due, for ever."""
+        expiry = window[0]
         end = 1
-        while end < len(window) and window[end] < oldest:
+        while end < len(window) and window[end] + expiry < now:
             end += 1
         if end > 1:
             del window[1:end]

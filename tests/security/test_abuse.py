@@ -464,3 +464,31 @@ def test_an_idle_recruiter_costs_no_memory_once_the_window_has_passed(strategy: 
         return statuses
 
     assert anyio.run(thirty_one) == [200] * 30 + [429]  # and the limit still holds afterwards
+
+
+@pytest.mark.timeout(10)  # the sweep that went round in circles never returned: fail, not hang
+@pytest.mark.parametrize("strategy", ["moving-window", "fixed-window"])
+def test_a_request_at_the_very_instant_a_window_ends_is_answered(strategy: str) -> None:
+    """A clock reading exactly one window after a recruiter's hit (at 2,000 requests/s, real
+    clocks land on one within minutes) used to send the expiry sweep round in circles: the
+    hit was still counted, so its key was put back due at that same instant, for ever. The
+    server's event loop then spun at full CPU and answered nobody."""
+    limiter = RecruiterRateLimiter(limit="1/minute", strategy=strategy)  # type: ignore[arg-type]
+    storage = limiter._get_limiter().storage
+    assert isinstance(storage, BoundedMemoryStorage)
+    now = [1_900_000_000.25]
+    storage.clock = lambda: now[0]
+
+    async def status(recruiter: str) -> int:
+        try:
+            await limiter.check(Recruiter(id=recruiter))
+        except HTTPException as problem:
+            return problem.status_code
+        return 200
+
+    assert anyio.run(status, "rec_1") == 200
+    now[0] += 60  # exactly the hit plus the window, as a float: the instant it ends
+    assert anyio.run(status, "rec_2") == 200  # answered: the sweep came back
+    now[0] += 1e-6
+    assert storage.expire() == 1  # rec_1's window has passed and its key is gone; rec_2's is left
+    assert anyio.run(status, "rec_1") == 200
