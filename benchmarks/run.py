@@ -1,4 +1,4 @@
-"""Benchmark the session endpoint served nine ways, on loopback, with wrk.
+"""Benchmark the session endpoint served every way `apps.py` builds it, on loopback, with wrk.
 
     python benchmarks/run.py            # full run (~5 minutes)
     python benchmarks/run.py --quick    # smoke run (~1 minute)
