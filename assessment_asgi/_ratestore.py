@@ -43,7 +43,11 @@ class BoundedMemoryStorage(Storage, MovingWindowSupport):
         self._scheduled: dict[str, float] = {}  # the heap entry that is current, per key
 
     def __repr__(self) -> str:
-        return f"BoundedMemoryStorage(keys={len(self._scheduled)})"
+        return f"BoundedMemoryStorage(keys={self._held()})"
+
+    def _held(self) -> int:
+        """The keys this storage holds memory for."""
+        return len(self._counters) + len(self._windows)
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
@@ -62,11 +66,10 @@ class BoundedMemoryStorage(Storage, MovingWindowSupport):
             when, key = heapq.heappop(self._heap)
             if self._scheduled.get(key) != when:
                 continue  # superseded or cleared
-            counter = self._counters.get(key)
+            # A fixed window is due exactly when its count ends (it is scheduled at each new
+            # count); a moving window when its first hit ends, and it moves on while hits remain.
             window = self._windows.get(key)
-            if counter is not None and counter[1] > now:
-                self._schedule(key, counter[1])
-            elif window is not None and self._prune(window, now):
+            if window is not None and self._prune(window, now):
                 self._schedule(key, window[-1] + window[0])
             else:
                 self._counters.pop(key, None)
@@ -92,7 +95,7 @@ class BoundedMemoryStorage(Storage, MovingWindowSupport):
         """Drop every key whose window has passed; returns how many keys are left."""
         with self._lock:
             self._expire(self.clock())
-            return len(self._scheduled)
+            return self._held()
 
     # ── fixed window (Storage) ───────────────────────────────────────────────────
 
@@ -130,7 +133,7 @@ class BoundedMemoryStorage(Storage, MovingWindowSupport):
 
     def reset(self) -> int | None:
         with self._lock:
-            count = len(self._scheduled)
+            count = self._held()
             self._counters.clear()
             self._windows.clear()
             self._heap.clear()

@@ -9,7 +9,7 @@ import signal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from limits import RateLimitItemPerSecond
 from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
@@ -35,12 +35,12 @@ class Model:
         window = KEYS[key][1]
         return [hit for hit in self.hits.get(key, []) if hit + window >= self.now]
 
-    def hit_moving(self, key: str) -> bool:
+    def hit_moving(self, key: str, cost: int) -> bool:
         limit = KEYS[key][0]
         live = self.live_hits(key)
-        if len(live) + 1 > limit:
+        if len(live) + cost > limit:
             return False
-        self.hits[key] = [*live, self.now]
+        self.hits[key] = [*live, *[self.now] * cost]
         return True
 
     def hit_fixed(self, key: str) -> bool:
@@ -50,6 +50,11 @@ class Model:
             count, ends = 0, self.now + window
         self.counters[key] = (count + 1, ends)
         return count + 1 <= limit
+
+    def fixed_count(self, key: str) -> tuple[int, float]:
+        """The count of `key`'s fixed window and when it ends (now, when none is running)."""
+        count, ends = self.counters.get(key, (0, 0.0))
+        return (count, ends) if ends > self.now else (0, self.now)
 
     def moving_stats(self, key: str) -> tuple[float, int]:
         live = self.live_hits(key)
@@ -91,9 +96,10 @@ def _returns_within(seconds: float) -> Iterator[None]:
 
 _key = st.sampled_from(sorted(KEYS))
 _step = st.one_of(
-    st.tuples(st.just("moving"), _key),
+    st.tuples(st.just("moving"), _key, st.integers(1, 2)),
     st.tuples(st.just("fixed"), _key),
     st.tuples(st.just("stats"), _key),
+    st.tuples(st.just("fixed_stats"), _key),
     st.tuples(st.just("tick"), st.sampled_from([0.25, 1.0, 59.0, 60.0, 61.0])),
     st.tuples(st.just("to_end"), _key, st.integers(0, 3)),
 )
@@ -101,6 +107,11 @@ _step = st.one_of(
 
 @settings(max_examples=300, deadline=None, database=None)
 @given(st.lists(_step, max_size=40))
+# The instants that matter, always tried: a hit's window ends as another key is hit (the sweep
+# that went round in circles), and each kind of window is asked at the very instant it ends.
+@example([("moving", "b", 1), ("to_end", "b", 0), ("moving", "c", 1)])
+@example([("moving", "b", 1), ("to_end", "b", 0), ("stats", "b"), ("moving", "b", 1)])
+@example([("fixed", "b"), ("to_end", "b", 0), ("fixed_stats", "b"), ("fixed", "b")])
 def test_the_storage_counts_as_limits_rules_say_and_frees_every_key(steps: list[tuple]) -> None:
     with _returns_within(2.0):
         _run(steps)
@@ -118,7 +129,8 @@ def _run(steps: list[tuple]) -> None:
     for step in steps:
         kind, *args = step
         if kind == "moving":
-            assert moving.hit(item(args[0]), "moving", args[0]) == model.hit_moving(args[0]), step
+            key, cost = args
+            assert moving.hit(item(key), "moving", key, cost=cost) == model.hit_moving(key, cost), step
         elif kind == "fixed":
             assert fixed.hit(item(args[0]), "fixed", args[0]) == model.hit_fixed(args[0]), step
         elif kind == "stats":
@@ -127,6 +139,12 @@ def _run(steps: list[tuple]) -> None:
             stats = moving.get_window_stats(item(key), "moving", key)
             assert stats.remaining == KEYS[key][0] - count, step
             assert stats.reset_time == start + KEYS[key][1], step
+        elif kind == "fixed_stats":
+            key = args[0]
+            count, ends = model.fixed_count(key)
+            stats = fixed.get_window_stats(item(key), "fixed", key)
+            assert stats.remaining == max(0, KEYS[key][0] - count), step
+            assert stats.reset_time == ends, step
         elif kind == "tick":
             model.now += args[0]
         else:  # to the very instant one of a key's windows ends
