@@ -3,9 +3,11 @@ raw misbehaving sockets. Every engine must classify the same faults the same way
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gzip
 import json
+import logging
 import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -347,6 +349,57 @@ async def test_cancelling_a_call_ends_its_request(engine_name: str) -> None:
                 tg.cancel_scope.cancel()
             assert tg.cancel_scope.cancelled_caught  # the cancel ended the scope, nothing escaped
             assert await anyio.to_thread.run_sync(hung_up.wait, 10)
+
+
+def test_closing_the_pyreqwest_engine_ends_the_attempts_its_callers_gave_up(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """pyreqwest cannot stop a request whose caller was cancelled: its attempt runs on to its
+    own timeout. Closing the engine (as `SmartAIClient.aclose()` and the app's shutdown do)
+    ends those attempts first, so a program that ends right after logs nothing: no "unhandled
+    exception during asyncio.run() shutdown" for an attempt still running."""
+
+    def wait_for_hang_up(conn: socket.socket) -> None:
+        read_request_head(conn)
+        conn.settimeout(30)
+        with contextlib.suppress(OSError):
+            while conn.recv(1024):
+                pass
+
+    async def give_up_then_close(url: str) -> None:
+        async with open_engine("pyreqwest") as engine:
+            with anyio.move_on_after(0.1):
+                await engine.send(prepared(url, read=30.0, deadline=5.0))
+
+    with raw_server(wait_for_hang_up) as url:
+        for _ in range(10):  # the program's end races the abandoned attempt: try it often
+            asyncio.run(give_up_then_close(url))
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_a_caller_still_waiting_when_the_pyreqwest_engine_closes_gets_an_error() -> None:
+    """Closing ends only the attempts whose callers gave up: one still waiting is answered
+    with an engine error, never handed a cancel it did not ask for."""
+    received = threading.Event()
+
+    def wait_for_hang_up(conn: socket.socket) -> None:
+        read_request_head(conn)
+        received.set()
+        conn.settimeout(30)
+        with contextlib.suppress(OSError):
+            while conn.recv(1024):
+                pass
+
+    async def close_under_a_caller(url: str) -> EngineError:
+        async with open_engine("pyreqwest") as engine:
+            waiting = asyncio.ensure_future(failure_of(engine, prepared(url, read=30.0, deadline=5.0)))
+            assert await anyio.to_thread.run_sync(received.wait, 10)
+            await engine.aclose()
+            return await waiting
+
+    with raw_server(wait_for_hang_up) as url:
+        caught = asyncio.run(close_under_a_caller(url))
+    assert (caught.kind, caught.sent) == ("dropped", True)
 
 
 @pytest.mark.anyio

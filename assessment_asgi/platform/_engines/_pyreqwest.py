@@ -9,7 +9,8 @@ Built for this package's guarantees as far as pyreqwest 0.15 allows:
 * "never sent" only when pyreqwest's causes name the connect phase: anything else counts
   as "maybe sent", so a create is never repeated on a guess;
 * the request runs in its own task: a caller's cancel scope is honoured at once, while the
-  request itself (which pyreqwest cannot stop) ends at its own timeout;
+  request itself (which pyreqwest cannot stop) ends at its own timeout, or when the engine
+  is closed;
 * clients are built lazily per process and event loop (once pyreqwest's runtime has started
   in a process, a child forked from it cannot build a client: upstream issue #51).
 """
@@ -47,7 +48,8 @@ class PyreqwestEngine:
     def __init__(self, options: Options) -> None:
         self._options = options
         self._clients: dict[tuple[float, float], Client] = {}
-        self._running: set[asyncio.Task[Answer]] = set()
+        self._running: set[asyncio.Task[Answer]] = set()  # held: the loop keeps only weak refs
+        self._abandoned: set[asyncio.Task[Answer]] = set()  # running on, their callers gone
 
     def _client(self, connect: float, read: float) -> Client:
         client = self._clients.get((connect, read))
@@ -76,10 +78,16 @@ class PyreqwestEngine:
         task.add_done_callback(self._finished)
         # Awaited through ``shield``: a cancel reaches us as asyncio's own CancelledError
         # (a cancel scope then ends cleanly) and the task runs on to its own timeout.
-        return await asyncio.shield(task)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.done():
+                self._abandoned.add(task)
+            raise
 
     def _finished(self, task: asyncio.Task[Answer]) -> None:
         self._running.discard(task)
+        self._abandoned.discard(task)
         if not task.cancelled():
             task.exception()  # retrieved: an abandoned attempt's failure is not news
 
@@ -112,6 +120,13 @@ class PyreqwestEngine:
         return Answer(status, headers, body)
 
     async def aclose(self) -> None:
+        # First the attempts whose callers gave up (they would run on to their own timeout):
+        # cancelled and awaited here, so none ends later, on a closed client, as an error
+        # nobody is left to read. A caller still waiting gets its answer or an error.
+        abandoned = list(self._abandoned)
+        for task in abandoned:
+            task.cancel()
+        await asyncio.gather(*abandoned, return_exceptions=True)
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             await client.close()
