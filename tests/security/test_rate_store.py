@@ -9,7 +9,7 @@ import signal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from hypothesis import example, given, settings
+from hypothesis import Phase, example, given, settings
 from hypothesis import strategies as st
 from limits import RateLimitItemPerSecond
 from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
@@ -105,7 +105,12 @@ _step = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None, database=None)
+# A call that hangs costs its example 2 s: no "explain" phase (it re-runs the failure many
+# times over), one failure reported, shrunk.
+@settings(
+    max_examples=300, deadline=None, database=None, report_multiple_bugs=False,
+    phases=(Phase.explicit, Phase.generate, Phase.shrink),
+)
 @given(st.lists(_step, max_size=40))
 # The instants that matter, always tried: a hit's window ends as another key is hit (the sweep
 # that went round in circles), and each kind of window is asked at the very instant it ends.
