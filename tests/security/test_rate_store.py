@@ -102,6 +102,7 @@ _step = st.one_of(
     st.tuples(st.just("fixed_stats"), _key),
     st.tuples(st.just("tick"), st.sampled_from([0.25, 1.0, 59.0, 60.0, 61.0])),
     st.tuples(st.just("to_end"), _key, st.integers(0, 3)),
+    st.tuples(st.just("clear"), _key),
 )
 
 
@@ -117,6 +118,7 @@ _step = st.one_of(
 @example([("moving", "b", 1), ("to_end", "b", 0), ("moving", "c", 1)])
 @example([("moving", "b", 1), ("to_end", "b", 0), ("stats", "b"), ("moving", "b", 1)])
 @example([("fixed", "b"), ("to_end", "b", 0), ("fixed_stats", "b"), ("fixed", "b")])
+@example([("moving", "b", 1), ("fixed", "b"), ("clear", "b"), ("moving", "b", 1), ("fixed", "b")])
 def test_the_storage_counts_as_limits_rules_say_and_frees_every_key(steps: list[tuple]) -> None:
     with _returns_within(2.0):
         _run(steps)
@@ -150,6 +152,12 @@ def _run(steps: list[tuple]) -> None:
             stats = fixed.get_window_stats(item(key), "fixed", key)
             assert stats.remaining == max(0, KEYS[key][0] - count), step
             assert stats.reset_time == ends, step
+        elif kind == "clear":  # both of the key's windows forgotten, as limiters' clear() does
+            key = args[0]
+            moving.clear(item(key), "moving", key)
+            fixed.clear(item(key), "fixed", key)
+            model.hits.pop(key, None)
+            model.counters.pop(key, None)
         elif kind == "tick":
             model.now += args[0]
         else:  # to the very instant one of a key's windows ends
@@ -157,3 +165,17 @@ def _run(steps: list[tuple]) -> None:
             if ends:
                 model.now = ends[min(args[1], len(ends) - 1)]
         assert storage.expire() == model.live_keys(), step
+
+
+def test_reset_forgets_every_key_and_says_how_many() -> None:
+    storage = BoundedMemoryStorage(clock=lambda: START)
+    moving, fixed = MovingWindowRateLimiter(storage), FixedWindowRateLimiter(storage)
+    item = RateLimitItemPerSecond(1, 60)
+    assert storage.check()  # healthy: nothing to reach, nothing to fail
+    assert moving.hit(item, "moving", "b")
+    assert fixed.hit(item, "fixed", "b")
+    assert not moving.hit(item, "moving", "b")
+    assert storage.reset() == 2
+    assert storage.expire() == 0
+    assert moving.hit(item, "moving", "b")  # the budget is whole again
+    assert fixed.hit(item, "fixed", "b")
