@@ -119,6 +119,10 @@ _step = st.one_of(
 @example([("moving", "b", 1), ("to_end", "b", 0), ("stats", "b"), ("moving", "b", 1)])
 @example([("fixed", "b"), ("to_end", "b", 0), ("fixed_stats", "b"), ("fixed", "b")])
 @example([("moving", "b", 1), ("fixed", "b"), ("clear", "b"), ("moving", "b", 1), ("fixed", "b")])
+# Two hits a second apart: the first one's window ends, the key moves on to the second's end,
+# then that ends too.
+@example([("moving", "c", 1), ("tick", 1.0), ("moving", "c", 1), ("tick", 59.0), ("tick", 0.25),
+          ("stats", "c"), ("tick", 61.0), ("stats", "c")])
 def test_the_storage_counts_as_limits_rules_say_and_frees_every_key(steps: list[tuple]) -> None:
     with _returns_within(2.0):
         _run(steps)
