@@ -65,3 +65,23 @@ def read_request_head(conn: socket.socket) -> bytes:
             break
         data += chunk
     return data
+
+
+def silent_until_hang_up(
+    received: threading.Event | None = None, hung_up: threading.Event | None = None
+) -> Callable[[socket.socket], None]:
+    """A `raw_server` handler that reads the request head (then sets `received`), never
+    answers, and sets `hung_up` once the client closes the connection (30 s at most)."""
+
+    def handle(conn: socket.socket) -> None:
+        read_request_head(conn)
+        if received is not None:
+            received.set()
+        conn.settimeout(30)
+        with contextlib.suppress(OSError):
+            while conn.recv(1024):
+                pass
+        if hung_up is not None:
+            hung_up.set()
+
+    return handle

@@ -25,6 +25,7 @@ from ._engine_runs import (
     pytest_generate_tests,  # noqa: F401 - runs engine_name tests per engine
     raw_server,
     read_request_head,
+    silent_until_hang_up,
 )
 
 API_KEY = "wc_ak_test_0123456789abcdef"
@@ -329,19 +330,10 @@ async def test_cancelling_a_call_ends_its_request(engine_name: str) -> None:
     its own timeout, set just past the attempt's deadline."""
     received, hung_up = threading.Event(), threading.Event()
 
-    def wait_for_hang_up(conn: socket.socket) -> None:
-        read_request_head(conn)
-        received.set()
-        conn.settimeout(30)
-        with contextlib.suppress(OSError):
-            while conn.recv(1024):
-                pass
-        hung_up.set()
-
     # Only a cancel can end this request within the test: its own limits are 30 s, except
     # pyreqwest's deadline, which is its only way to end a request it was told to drop.
     deadline = 1.0 if engine_name == "pyreqwest" else 30.0
-    with raw_server(wait_for_hang_up) as url:
+    with raw_server(silent_until_hang_up(received, hung_up)) as url:
         async with open_engine(engine_name) as engine:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(engine.send, prepared(url, read=30.0, deadline=deadline))
@@ -359,19 +351,12 @@ def test_closing_the_pyreqwest_engine_ends_the_attempts_its_callers_gave_up(
     ends those attempts first, so a program that ends right after logs nothing: no "unhandled
     exception during asyncio.run() shutdown" for an attempt still running."""
 
-    def wait_for_hang_up(conn: socket.socket) -> None:
-        read_request_head(conn)
-        conn.settimeout(30)
-        with contextlib.suppress(OSError):
-            while conn.recv(1024):
-                pass
-
     async def give_up_then_close(url: str) -> None:
         async with open_engine("pyreqwest") as engine:
             with anyio.move_on_after(0.1):
                 await engine.send(prepared(url, read=30.0, deadline=5.0))
 
-    with raw_server(wait_for_hang_up) as url:
+    with raw_server(silent_until_hang_up()) as url:
         for _ in range(10):  # the program's end races the abandoned attempt: try it often
             asyncio.run(give_up_then_close(url))
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
@@ -382,14 +367,6 @@ def test_a_caller_still_waiting_when_the_pyreqwest_engine_closes_gets_an_error()
     with an engine error, never handed a cancel it did not ask for."""
     received = threading.Event()
 
-    def wait_for_hang_up(conn: socket.socket) -> None:
-        read_request_head(conn)
-        received.set()
-        conn.settimeout(30)
-        with contextlib.suppress(OSError):
-            while conn.recv(1024):
-                pass
-
     async def close_under_a_caller(url: str) -> EngineError:
         async with open_engine("pyreqwest") as engine:
             waiting = asyncio.ensure_future(failure_of(engine, prepared(url, read=30.0, deadline=5.0)))
@@ -397,7 +374,7 @@ def test_a_caller_still_waiting_when_the_pyreqwest_engine_closes_gets_an_error()
             await engine.aclose()
             return await waiting
 
-    with raw_server(wait_for_hang_up) as url:
+    with raw_server(silent_until_hang_up(received)) as url:
         caught = asyncio.run(close_under_a_caller(url))
     assert (caught.kind, caught.sent) == ("dropped", True)
 
