@@ -9,6 +9,11 @@ HS256 recruiter JWT and validates the same body; they differ in how they call th
 - ``package_pyreqwest``: the same with ``ASSESSMENT_ENGINE=pyreqwest`` (the opt-in engine).
 - ``package_pyreqwest_bare``: an experiment: that engine's ``send`` replaced by the
   hand-written call, to measure the engine's own share of the gap to a hand-written endpoint.
+- ``package_no_platform``: an experiment: the package with a client whose
+  ``create_session`` answers at once, its own pipeline alone, to set beside ``ceiling``.
+- ``package_hand_call`` (``_aiohttp``): an experiment: the defaults with
+  ``SmartAIClient.create_session`` replaced by ``pyreqwest_tuned``'s (raw ``aiohttp``'s) call,
+  to measure what the package's platform client costs above the hand-written call.
 - ``package_httpx2``: the same with ``ASSESSMENT_ENGINE=httpx2`` (httpx2's own pool).
 - ``package_redis``: the defaults in replica mode: ``ASSESSMENT_REDIS_URL`` set (rate limits
   and idempotency keys in a real redis-server on loopback, ``BENCH_REDIS_URL``).
@@ -138,6 +143,11 @@ def _httpx_call(client: Any) -> Call:
 
 
 def aiohttp() -> Starlette:
+    call, lifespan = _aiohttp_call_and_lifespan()
+    return _hand_written(call, lifespan=lifespan)
+
+
+def _aiohttp_call_and_lifespan() -> tuple[Call, Any]:
     import aiohttp as aiohttp_lib
 
     url = upstream_base_url() + "/sessions"
@@ -157,7 +167,7 @@ def aiohttp() -> Starlette:
         if "session" in holder:
             await holder["session"].close()
 
-    return _hand_written(call, lifespan=_closing(close))
+    return call, _closing(close)
 
 
 def pyreqwest() -> Starlette:
@@ -193,6 +203,11 @@ def pyreqwest_tuned() -> Starlette:
     """The hand-written pyreqwest endpoint built the other way: the body serialised by
     pyreqwest (``body_json``), headers set once on the client, a pool sized for 32 connections.
     Ratios are taken against the faster of the two anchors."""
+    call, lifespan = _tuned_call_and_lifespan()
+    return _hand_written(call, lifespan=lifespan)
+
+
+def _tuned_call_and_lifespan() -> tuple[Call, Any]:
     from datetime import timedelta
 
     from pyreqwest.client import Client, ClientBuilder
@@ -217,7 +232,7 @@ def pyreqwest_tuned() -> Starlette:
         if "client" in holder:
             await holder["client"].close()
 
-    return _hand_written(call, lifespan=_closing(close))
+    return call, _closing(close)
 
 
 def _package_env() -> None:
@@ -284,6 +299,50 @@ def package_pyreqwest_bare() -> Starlette:
     return package_pyreqwest()
 
 
+def package_no_platform() -> Starlette:
+    """An experiment, not a way to run the package: the defaults with a client whose
+    ``create_session`` answers at once (as ``micro.py`` measures in process). Beside
+    ``ceiling`` it sets the package's own pipeline against a hand-written one."""
+    from starlette.routing import Mount
+
+    from assessment_asgi import AssessmentApp
+    from benchmarks.micro import stub_client
+
+    _package_env()
+    return Starlette(routes=[Mount("/assessment", AssessmentApp(client=stub_client()))])
+
+
+def _package_with_hand_call(call: Call, lifespan: Any) -> Starlette:
+    """An experiment, not a way to run the package: the defaults with
+    ``SmartAIClient.create_session`` replaced by a hand-written endpoint's ``call`` (no argument
+    checks, canonical body, deadline, retries, envelope checks or typed answer; no engine runs)."""
+    from starlette.routing import Mount
+
+    from assessment_asgi import AssessmentApp
+    from assessment_asgi.platform import SessionToken, SmartAIClient
+
+    async def create_session(self: SmartAIClient, **arguments: Any) -> SessionToken:
+        data = await call({"users": arguments["users"], "recruiterId": arguments["recruiter_id"]})
+        return SessionToken(token=data["token"], expires_at=data["expiresAt"])
+
+    SmartAIClient.create_session = create_session  # type: ignore[method-assign]  # this process only
+    _package_env()
+    return Starlette(routes=[Mount("/assessment", AssessmentApp())], lifespan=lifespan)
+
+
+def package_hand_call() -> Starlette:
+    """The experiment above with ``pyreqwest_tuned``'s call: beside ``package_pyreqwest`` it
+    measures what the platform client costs above that call, and beside ``pyreqwest_tuned``
+    what the rest of the package costs."""
+    return _package_with_hand_call(*_tuned_call_and_lifespan())
+
+
+def package_hand_call_aiohttp() -> Starlette:
+    """The experiment above with the raw aiohttp endpoint's call: what the package could serve
+    on aiohttp if its platform client cost nothing above the library."""
+    return _package_with_hand_call(*_aiohttp_call_and_lifespan())
+
+
 def package_httpx2() -> Starlette:
     """The package with ``ASSESSMENT_ENGINE=httpx2``: httpx2's own pool."""
     from starlette.routing import Mount
@@ -313,6 +372,9 @@ VARIANTS: dict[str, Callable[[], Starlette]] = {
     "package_gc": package_gc,
     "package_pyreqwest": package_pyreqwest,
     "package_pyreqwest_bare": package_pyreqwest_bare,
+    "package_no_platform": package_no_platform,
+    "package_hand_call": package_hand_call,
+    "package_hand_call_aiohttp": package_hand_call_aiohttp,
     "package_httpx2": package_httpx2,
     "package_redis": package_redis,
     "sdk": sdk,
