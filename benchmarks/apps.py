@@ -235,20 +235,28 @@ def _tuned_call_and_lifespan() -> tuple[Call, Any]:
     return call, _closing(close)
 
 
-def _package_env() -> None:
-    os.environ.setdefault("ASSESSMENT_API_KEY", API_KEY)
-    os.environ.setdefault("ASSESSMENT_SECRET_KEY", SECRET_KEY)
-    os.environ.setdefault("ASSESSMENT_JWT_SECRET", JWT_SECRET)
-    os.environ["ASSESSMENT_BASE_URL"] = upstream_base_url()
-
-
-def package() -> Starlette:
+def _mounted(*, lifespan: Any = None, own_lifespan: bool = False, **options: Any) -> Starlette:
+    """The package mounted at ``/assessment`` in a Starlette host, configured from the
+    environment as a deployment is (``ASSESSMENT_*`` set here and by the caller first);
+    ``options`` are `AssessmentApp` keywords. The host's ``lifespan``, or with
+    ``own_lifespan`` the app's own."""
     from starlette.routing import Mount
 
     from assessment_asgi import AssessmentApp
 
-    _package_env()
-    return Starlette(routes=[Mount("/assessment", AssessmentApp())])
+    os.environ.setdefault("ASSESSMENT_API_KEY", API_KEY)
+    os.environ.setdefault("ASSESSMENT_SECRET_KEY", SECRET_KEY)
+    os.environ.setdefault("ASSESSMENT_JWT_SECRET", JWT_SECRET)
+    os.environ["ASSESSMENT_BASE_URL"] = upstream_base_url()
+    assessment = AssessmentApp(**options)
+    return Starlette(
+        routes=[Mount("/assessment", assessment)],
+        lifespan=assessment.lifespan if own_lifespan else lifespan,
+    )
+
+
+def package() -> Starlette:
+    return _mounted()
 
 
 def package_gc() -> Starlette:
@@ -262,23 +270,13 @@ def package_gc() -> Starlette:
 
 def package_nolimit() -> Starlette:
     """The package with its per-recruiter rate limit switched off (``ASSESSMENT_RATE_LIMIT=""``)."""
-    from starlette.routing import Mount
-
-    from assessment_asgi import AssessmentApp
-
-    _package_env()
-    return Starlette(routes=[Mount("/assessment", AssessmentApp(rate_limit=""))])
+    return _mounted(rate_limit="")
 
 
 def package_pyreqwest() -> Starlette:
     """The package with ``ASSESSMENT_ENGINE=pyreqwest``, the opt-in native engine."""
-    from starlette.routing import Mount
-
-    from assessment_asgi import AssessmentApp
-
-    _package_env()
     os.environ["ASSESSMENT_ENGINE"] = "pyreqwest"
-    return Starlette(routes=[Mount("/assessment", AssessmentApp())])
+    return _mounted()
 
 
 def package_pyreqwest_bare() -> Starlette:
@@ -303,22 +301,15 @@ def package_no_platform() -> Starlette:
     """An experiment, not a way to run the package: the defaults with a client whose
     ``create_session`` answers at once (as ``micro.py`` measures in process). Beside
     ``ceiling`` it sets the package's own pipeline against a hand-written one."""
-    from starlette.routing import Mount
-
-    from assessment_asgi import AssessmentApp
     from benchmarks.micro import stub_client
 
-    _package_env()
-    return Starlette(routes=[Mount("/assessment", AssessmentApp(client=stub_client()))])
+    return _mounted(client=stub_client())
 
 
 def _package_with_hand_call(call: Call, lifespan: Any) -> Starlette:
     """An experiment, not a way to run the package: the defaults with
     ``SmartAIClient.create_session`` replaced by a hand-written endpoint's ``call`` (no argument
     checks, canonical body, deadline, retries, envelope checks or typed answer; no engine runs)."""
-    from starlette.routing import Mount
-
-    from assessment_asgi import AssessmentApp
     from assessment_asgi.platform import SessionToken, SmartAIClient
 
     async def create_session(self: SmartAIClient, **arguments: Any) -> SessionToken:
@@ -326,8 +317,7 @@ def _package_with_hand_call(call: Call, lifespan: Any) -> Starlette:
         return SessionToken(token=data["token"], expires_at=data["expiresAt"])
 
     SmartAIClient.create_session = create_session  # type: ignore[method-assign]  # this process only
-    _package_env()
-    return Starlette(routes=[Mount("/assessment", AssessmentApp())], lifespan=lifespan)
+    return _mounted(lifespan=lifespan)
 
 
 def package_hand_call() -> Starlette:
@@ -345,25 +335,14 @@ def package_hand_call_aiohttp() -> Starlette:
 
 def package_httpx2() -> Starlette:
     """The package with ``ASSESSMENT_ENGINE=httpx2``: httpx2's own pool."""
-    from starlette.routing import Mount
-
-    from assessment_asgi import AssessmentApp
-
-    _package_env()
     os.environ["ASSESSMENT_ENGINE"] = "httpx2"
-    return Starlette(routes=[Mount("/assessment", AssessmentApp())])
+    return _mounted()
 
 
 def package_redis() -> Starlette:
     """The package's defaults in replica mode: ``ASSESSMENT_REDIS_URL`` (``BENCH_REDIS_URL``)."""
-    from starlette.routing import Mount
-
-    from assessment_asgi import AssessmentApp
-
-    _package_env()
     os.environ["ASSESSMENT_REDIS_URL"] = os.environ["BENCH_REDIS_URL"]
-    assessment = AssessmentApp()
-    return Starlette(routes=[Mount("/assessment", assessment)], lifespan=assessment.lifespan)
+    return _mounted(own_lifespan=True)
 
 
 VARIANTS: dict[str, Callable[[], Starlette]] = {
