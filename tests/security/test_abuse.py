@@ -436,13 +436,30 @@ async def test_the_call_cap_frees_its_slots_on_asyncio_and_trio() -> None:
     assert limiter.in_use == 0  # a failing call gives its slot back
 
 
-@pytest.mark.parametrize("strategy", ["moving-window", "fixed-window"])
-def test_an_idle_recruiter_costs_no_memory_once_the_window_has_passed(strategy: str) -> None:
-    limiter = RecruiterRateLimiter(limit="30/minute", strategy=strategy)  # type: ignore[arg-type]
+def on_a_test_clock(
+    limit: str, strategy: str, start: float
+) -> tuple[RecruiterRateLimiter, BoundedMemoryStorage, list[float]]:
+    """A limiter whose in-memory storage reads `now[0]`: minutes pass without the test waiting."""
+    limiter = RecruiterRateLimiter(limit=limit, strategy=strategy)  # type: ignore[arg-type]
     storage = limiter._get_limiter().storage
     assert isinstance(storage, BoundedMemoryStorage)
-    now = [1_900_000_000.0]
-    storage.clock = lambda: now[0]  # a minute passes without the test waiting for it
+    now = [start]
+    storage.clock = lambda: now[0]
+    return limiter, storage, now
+
+
+async def check_status(limiter: RecruiterRateLimiter, recruiter: str) -> int:
+    """The status the limiter gives one request of `recruiter`: 200, or its refusal's."""
+    try:
+        await limiter.check(Recruiter(id=recruiter))
+    except HTTPException as problem:
+        return problem.status_code
+    return 200
+
+
+@pytest.mark.parametrize("strategy", ["moving-window", "fixed-window"])
+def test_an_idle_recruiter_costs_no_memory_once_the_window_has_passed(strategy: str) -> None:
+    limiter, storage, now = on_a_test_clock("30/minute", strategy, 1_900_000_000.0)
 
     async def one_each(ids: range) -> None:
         for i in ids:
@@ -454,14 +471,7 @@ def test_an_idle_recruiter_costs_no_memory_once_the_window_has_passed(strategy: 
     assert storage.expire() == 0  # back to nothing: no entry left per recruiter ever seen
 
     async def thirty_one() -> list[int]:
-        statuses = []
-        for _ in range(31):
-            try:
-                await limiter.check(Recruiter(id="rec_1"))
-                statuses.append(200)
-            except HTTPException as problem:
-                statuses.append(problem.status_code)
-        return statuses
+        return [await check_status(limiter, "rec_1") for _ in range(31)]
 
     assert anyio.run(thirty_one) == [200] * 30 + [429]  # and the limit still holds afterwards
 
@@ -473,24 +483,13 @@ def test_a_request_at_the_very_instant_a_window_ends_is_answered(strategy: str) 
     sooner or later; a benchmark run met one in its third round) used to send the expiry sweep
     round in circles: the hit was still counted, so its key was put back due at that same
     instant, for ever. The server's event loop then spun at full CPU and answered nobody."""
-    limiter = RecruiterRateLimiter(limit="1/minute", strategy=strategy)  # type: ignore[arg-type]
-    storage = limiter._get_limiter().storage
-    assert isinstance(storage, BoundedMemoryStorage)
-    now = [1_900_000_000.25]
-    storage.clock = lambda: now[0]
-
-    async def status(recruiter: str) -> int:
-        try:
-            await limiter.check(Recruiter(id=recruiter))
-        except HTTPException as problem:
-            return problem.status_code
-        return 200
-
-    assert anyio.run(status, "rec_1") == 200
+    limiter, storage, now = on_a_test_clock("1/minute", strategy, 1_900_000_000.25)
+    assert anyio.run(check_status, limiter, "rec_1") == 200
     now[0] += 60  # exactly the hit plus the window, as a float: the instant it ends
-    assert anyio.run(status, "rec_2") == 200  # answered: the sweep came back
+    assert anyio.run(check_status, limiter, "rec_2") == 200  # answered: the sweep came back
     if strategy == "moving-window":
-        assert anyio.run(status, "rec_1") == 429  # `limits`' rule: the instant it ends included
+        # `limits`' rule: the instant a window ends is still inside it.
+        assert anyio.run(check_status, limiter, "rec_1") == 429
     now[0] += 1e-6
     assert storage.expire() == 1  # rec_1's window has passed and its key is gone; rec_2's is left
-    assert anyio.run(status, "rec_1") == 200
+    assert anyio.run(check_status, limiter, "rec_1") == 200
